@@ -1,0 +1,1 @@
+"""onett: contributors' uploads to exact payouts, as a Dagster asset graph."""

@@ -1,0 +1,56 @@
+"""The onett code location: every asset, check, job, sensor, schedule and resource in one place."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor, load_assets_from_modules
+
+from onett_assets import checks, jobs
+from onett_assets.assets import ingest, payouts, reference, revenue
+from onett_assets.schedules import monthly_close
+from onett_assets.sensors import landing_zone_sensor, reference_and_revenue_sensor
+from onett_resources import (
+    LandingZone,
+    PartitionedParquetIOManager,
+    Platform,
+    ReferenceFolder,
+    RevenueSource,
+    Settings,
+    Tokenizer,
+    Warehouse,
+    load_settings,
+)
+
+
+def build_resources(settings: Settings) -> dict:
+    """Resources from settings: tests build their own from a temporary environment."""
+    return {
+        "landing_zone": LandingZone(path=str(settings.landing_dir), settle_seconds=settings.settle_seconds),
+        "reference_folder": ReferenceFolder(path=str(settings.reference_dir)),
+        "revenue_source": RevenueSource(path=str(settings.revenue_dir)),
+        "warehouse": Warehouse(database=str(settings.warehouse)),
+        "tokenizer": Tokenizer(encoding=settings.encoding),
+        "platform": Platform(
+            alpha=str(settings.alpha),
+            currency=settings.currency,
+            timezone=settings.timezone,
+            first_period=settings.first_period.isoformat(),
+        ),
+        "documents_io": PartitionedParquetIOManager(base_dir=str(settings.storage_dir)),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    return Definitions(
+        assets=load_assets_from_modules([ingest, reference, revenue, payouts]),
+        asset_checks=[checks.payouts_sum_to_pool, checks.ratios_sum_to_one],
+        jobs=[jobs.ingest_submission, jobs.refresh_reference, jobs.load_revenue, jobs.close_period],
+        sensors=[landing_zone_sensor, reference_and_revenue_sensor],
+        schedules=[monthly_close],
+        resources=build_resources(settings or load_settings()),
+        # One process per run: the steps of a run share DuckDB's single writer, and spawning a process per
+        # step costs more than most uploads take to process. Scale out with a run launcher, not per step.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,35 @@
+"""Jobs: what the sensors, the schedule and the CLI launch. All run in one process per run: the steps
+share one DuckDB writer anyway, and a process per step would cost more than small uploads take to process."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, define_asset_job
+
+from onett_assets.partitions import period_partitions, submission_partitions
+
+ingest_submission = define_asset_job(
+    "ingest_submission",
+    selection=AssetSelection.assets("raw_submission", "filtered", "deduped", "token_counts"),
+    partitions_def=submission_partitions,
+    description="Read, filter, deduplicate and count one contributor's uploads of one month.",
+)
+
+refresh_reference = define_asset_job(
+    "refresh_reference",
+    selection=AssetSelection.assets("reference_corpus"),
+    description="Re-read the reference corpus (text the consumer already has or that is public).",
+)
+
+load_revenue = define_asset_job(
+    "load_revenue",
+    selection=AssetSelection.assets("api_revenue"),
+    partitions_def=period_partitions,
+    description="Load the consumer's daily API usage and revenue of one month.",
+)
+
+close_period = define_asset_job(
+    "close_period",
+    selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts"),
+    partitions_def=period_partitions,
+    description="Close a month: its revenue, contribution ratios and payouts, with the money checks.",
+)

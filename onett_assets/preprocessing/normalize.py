@@ -1,0 +1,29 @@
+"""Normalization: text that only looks different must not count twice or cost more tokens."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Zero-width characters, BOMs, soft hyphens and bidirectional marks: invisible, yet each costs tokens.
+_INVISIBLE = "[" + "".join(
+    chr(c) for c in [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), 0xFEFF]
+) + "]"
+# C0/C1 control characters except tab and newline.
+_CONTROL = "[" + "".join(chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]) + "]"
+# Horizontal spaces, including no-break and the ideographic space common in Korean documents.
+_SPACES = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+
+
+def normalize_text(text: pl.Expr) -> pl.Expr:
+    """NFC (Hangul is never left as jamo), no invisible or control characters, tidy whitespace."""
+    return (
+        text.str.replace_all("\r\n?", "\n")
+        .str.normalize("NFC")
+        .str.replace_all(_INVISIBLE, "")
+        .str.replace_all(_CONTROL, "")
+        .str.replace_all(_SPACES, " ")
+        .str.replace_all("(?m) +$", "")
+        .str.replace_all("(?m)^ +", "")
+        .str.replace_all("\n{3,}", "\n\n")
+        .str.strip_chars()
+    )

@@ -1,0 +1,133 @@
+"""A contributor's statement: what the paper's landing page shows, from the warehouse alone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+import duckdb
+
+from onett_assets.assets.payouts import accepted_tokens_through
+from onett_assets.assets.revenue import month_bounds
+from onett_assets.funnel import STAGES, funnel_rows
+from onett_assets.money import ratio
+from onett_resources.settings import Settings
+
+ESTIMATE_LOOKBACK_DAYS = 30
+
+
+class UnknownContributor(LookupError):
+    pass
+
+
+def _month(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _next_month(d: date) -> date:
+    return month_bounds(_month(d))[1]
+
+
+def open_period(conn: duckdb.DuckDBPyConnection, today: date) -> date:
+    """The month whose payout comes next: the one after the last closed month (never after this month)."""
+    last_closed = conn.execute("SELECT max(period) FROM payout_periods").fetchone()[0]
+    if last_closed is not None:
+        return min(_next_month(last_closed), _month(today))
+    first = conn.execute(
+        "SELECT min(p) FROM (SELECT min(period) p FROM documents UNION ALL SELECT min(date_trunc('month', date))::DATE FROM api_revenue)"
+    ).fetchone()[0]
+    return _month(first) if first is not None else _month(today)
+
+
+def estimate_revenue(conn: duckdb.DuckDBPyConnection, period: date, today: date) -> dict:
+    """Revenue of `period` so far plus the daily average since the last payout date for the days still to come.
+    Before any revenue of the period is reported, the average of the last 30 reported days is used."""
+    start, end = month_bounds(period)
+    days_in_month = (end - start).days
+    so_far, observed = conn.execute(
+        "SELECT coalesce(sum(revenue), 0), count(*) FROM api_revenue WHERE date >= ? AND date < ?", [start, end]
+    ).fetchone()
+    so_far = Decimal(so_far)
+    if observed:
+        daily, basis = so_far / observed, f"average of {observed} reported day(s) since {start}"
+    else:
+        total, days = conn.execute(
+            """SELECT coalesce(sum(revenue), 0), count(*) FROM api_revenue
+               WHERE date < ? AND date >= ?""",
+            [start, start - timedelta(days=ESTIMATE_LOOKBACK_DAYS)],
+        ).fetchone()
+        daily = Decimal(total) / days if days else Decimal(0)
+        basis = f"average of the last {days} reported day(s) before {start}" if days else "no revenue reported yet"
+    estimated = so_far + daily * (days_in_month - observed)
+    return {
+        "revenue_so_far": so_far,
+        "days_reported": observed,
+        "days_in_month": days_in_month,
+        "daily_average": daily,
+        "estimated_revenue": estimated,
+        "basis": basis,
+    }
+
+
+def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settings: Settings, today: date,
+                    period: date | None = None) -> dict:
+    known = conn.execute(
+        "SELECT count(*) FROM (SELECT contributor_id FROM submissions WHERE contributor_id = $c "
+        "UNION ALL SELECT contributor_id FROM payouts WHERE contributor_id = $c)",
+        {"c": contributor_id},
+    ).fetchone()[0]
+    if not known:
+        raise UnknownContributor(f"no submissions or payouts for contributor {contributor_id!r}")
+    digits, currency, alpha = settings.currency_digits, settings.currency, settings.alpha
+    quantum = Decimal(1).scaleb(-digits)
+
+    upcoming = open_period(conn, today)
+    as_of = period or _month(today)
+    tokens = accepted_tokens_through(conn, as_of)
+    mine, total = tokens.get(contributor_id, 0), sum(tokens.values())
+
+    history = conn.execute(
+        """SELECT period, tokens, ratio, amount FROM payouts WHERE contributor_id = ? ORDER BY period""",
+        [contributor_id],
+    ).fetchall()
+    paid_periods = {p for p, *_ in history}
+    reward = sum((Decimal(a) for p, _, _, a in history if period is None or p <= period), Decimal(0))
+
+    estimate = estimate_revenue(conn, upcoming, today)
+    upcoming_tokens = accepted_tokens_through(conn, upcoming)
+    upcoming_share = Decimal(upcoming_tokens.get(contributor_id, 0)) / sum(upcoming_tokens.values()) if upcoming_tokens else Decimal(0)
+    expected = (estimate["estimated_revenue"] * alpha * upcoming_share).quantize(quantum, rounding=ROUND_DOWN)
+
+    funnel = funnel_rows(conn, contributor_id, period)
+    descriptions = {s.name: s.description for s in STAGES}
+    return {
+        "contributor_id": contributor_id,
+        "as_of_period": as_of.strftime("%Y-%m"),
+        "currency": currency,
+        "alpha": str(alpha),
+        "contribution_ratio": str(ratio(mine, total)),
+        "contribution_tokens": mine,
+        "all_contributors_tokens": total,
+        "current_reward": str(reward.quantize(quantum)),
+        "period_payout": next((str(Decimal(a)) for p, _, _, a in history if p == period), None) if period else None,
+        "expected_payout": {
+            "period": upcoming.strftime("%Y-%m"),
+            "payout_date": _next_month(upcoming).isoformat(),
+            "amount": str(expected),
+            "estimated_revenue": str(estimate["estimated_revenue"].quantize(quantum, rounding=ROUND_DOWN)),
+            "revenue_so_far": str(estimate["revenue_so_far"]),
+            "days_reported": estimate["days_reported"],
+            "days_in_month": estimate["days_in_month"],
+            "daily_average": str(estimate["daily_average"].quantize(quantum, rounding=ROUND_DOWN)),
+            "basis": estimate["basis"],
+            "share": str(ratio(upcoming_tokens.get(contributor_id, 0), sum(upcoming_tokens.values()))),
+            "already_closed": upcoming in paid_periods,
+        },
+        "payout_history": [
+            {"period": p.strftime("%Y-%m"), "tokens": int(t), "ratio": str(r), "amount": str(Decimal(a))}
+            for p, t, r, a in history
+        ],
+        "funnel": [
+            {"stage": s, "docs": int(d), "tokens": int(t), "meaning": descriptions.get(s, "")} for s, d, t in funnel
+        ],
+    }

@@ -1,0 +1,15 @@
+"""Everything that touches the outside world: files, the warehouse, the tokenizer, revenue, settings."""
+
+from onett_resources.landing_zone import LandingFile, LandingZone
+from onett_resources.parquet_io import PartitionedParquetIOManager
+from onett_resources.platform import Platform
+from onett_resources.reference import ReferenceFolder
+from onett_resources.revenue import RevenueSource
+from onett_resources.settings import Settings, load_settings
+from onett_resources.tokenizer import Tokenizer
+from onett_resources.warehouse import Warehouse
+
+__all__ = [
+    "LandingFile", "LandingZone", "PartitionedParquetIOManager", "Platform", "ReferenceFolder",
+    "RevenueSource", "Settings", "Tokenizer", "Warehouse", "load_settings",
+]

@@ -1,0 +1,111 @@
+"""The landing zone: `<contributor_id>/<any file name>` folders that contributors (or the portal) write into."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dagster import ConfigurableResource
+
+from onett_resources.formats import ReadResult, UnsupportedFormat, read_stream
+
+# Names that are never submissions: hidden files and the temporary names of uploads still being written.
+_IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    contributor_id: str  # NFC: macOS writes Korean folder names decomposed
+    file: str  # path inside the contributor's folder, POSIX separators
+    path: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def submitted_at(self) -> datetime:
+        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)
+
+    def period(self, tz: ZoneInfo, first_period: date) -> date:
+        """Calendar month of the submission time in the platform time zone (never before the first period)."""
+        local = self.submitted_at.astimezone(tz)
+        return max(date(local.year, local.month, 1), first_period)
+
+    def age_seconds(self, now: float) -> float:
+        return now - self.mtime_ns / 1e9
+
+
+def partition_fingerprint(files: list[tuple[str, int, int]], reference_fingerprint: str) -> str:
+    """What a (contributor, month) result was computed from: its files as (name, size, mtime_ns) and the
+    reference corpus. Changes whenever a file is added, removed, renamed, rewritten or touched."""
+    digest = hashlib.sha256(f"reference\t{reference_fingerprint}\n".encode())
+    for name, size, mtime_ns in sorted(files):
+        digest.update(f"{name}\t{size}\t{mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class LandingZone(ConfigurableResource):
+    """Contributors' upload folders on the local disk (or a shared mount when scaled out)."""
+
+    path: str
+    # A file is read only once its size and modification time have been still this long: never half a file.
+    settle_seconds: float = 2.0
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+    def contributors(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            unicodedata.normalize("NFC", entry.name)
+            for entry in os.scandir(self.root)
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+        )
+
+    def snapshot(self) -> list[LandingFile]:
+        """Every submission file now in the landing zone; symlinks are never followed."""
+        files: list[LandingFile] = []
+        if not self.root.is_dir():
+            return files
+        for folder in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if not folder.is_dir(follow_symlinks=False) or folder.name.startswith("."):
+                continue
+            contributor_id = unicodedata.normalize("NFC", folder.name)
+            for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith(".") or name.lower().endswith(_IGNORED_SUFFIXES):
+                        continue
+                    full = Path(dirpath, name)
+                    stat = full.lstat()
+                    if not full.is_file() or full.is_symlink():
+                        continue
+                    rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
+                    files.append(LandingFile(contributor_id, rel, full, stat.st_size, stat.st_mtime_ns))
+        return files
+
+    def files_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[LandingFile]:
+        return [
+            f
+            for f in self.snapshot()
+            if f.contributor_id == contributor_id and f.period(tz, first_period) == period
+        ]
+
+    @staticmethod
+    def read(entry: LandingFile) -> tuple[ReadResult, str | None, str]:
+        """Read one file: its records, a file-level error (or None), and the sha256 of its bytes."""
+        result = ReadResult()
+        data = entry.path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            read_stream(entry.file, io.BytesIO(data), result)
+        except UnsupportedFormat as exc:
+            return result, str(exc), sha256
+        return result, None, sha256

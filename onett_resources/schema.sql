@@ -1,0 +1,93 @@
+-- onett warehouse schema. Stable: dashboards and auditors read these tables. Add columns at the end only.
+
+-- Every file found in a contributor's folder, with what became of it.
+CREATE TABLE IF NOT EXISTS submissions (
+    contributor_id VARCHAR NOT NULL,
+    period         DATE NOT NULL,       -- first day of the payout month of submitted_at
+    file           VARCHAR NOT NULL,    -- path inside the contributor's folder
+    sha256         VARCHAR,
+    bytes          BIGINT NOT NULL,
+    submitted_at   TIMESTAMPTZ NOT NULL,-- the file's modification time
+    status         VARCHAR NOT NULL,    -- accepted | partially accepted | rejected
+    error          VARCHAR NOT NULL,    -- empty when none
+    docs_read      BIGINT NOT NULL,
+    docs_skipped   BIGINT NOT NULL,
+    mtime_ns       BIGINT NOT NULL
+);
+
+-- One row per document read, with its fate: the audit trail behind every token count.
+CREATE TABLE IF NOT EXISTS documents (
+    contributor_id VARCHAR NOT NULL,
+    period         DATE NOT NULL,
+    file           VARCHAR NOT NULL,
+    position       BIGINT NOT NULL,     -- line (JSONL/CSV) or row (Parquet) in the file; 0 for a whole-file document
+    doc_id         VARCHAR,
+    submitted_at   TIMESTAMPTZ NOT NULL,
+    content_hash   VARCHAR NOT NULL,    -- BLAKE2b-128 of the normalized text
+    raw_tokens     BIGINT NOT NULL,     -- tokens of the text as uploaded
+    tokens         BIGINT NOT NULL,     -- tokens after normalization: what is paid when accepted
+    status         VARCHAR NOT NULL,    -- accepted | rejected | reference | duplicate
+    reason         VARCHAR NOT NULL,    -- why it is not accepted, in plain words; empty when accepted
+    duplicate_of   VARCHAR NOT NULL     -- the earlier document or reference id it repeats; empty otherwise
+);
+
+CREATE TABLE IF NOT EXISTS reference_documents (
+    reference_id   VARCHAR NOT NULL,    -- file (and line) in the reference folder
+    content_hash   VARCHAR NOT NULL,
+    tokens         BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS reference_state (
+    fingerprint    VARCHAR NOT NULL,
+    documents      BIGINT NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+
+-- The "data preprocessing results": documents and tokens remaining after each stage.
+CREATE TABLE IF NOT EXISTS token_funnel (
+    contributor_id VARCHAR NOT NULL,
+    period         DATE NOT NULL,
+    stage          VARCHAR NOT NULL,
+    docs           BIGINT NOT NULL,
+    tokens         BIGINT NOT NULL,
+    stage_order    SMALLINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_revenue (
+    date           DATE NOT NULL,
+    requests       BIGINT NOT NULL,
+    input_tokens   BIGINT NOT NULL,
+    output_tokens  BIGINT NOT NULL,
+    revenue        DECIMAL(38, 10) NOT NULL,  -- major currency unit, exactly as reported
+    source_file    VARCHAR NOT NULL
+);
+
+-- T_i (accepted tokens up to the end of the period) and T_i / sum_j T_j.
+CREATE TABLE IF NOT EXISTS contribution_ratios (
+    period         DATE NOT NULL,
+    contributor_id VARCHAR NOT NULL,
+    tokens         BIGINT NOT NULL,
+    ratio          DECIMAL(19, 18) NOT NULL   -- rounded for display; amounts use exact token counts
+);
+
+CREATE TABLE IF NOT EXISTS payouts (
+    period         DATE NOT NULL,
+    contributor_id VARCHAR NOT NULL,
+    tokens         BIGINT NOT NULL,
+    ratio          DECIMAL(19, 18) NOT NULL,
+    amount         DECIMAL(38, 3) NOT NULL,   -- major units, a whole number of minor units
+    currency       VARCHAR NOT NULL
+);
+
+-- One row per closed period: the pool and how it was allocated.
+CREATE TABLE IF NOT EXISTS payout_periods (
+    period         DATE NOT NULL,
+    revenue        DECIMAL(38, 10) NOT NULL,
+    alpha          DECIMAL(18, 8) NOT NULL,
+    pool           DECIMAL(38, 3) NOT NULL,   -- revenue x alpha rounded down to the minor unit
+    allocated      DECIMAL(38, 3) NOT NULL,
+    currency       VARCHAR NOT NULL,
+    contributors   BIGINT NOT NULL,
+    tokens         BIGINT NOT NULL,
+    closed_at      TIMESTAMPTZ NOT NULL
+);

@@ -1,0 +1,112 @@
+"""Platform settings, read once from the environment with documented defaults.
+
+Every setting that changes a number a contributor sees (alpha, currency, time zone, tokenizer) lives here,
+so the README table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# ISO 4217 minor-unit exponents for the currencies we expect; an unknown code is an error, never a guess.
+CURRENCY_DIGITS = {
+    "KRW": 0, "JPY": 0, "VND": 0, "CLP": 0, "ISK": 0,
+    "USD": 2, "EUR": 2, "GBP": 2, "CNY": 2, "HKD": 2, "SGD": 2, "TWD": 2, "AUD": 2, "CAD": 2,
+    "CHF": 2, "INR": 2, "SEK": 2, "NOK": 2, "DKK": 2, "NZD": 2, "THB": 2, "PHP": 2, "MYR": 2,
+    "IDR": 2, "BRL": 2, "MXN": 2,
+    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
+}
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing_dir: Path
+    revenue_dir: Path
+    reference_dir: Path
+    storage_dir: Path
+    warehouse: Path
+    alpha: Decimal
+    currency: str
+    timezone: str
+    encoding: str
+    first_period: date
+    settle_seconds: float
+
+    @property
+    def currency_digits(self) -> int:
+        return CURRENCY_DIGITS[self.currency]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME if set, else ./dagster_home made absolute (Dagster requires an absolute path)."""
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home).resolve() if home else (Path.cwd() / "dagster_home").resolve()
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    home = Path(env["DAGSTER_HOME"]).resolve() if env.get("DAGSTER_HOME") else dagster_home()
+
+    def path(name: str, default: str) -> Path:
+        return Path(env.get(name) or home / default).resolve()
+
+    alpha_text = env.get("ONETT_ALPHA", "0.3")
+    try:
+        alpha = Decimal(alpha_text)
+    except InvalidOperation:
+        raise SettingsError(f"ONETT_ALPHA={alpha_text!r} is not a decimal number (e.g. 0.3)") from None
+    if not (alpha.is_finite() and 0 <= alpha <= 1):
+        raise SettingsError(f"ONETT_ALPHA={alpha_text!r} must be between 0 and 1")
+
+    currency = env.get("ONETT_CURRENCY", "KRW").strip().upper()
+    if currency not in CURRENCY_DIGITS:
+        raise SettingsError(
+            f"ONETT_CURRENCY={currency!r} is not a supported ISO 4217 code ({', '.join(sorted(CURRENCY_DIGITS))})"
+        )
+
+    timezone = env.get("ONETT_TIMEZONE", "Asia/Seoul")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"ONETT_TIMEZONE={timezone!r} is not an IANA time zone (e.g. Asia/Seoul)") from None
+
+    first_text = env.get("ONETT_FIRST_PERIOD", "2024-01")
+    try:
+        first_period = date.fromisoformat(first_text[:7] + "-01")
+    except ValueError:
+        raise SettingsError(f"ONETT_FIRST_PERIOD={first_text!r} must be a month, YYYY-MM") from None
+
+    settle_text = env.get("ONETT_SETTLE_SECONDS", "2")
+    try:
+        settle_seconds = float(settle_text)
+    except ValueError:
+        raise SettingsError(f"ONETT_SETTLE_SECONDS={settle_text!r} must be a number of seconds") from None
+
+    return Settings(
+        home=home,
+        landing_dir=path("ONETT_LANDING_DIR", "landing"),
+        revenue_dir=path("ONETT_REVENUE_DIR", "revenue"),
+        reference_dir=path("ONETT_REFERENCE_DIR", "reference"),
+        storage_dir=path("ONETT_STORAGE_DIR", "storage"),
+        warehouse=path("ONETT_WAREHOUSE", "onett.duckdb"),
+        alpha=alpha,
+        currency=currency,
+        timezone=timezone,
+        encoding=env.get("ONETT_ENCODING", "cl100k_base"),
+        first_period=first_period,
+        settle_seconds=max(settle_seconds, 0.0),
+    )

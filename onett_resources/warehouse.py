@@ -1,0 +1,47 @@
+"""The DuckDB warehouse: the tables dashboards, auditors and the CLI read."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
+
+
+class Warehouse(DuckDBResource):
+    """DuckDB file with onett's schema. One writing process at a time: writers wait (with backoff) for the lock."""
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as conn:
+            conn.execute(SCHEMA)
+            yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for reports; a missing warehouse reads as empty tables."""
+        if not Path(self.database).exists():
+            with self.connection():
+                pass
+        conn = duckdb.connect(self.database, read_only=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing: a run killed halfway leaves the previous rows in place, never half of the new ones."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
