@@ -7,7 +7,7 @@ import io
 import os
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,9 @@ class LandingFile:
 
     @property
     def submitted_at(self) -> datetime:
-        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)
+        # Exact to the microsecond (the warehouse's precision), without float rounding.
+        seconds, nanos = divmod(self.mtime_ns, 10**9)
+        return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=nanos // 1000)
 
     def period(self, tz: ZoneInfo, first_period: date) -> date:
         """Calendar month of the submission time in the platform time zone (never before the first period)."""

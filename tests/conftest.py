@@ -1,0 +1,104 @@
+"""A throwaway onett platform per test: its own DAGSTER_HOME, landing zone, revenue, reference and warehouse."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = ROOT.parent / "shared" / "corpora"
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def corpus(name: str, file: str, limit: int | None = None) -> list[dict]:
+    """Documents of a shared corpus; the test is skipped cleanly where the corpora are absent."""
+    path = CORPORA / name / file
+    if not path.exists():
+        pytest.skip(f"shared corpus {name}/{file} not available")
+    docs = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            docs.append(json.loads(line))
+            if limit and len(docs) >= limit:
+                break
+    return docs
+
+
+def seoul(*args) -> datetime:
+    return datetime(*args, tzinfo=SEOUL)
+
+
+class Testbed:
+    def __init__(self, home: Path):
+        self.home = home
+        self.landing = home / "landing"
+        self.revenue_dir = home / "revenue"
+        self.reference_dir = home / "reference"
+        self.warehouse = home / "onett.duckdb"
+
+    def drop(self, contributor: str, name: str, content, when: datetime) -> Path:
+        """Write an upload with the given submission (modification) time; docs lists become JSONL."""
+        path = self.landing / contributor / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, list):
+            content = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in content)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        os.utime(path, (when.timestamp(), when.timestamp()))
+        return path
+
+    def revenue(self, rows: list[tuple], name: str = "usage.csv") -> None:
+        self.revenue_dir.mkdir(parents=True, exist_ok=True)
+        lines = ["date,requests,input_tokens,output_tokens,revenue"] + [",".join(map(str, r)) for r in rows]
+        (self.revenue_dir / name).write_text("\n".join(lines) + "\n")
+
+    def reference(self, name: str, docs: list[dict]) -> None:
+        self.reference_dir.mkdir(parents=True, exist_ok=True)
+        (self.reference_dir / name).write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        from onett_assets.cli import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(list(args))
+        return code, out.getvalue()
+
+    def ok(self, *args: str) -> str:
+        code, out = self.cli(*args)
+        assert code == 0, out
+        return out
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        conn = duckdb.connect(str(self.warehouse), read_only=True)
+        try:
+            return conn.execute(sql, params or []).fetchall()
+        finally:
+            conn.close()
+
+    def session(self):
+        from onett_assets.cli import Session
+
+        return Session()
+
+
+@pytest.fixture
+def onett(tmp_path, monkeypatch) -> Testbed:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    for key in list(os.environ):
+        if key.startswith("ONETT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("ONETT_SETTLE_SECONDS", "0")
+    return Testbed(home)
