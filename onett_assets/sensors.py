@@ -29,18 +29,17 @@ def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZ
     ready = [p for p in plan.pending if p.youngest_age(now) >= landing_zone.settle_seconds]
     for reason in plan.ignored:
         context.log.warning(f"ignored folder {reason}")
-    if not ready and not plan.new_contributors:
-        waiting = len(plan.pending) - len(ready)
+    if not ready:
+        waiting = len(plan.pending)
         return SkipReason(f"{waiting} upload(s) still settling" if waiting else "no new or changed uploads")
-    ready_contributors = {p.contributor_id for p in ready}
+    # A contributor is registered with its first run, so the partition exists when the run starts.
+    new = sorted({p.contributor_id for p in ready} & set(plan.new_contributors))
     return SensorResult(
         run_requests=[
             RunRequest(partition_key=p.partition_key, run_key=f"{p.partition_key}@{p.fingerprint[:20]}")
             for p in ready
         ],
-        dynamic_partitions_requests=[
-            contributor_partitions.build_add_request([c for c in plan.new_contributors if c in ready_contributors])
-        ] if ready_contributors & set(plan.new_contributors) else [],
+        dynamic_partitions_requests=[contributor_partitions.build_add_request(new)] if new else [],
     )
 
 

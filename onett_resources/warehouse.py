@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
@@ -28,7 +29,13 @@ class Warehouse(DuckDBResource):
         if not Path(self.database).exists():
             with self.connection():
                 pass
-        conn = duckdb.connect(self.database, read_only=True)
+        # A run holding the write lock makes a reader wait (with backoff) rather than fail.
+        conn = backoff(
+            fn=duckdb.connect,
+            retry_on=(duckdb.IOException,),
+            kwargs={"database": self.database, "read_only": True},
+            max_retries=10,
+        )
         try:
             yield conn
         finally:

@@ -1,5 +1,6 @@
 """Upload readers: every supported format yields records; a bad record costs only itself, a bad file says why."""
 
+import csv
 import gzip
 import io
 import json
@@ -24,6 +25,13 @@ def read(name: str, data: bytes) -> ReadResult:
 def jsonl(*lines: object) -> bytes:
     """Objects become JSON lines (Korean kept as UTF-8); strings are written verbatim."""
     return "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines).encode() + b"\n"
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    """Properly quoted CSV (Korean prose contains commas)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
 
 
 def triples(result: ReadResult) -> list[tuple]:
@@ -92,7 +100,8 @@ def test_txt_that_is_not_utf8_is_rejected():
 
 def test_csv_with_text_column_and_multiline_field():
     """A quoted field spanning lines is one document, not several."""
-    data = f'id,text\nc1,"{ARTICLE_1}\n{ARTICLE_2}"\nc2,{ARTICLE_10}\n'.encode()
+    data = csv_bytes([["id", "text"], ["c1", f"{ARTICLE_1}\n{ARTICLE_2}"], ["c2", ARTICLE_10]])
+    assert data.count(b"\n") == 4  # the first document really spans two physical lines
     result = read("rows.csv", data)
     texts = [(r.doc_id, r.text) for r in result.records]
     assert texts == [("c1", f"{ARTICLE_1}\n{ARTICLE_2}"), ("c2", ARTICLE_10)]
@@ -133,7 +142,7 @@ def test_zip_reads_supported_members_and_skips_the_rest():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("a.jsonl", jsonl({"id": "z1", "text": ARTICLE_1}))
         archive.writestr("inner/deep/b.txt", ARTICLE_2)
-        archive.writestr("inner/c.csv", f"text\n{ARTICLE_10}\n")
+        archive.writestr("inner/c.csv", csv_bytes([["text"], [ARTICLE_10]]))
         archive.writestr("inner/d.parquet", parquet_bytes(pl.DataFrame({"text": ["제2조 국적"]})))
         archive.writestr("inner/e.jsonl.gz", gzip.compress(jsonl({"id": "g", "text": "제3조 영토"})))
         archive.writestr("image.png", b"\x89PNG\r\n\x1a\n\x00\x00")

@@ -18,9 +18,10 @@ def normalize_text(text: pl.Expr) -> pl.Expr:
     """NFC (Hangul is never left as jamo), no invisible or control characters, tidy whitespace."""
     return (
         text.str.replace_all("\r\n?", "\n")
-        .str.normalize("NFC")
+        # Remove before composing: a zero-width space between jamo would otherwise keep them apart.
         .str.replace_all(_INVISIBLE, "")
         .str.replace_all(_CONTROL, "")
+        .str.normalize("NFC")
         .str.replace_all(_SPACES, " ")
         .str.replace_all("(?m) +$", "")
         .str.replace_all("(?m)^ +", "")
