@@ -109,7 +109,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
         "contribution_tokens": mine,
         "all_contributors_tokens": total,
         "current_reward": str(reward.quantize(quantum)),
-        "period_payout": next((str(Decimal(a)) for p, _, _, a in history if p == period), None) if period else None,
+        "period_payout": next((str(Decimal(a).quantize(quantum)) for p, _, _, a in history if p == period), None) if period else None,
         "expected_payout": {
             "period": upcoming.strftime("%Y-%m"),
             "payout_date": _next_month(upcoming).isoformat(),
@@ -124,7 +124,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
             "already_closed": upcoming in paid_periods,
         },
         "payout_history": [
-            {"period": p.strftime("%Y-%m"), "tokens": int(t), "ratio": str(r), "amount": str(Decimal(a))}
+            {"period": p.strftime("%Y-%m"), "tokens": int(t), "ratio": str(r), "amount": str(Decimal(a).quantize(quantum))}
             for p, t, r, a in history
         ],
         "funnel": [

@@ -17,6 +17,9 @@ from typing import IO
 
 import polars as pl
 
+# Documents are long (a court decision can exceed the csv module's default 128 KiB field limit).
+csv.field_size_limit(2**31 - 1)
+
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt", ".md", ".csv", ".parquet", ".zip")
 
@@ -117,7 +120,14 @@ def _read_csv(name: str, stream: IO[bytes], result: ReadResult) -> None:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames or "text" not in reader.fieldnames:
         raise UnsupportedFormat(f"{name}: CSV has no 'text' column (header: {reader.fieldnames})")
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise UnsupportedFormat(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
         where = f"{name} line {reader.line_num}"
         value = row.get("text")
         if value is None or None in row:

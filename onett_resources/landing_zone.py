@@ -62,24 +62,17 @@ class LandingZone(ConfigurableResource):
     def root(self) -> Path:
         return Path(self.path)
 
-    def contributors(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            unicodedata.normalize("NFC", entry.name)
-            for entry in os.scandir(self.root)
-            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
-        )
-
-    def snapshot(self) -> list[LandingFile]:
-        """Every submission file now in the landing zone; symlinks are never followed."""
+    def snapshot(self, contributor_id: str | None = None) -> list[LandingFile]:
+        """Every submission file now in the landing zone (or one contributor's folder); symlinks are never followed."""
         files: list[LandingFile] = []
         if not self.root.is_dir():
             return files
         for folder in sorted(os.scandir(self.root), key=lambda e: e.name):
             if not folder.is_dir(follow_symlinks=False) or folder.name.startswith("."):
                 continue
-            contributor_id = unicodedata.normalize("NFC", folder.name)
+            folder_id = unicodedata.normalize("NFC", folder.name)
+            if contributor_id is not None and folder_id != contributor_id:
+                continue
             for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
@@ -90,15 +83,11 @@ class LandingZone(ConfigurableResource):
                     if not full.is_file() or full.is_symlink():
                         continue
                     rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
-                    files.append(LandingFile(contributor_id, rel, full, stat.st_size, stat.st_mtime_ns))
+                    files.append(LandingFile(folder_id, rel, full, stat.st_size, stat.st_mtime_ns))
         return files
 
     def files_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[LandingFile]:
-        return [
-            f
-            for f in self.snapshot()
-            if f.contributor_id == contributor_id and f.period(tz, first_period) == period
-        ]
+        return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
 
     @staticmethod
     def read(entry: LandingFile) -> tuple[ReadResult, str | None, str]:
@@ -110,4 +99,6 @@ class LandingZone(ConfigurableResource):
             read_stream(entry.file, io.BytesIO(data), result)
         except UnsupportedFormat as exc:
             return result, str(exc), sha256
+        except Exception as exc:  # a corrupt archive or stream: report it, keep what was read before it
+            return result, f"{entry.file}: could not be read completely ({exc.__class__.__name__}: {exc})", sha256
         return result, None, sha256

@@ -143,3 +143,24 @@ def test_korean_folder_names_are_normalized(onett):
     assert onett.query("SELECT DISTINCT contributor_id FROM documents") == [(name,)]
     out = onett.ok("statement", name)
     assert "Contribution token count" in out
+
+
+def test_bad_files_are_recorded_and_do_not_stop_the_rest(onett):
+    """A broken line skips that record only; an unreadable file is rejected with a reason; good files still count."""
+    good = "정상적인 문서입니다. 이 문서는 끝까지 읽혀서 보상을 받아야 합니다."
+    onett.drop("dana", "mixed.jsonl", '{"text": "%s"}\n{"text": broken\n{"id": 3}\n' % good, seoul(2026, 9, 4))
+    onett.drop("dana", "scan.pdf", b"%PDF-1.4 binary", seoul(2026, 9, 4))
+    onett.drop("dana", "legacy.txt", "옛날 인코딩으로 저장된 문서입니다.".encode("cp949"), seoul(2026, 9, 4))
+    long_row = "긴 판결문 " * 40_000  # beyond the csv module's default field limit
+    onett.drop("dana", "export.csv", f'id,text\n1,"{long_row}"\n', seoul(2026, 9, 4))
+    onett.drop("dana", "empty.jsonl", "", seoul(2026, 9, 4))
+    onett.ok("ingest")
+    rows = {f: (s, e, n, k) for f, s, e, n, k in onett.query(
+        "SELECT file, status, error, docs_read, docs_skipped FROM submissions WHERE contributor_id = 'dana'")}
+    assert rows["mixed.jsonl"][0] == "partially accepted" and rows["mixed.jsonl"][2:] == (1, 2)
+    assert "line 2" in rows["mixed.jsonl"][1] and "line 3" in rows["mixed.jsonl"][1]
+    assert rows["scan.pdf"][0] == "rejected" and "unsupported file type" in rows["scan.pdf"][1]
+    assert rows["legacy.txt"][0] == "rejected" and "UTF-8" in rows["legacy.txt"][1]
+    assert rows["export.csv"][0] == "accepted"
+    assert rows["empty.jsonl"][0] == "rejected" and "no documents" in rows["empty.jsonl"][1]
+    assert onett.query("SELECT count(*) FROM documents WHERE contributor_id = 'dana' AND status = 'accepted'")[0][0] == 2

@@ -68,15 +68,17 @@ def raw_submission(
     for entry in files:
         result, error, sha256 = landing_zone.read(entry)
         read = len(result.records)
-        if error or read == 0:
+        if read == 0:
             status = "rejected"
+            error = error or "; ".join(result.problems[:5]) or "no documents found in the file"
+        elif error or result.skipped:
+            status = "partially accepted"
+            details = ([error] if error else []) + result.problems[:5]
+            error = (f"{result.skipped} record(s) skipped: " if result.skipped else "") + "; ".join(details)
         else:
-            status = "partially accepted" if result.skipped else "accepted"
-        if not error and read == 0:
-            error = "no documents found in the file" if not result.problems else "; ".join(result.problems[:5])
-        elif not error and result.problems:
-            error = f"{result.skipped} record(s) skipped: " + "; ".join(result.problems[:5])
-        problems.extend([error] if error and not result.problems else result.problems)
+            status = "accepted"
+        if error:
+            problems.append(error)
         submissions.append(
             [contributor_id, period, entry.file, sha256, entry.size, entry.submitted_at, status, error or "",
              read, result.skipped, entry.mtime_ns]
