@@ -117,7 +117,7 @@ def cmd_ingest(args) -> int:
         _say(f"waiting for uploads still being written to settle ({landing_zone.settle_seconds:g}s) ...")
         time.sleep(max(landing_zone.settle_seconds - youngest, 0.2))
     for reason in plan.ignored:
-        _say(f"ignored folder {reason}")
+        _say(f"not processed: {reason}")
     if plan.new_contributors:
         s.instance.add_dynamic_partitions("contributors", plan.new_contributors)
         _say(f"new contributors: {', '.join(plan.new_contributors)}")

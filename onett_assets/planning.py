@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
@@ -39,7 +39,7 @@ class PendingSubmission:
 class IngestPlan:
     pending: list[PendingSubmission] = field(default_factory=list)
     new_contributors: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # folders that cannot be contributor ids, with why
+    ignored: list[str] = field(default_factory=list)  # what cannot be processed now, and why
 
 
 def latest_metadata(instance: DagsterInstance, asset_key: AssetKey, partitions: list[str] | None, key: str) -> dict:
@@ -75,6 +75,8 @@ def reference_needs_refresh(instance: DagsterInstance, reference_folder: Referen
 def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, platform: Platform) -> IngestPlan:
     plan = IngestPlan()
     groups: dict[str, list[LandingFile]] = defaultdict(list)
+    now = datetime.now(platform.tz)
+    this_month = date(now.year, now.month, 1)
     for entry in landing_zone.snapshot():
         if not valid_contributor_id(entry.contributor_id):
             reason = f"{entry.contributor_id!r}: a contributor folder name must not contain | , / \\ or control characters"
@@ -82,6 +84,12 @@ def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, platform: 
                 plan.ignored.append(reason)
             continue
         period = entry.period(platform.tz, platform.first_period_date)
+        if period > this_month:
+            plan.ignored.append(
+                f"{entry.contributor_id}/{entry.file}: modified in the future ({entry.submitted_at:%Y-%m-%d %H:%M} UTC); "
+                "it is processed once its month has begun"
+            )
+            continue
         groups[str(submission_key(entry.contributor_id, period))].append(entry)
 
     known = set(instance.get_dynamic_partitions("contributors"))

@@ -28,7 +28,7 @@ def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZ
     now = time.time()
     ready = [p for p in plan.pending if p.youngest_age(now) >= landing_zone.settle_seconds]
     for reason in plan.ignored:
-        context.log.warning(f"ignored folder {reason}")
+        context.log.warning(f"not processed: {reason}")
     if not ready:
         waiting = len(plan.pending)
         return SkipReason(f"{waiting} upload(s) still settling" if waiting else "no new or changed uploads")

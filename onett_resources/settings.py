@@ -84,7 +84,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"ONETT_TIMEZONE={timezone!r} is not an IANA time zone (e.g. Asia/Seoul)") from None
 
-    first_text = env.get("ONETT_FIRST_PERIOD", "2024-01")
+    first_text = env.get("ONETT_FIRST_PERIOD", "2023-01")
     try:
         first_period = date.fromisoformat(first_text[:7] + "-01")
     except ValueError:

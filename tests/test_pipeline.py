@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 
-from conftest import corpus, seoul
+from conftest import ROOT, corpus, seoul
 
 PETITIONS = "ko_petitions", "petitions.jsonl.gz"
 
@@ -164,3 +164,37 @@ def test_bad_files_are_recorded_and_do_not_stop_the_rest(onett):
     assert rows["export.csv"][0] == "accepted"
     assert rows["empty.jsonl"][0] == "rejected" and "no documents" in rows["empty.jsonl"][1]
     assert onett.query("SELECT count(*) FROM documents WHERE contributor_id = 'dana' AND status = 'accepted'")[0][0] == 2
+
+
+def test_same_uploads_in_another_arrival_order_give_identical_payouts(onett):
+    """Uploads landing one by one (ingest after each) in two different sequences end in the same payouts."""
+    import shutil
+
+    texts = list(dict.fromkeys(d["text"] for d in corpus(*PETITIONS, limit=30)))[:16]
+    uploads = [
+        ("가나출판", "a.jsonl", docs(texts[:6], "g"), seoul(2026, 9, 30, 23, 50)),
+        ("bob", "b.jsonl", docs(texts[4:10], "b"), seoul(2026, 10, 1, 0, 10)),  # copies two of 가나출판's
+        ("carol", "c.jsonl", docs(texts[9:14], "c"), seoul(2026, 10, 20)),  # copies one of bob's
+        ("bob", "late.jsonl", docs(texts[14:16] + texts[:1], "l"), seoul(2026, 9, 12)),  # earlier than 가나출판's
+    ]
+    onett.reference("ref.jsonl", [{"id": "r", "text": texts[13]}])
+    onett.revenue(daily(date(2026, 9, 1), 30, "777.77") + daily(date(2026, 10, 1), 31, "1234.5"))
+
+    def play(order: list[int]) -> list:
+        for i in order:
+            onett.drop(*uploads[i])
+            onett.ok("ingest")
+        onett.ok("close", "2026-09")
+        onett.ok("close", "2026-10")
+        return onett.query("SELECT period, contributor_id, tokens, amount FROM payouts ORDER BY ALL")
+
+    first = play([0, 1, 2, 3])
+    shutil.rmtree(onett.home)
+    onett.home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", onett.home / "dagster.yaml")
+    onett.reference("ref.jsonl", [{"id": "r", "text": texts[13]}])
+    onett.revenue(daily(date(2026, 9, 1), 30, "777.77") + daily(date(2026, 10, 1), 31, "1234.5"))
+    second = play([3, 2, 1, 0])
+    assert first == second
+    paid = {(p.month, c): t for p, c, t, _ in first}
+    assert paid[(9, "bob")] > 0 and (9, "carol") not in paid
