@@ -42,6 +42,15 @@ class ReadResult:
         self.skipped += 1
         self.problems.append(f"{where}: {why}")
 
+    def verdict(self, file_error: str | None) -> tuple[str, str]:
+        """The file's status (accepted, partially accepted, rejected) and a specific reason ("" if none)."""
+        if not self.records:
+            return "rejected", file_error or "; ".join(self.problems[:5]) or "no documents found in the file"
+        if file_error or self.skipped:
+            details = "; ".join(([file_error] if file_error else []) + self.problems[:5])
+            return "partially accepted", (f"{self.skipped} record(s) skipped: " if self.skipped else "") + details
+        return "accepted", ""
+
 
 class UnsupportedFormat(ValueError):
     pass

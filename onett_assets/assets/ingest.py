@@ -36,6 +36,12 @@ RAW_SCHEMA = {
     "text": pl.String,
     "raw_tokens": pl.Int64,
 }
+DOCUMENT_FIELDS = ("file", "position", "doc_id", "submitted_at", "text")
+SUBMISSION_SCHEMA = {
+    "contributor_id": pl.String, "period": pl.Date, "file": pl.String, "sha256": pl.String, "bytes": pl.Int64,
+    "submitted_at": pl.Datetime("us", "UTC"), "status": pl.String, "error": pl.String,
+    "docs_read": pl.Int64, "docs_skipped": pl.Int64, "mtime_ns": pl.Int64,
+}
 
 
 def _partition(context: AssetExecutionContext) -> tuple[str, date]:
@@ -64,42 +70,35 @@ def raw_submission(
     """
     contributor_id, period = _partition(context)
     files = landing_zone.files_for(contributor_id, period, platform.tz, platform.first_period_date)
-    rows, submissions, problems = [], [], []
+    documents, submissions = [], []
     for entry in files:
-        result, error, sha256 = landing_zone.read(entry)
-        read = len(result.records)
-        if read == 0:
-            status = "rejected"
-            error = error or "; ".join(result.problems[:5]) or "no documents found in the file"
-        elif error or result.skipped:
-            status = "partially accepted"
-            details = ([error] if error else []) + result.problems[:5]
-            error = (f"{result.skipped} record(s) skipped: " if result.skipped else "") + "; ".join(details)
-        else:
-            status = "accepted"
-        if error:
-            problems.append(error)
-        submissions.append(
-            [contributor_id, period, entry.file, sha256, entry.size, entry.submitted_at, status, error or "",
-             read, result.skipped, entry.mtime_ns]
-        )
-        for record in result.records:
-            rows.append([record.file, record.position, record.doc_id, entry.submitted_at, record.text])
+        result, file_error, sha256 = landing_zone.read(entry)
+        status, error = result.verdict(file_error)
+        submissions.append({
+            "contributor_id": contributor_id, "period": period, "file": entry.file, "sha256": sha256,
+            "bytes": entry.size, "submitted_at": entry.submitted_at, "status": status, "error": error,
+            "docs_read": len(result.records), "docs_skipped": result.skipped, "mtime_ns": entry.mtime_ns,
+        })
+        documents += [
+            {"file": r.file, "position": r.position, "doc_id": r.doc_id, "submitted_at": entry.submitted_at, "text": r.text}
+            for r in result.records
+        ]
 
-    frame = pl.DataFrame(
-        rows, schema=["file", "position", "doc_id", "submitted_at", "text"], orient="row"
-    ) if rows else pl.DataFrame(schema={k: RAW_SCHEMA[k] for k in ("file", "position", "doc_id", "submitted_at", "text")})
+    frame = pl.DataFrame(documents, schema={k: v for k, v in RAW_SCHEMA.items() if k in DOCUMENT_FIELDS})
     frame = frame.with_columns(
         contributor_id=pl.lit(contributor_id, pl.String),
         period=pl.lit(period, pl.Date),
         raw_tokens=pl.Series(tokenizer.count(frame["text"].to_list()), dtype=pl.Int64),
-    ).select(list(RAW_SCHEMA)).cast(RAW_SCHEMA)
+    ).select(list(RAW_SCHEMA))
+    files_read = pl.DataFrame(submissions, schema=SUBMISSION_SCHEMA)
 
     with warehouse.connection() as conn, transaction(conn):
         conn.execute("DELETE FROM submissions WHERE contributor_id = ? AND period = ?", [contributor_id, period])
-        if submissions:
-            conn.executemany("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", submissions)
+        conn.register("_files", files_read.to_arrow())
+        conn.execute("INSERT INTO submissions BY NAME SELECT * FROM _files")
+        conn.unregister("_files")
 
+    problems = [s["error"] for s in submissions if s["error"]]
     return Output(
         frame,
         metadata={
@@ -107,12 +106,12 @@ def raw_submission(
             "bytes": sum(f.size for f in files),
             "documents": frame.height,
             "tokens": int(frame["raw_tokens"].sum()),
-            "records skipped": sum(s[9] for s in submissions),
-            "files rejected": sum(1 for s in submissions if s[6] == "rejected"),
+            "records skipped": int(files_read["docs_skipped"].sum()),
+            "files rejected": int((files_read["status"] == "rejected").sum()),
             "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none"),
             "files read": MetadataValue.md(
                 markdown_table(["file", "status", "documents", "skipped", "error"],
-                               [[s[2], s[6], s[8], s[9], s[7]] for s in submissions])
+                               files_read.select("file", "status", "docs_read", "docs_skipped", "error").rows())
             ),
         },
     )
