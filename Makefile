@@ -37,5 +37,5 @@ test: install
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) dagster_home/landing dagster_home/revenue dagster_home/reference dagster_home/storage \
-	       dagster_home/onett.duckdb dagster_home/history dagster_home/schedules dagster_home/storage
+	rm -rf $(VENV) dagster_home/landing dagster_home/revenue dagster_home/reference dagster_home/data \
+	       dagster_home/onett.duckdb dagster_home/history dagster_home/schedules dagster_home/storage dagster_home/logs

@@ -42,3 +42,24 @@ def ratios_sum_to_one(warehouse: Warehouse) -> AssetCheckResult:
         severity=AssetCheckSeverity.ERROR,
         metadata={"months off": ", ".join(f"{p:%Y-%m}: {s}" for p, s in wrong) or "none"},
     )
+
+
+@asset_check(asset=contribution_ratios, blocking=True, description="Each contributor's credited tokens equal the accepted stage of their token funnel.")
+def credited_tokens_match_funnel(warehouse: Warehouse) -> AssetCheckResult:
+    with warehouse.connection() as conn:
+        wrong = conn.execute(
+            """
+            WITH credited AS (SELECT contributor_id, period, sum(tokens) AS tokens FROM documents
+                              WHERE status = 'accepted' GROUP BY ALL),
+                 funnel AS (SELECT contributor_id, period, tokens FROM token_funnel WHERE stage = 'accepted')
+            SELECT contributor_id, period, coalesce(c.tokens, 0), coalesce(f.tokens, 0)
+            FROM credited c FULL JOIN funnel f USING (contributor_id, period)
+            WHERE coalesce(c.tokens, 0) <> coalesce(f.tokens, 0)
+            ORDER BY ALL LIMIT 20
+            """
+        ).fetchall()
+    return AssetCheckResult(
+        passed=not wrong,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"mismatches": ", ".join(f"{c} {p:%Y-%m}: credited {a}, funnel {b}" for c, p, a, b in wrong) or "none"},
+    )

@@ -4,6 +4,7 @@ instance, so every run and number shows up in the Dagster UI too."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import sys
@@ -49,7 +50,13 @@ class Session:
         self.settings = load_settings()
         self.defs = build_definitions(self.settings)
         self.resources = build_resources(self.settings)
-        self.instance = DagsterInstance.get()
+        # Two `onett` processes starting on a fresh DAGSTER_HOME would both create Dagster's SQLite schema
+        # (alembic then finds two heads): let one create it while the other waits.
+        with open(Path(os.environ["DAGSTER_HOME"]) / ".onett-instance.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.instance = DagsterInstance.get()
+            self.instance.get_runs(limit=1)
+            recover_orphaned_runs(self.instance)
 
     def run(self, job_name: str, partition_key=None, tags: dict | None = None):
         job = self.defs.resolve_job_def(job_name)
@@ -57,11 +64,38 @@ class Session:
             instance=self.instance, partition_key=partition_key, raise_on_error=False,
             # The full event log is in the Dagster UI; the terminal shows progress and warnings.
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("ONETT_LOG_LEVEL", "WARNING")}}}},
-            tags={"onett/source": "cli", **(tags or {})},
+            tags={"onett/source": "cli", "onett/pid": str(os.getpid()), **(tags or {})},
         )
 
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_orphaned_runs(instance) -> None:
+    """Runs of an `onett` process that was killed stay 'started' and keep their DuckDB pool slot, which would
+    make every later run wait forever: mark them failed and free their slots (the daemon does this for the
+    runs it launches). Their partial work was never committed, so the next run simply does it again."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = instance.get_runs(RunsFilter(
+        statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING], tags={"onett/source": "cli"}))
+    for run in runs:
+        pid = run.tags.get("onett/pid", "")
+        if pid.isdigit() and not _alive(int(pid)):
+            instance.report_run_failed(run, f"the onett process {pid} running it was killed")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            _say(f"recovered run {run.run_id[:8]} ({run.job_name} {run.tags.get('dagster/partition', '')}) "
+                 "of a killed onett process: its uncommitted work is redone")
 
 
 def _failure(result) -> str:
@@ -181,7 +215,11 @@ def _close_one(s: Session, month: date) -> bool:
             "SELECT revenue, alpha, pool, allocated, currency, tokens FROM payout_periods WHERE period = ?", [month]
         ).fetchone()
         rows = conn.execute(
-            "SELECT contributor_id, tokens, ratio, amount FROM payouts WHERE period = ? ORDER BY amount DESC, contributor_id",
+            "SELECT contributor_id, tokens, ratio, amount, adjustment FROM payouts WHERE period = ? ORDER BY amount DESC, contributor_id",
+            [month],
+        ).fetchall()
+        pending = conn.execute(
+            "SELECT contributor_id, amount, reason FROM payout_adjustments WHERE period = ? AND applied_in IS NULL ORDER BY 1",
             [month],
         ).fetchall()
     revenue, alpha, pool, allocated, currency, tokens = period_row
@@ -189,9 +227,17 @@ def _close_one(s: Session, month: date) -> bool:
     money = lambda v: f"{Decimal(v):,.{digits}f}"  # noqa: E731
     _say(f"\n{month:%Y-%m}: revenue {money(revenue)} {currency} x alpha {Decimal(alpha).normalize()} "
          f"= pool {money(pool)} {currency}; {len(rows)} contributor(s), {tokens:,} tokens")
-    _say(text_table(["contributor", "tokens", "ratio", f"amount ({currency})"],
-                    [[c, f"{t:,}", f"{Decimal(r):.6f}", money(a)] for c, t, r, a in rows]
-                    + [["total", f"{tokens:,}", "1.000000" if rows else "0", money(allocated)]]))
+    adjusted = any(Decimal(adj) for *_, adj in rows)
+    header = ["contributor", "tokens", "ratio", f"amount ({currency})"] + (["adjustment carried in"] if adjusted else [])
+    _say(text_table(header,
+                    [[c, f"{t:,}", f"{Decimal(r):.6f}", money(a)] + ([money(adj)] if adjusted else [])
+                     for c, t, r, a, adj in rows]
+                    + [["total", f"{tokens:,}", "1.000000" if rows else "0", money(allocated)]
+                       + ([money(sum(Decimal(adj) for *_, adj in rows))] if adjusted else [])]))
+    if pending:
+        _say(f"{month:%Y-%m} was already closed: its payouts above are frozen. Recomputing it now would pay "
+             "differently; these adjustments are carried into the next month that closes:")
+        _say(text_table(["contributor", f"adjustment ({currency})", "reason"], [[c, money(a), r] for c, a, r in pending]))
     if failed_checks:
         _say(f"CHECKS FAILED: {', '.join(failed_checks)}")
         return False
@@ -250,13 +296,43 @@ def cmd_statement(args) -> int:
     _say(f"  Expected payout           {exp['amount']} {cur} for {exp['period']}, paid after {exp['payout_date']}")
     _say(f"      estimated revenue {exp['estimated_revenue']} {cur} ({exp['basis']}; "
          f"{exp['days_reported']}/{exp['days_in_month']} days reported) x alpha {st['alpha']} x your share {Decimal(exp['share']):.6f}")
+    if st["pending_adjustments"]:
+        _say("      includes adjustments of closed months: "
+             + ", ".join(f"{a['amount']} {cur} for {a['period']}" for a in st["pending_adjustments"]))
     if st["payout_history"]:
         _say("\nPayout history")
-        _say(text_table(["month", "tokens", "ratio", f"amount ({cur})"],
-                        [[h["period"], f"{h['tokens']:,}", f"{Decimal(h['ratio']):.6f}", h["amount"]] for h in st["payout_history"]]))
+        _say(text_table(["month", "tokens", "ratio", f"amount ({cur})", "of which adjustments"],
+                        [[h["period"], f"{h['tokens']:,}", f"{Decimal(h['ratio']):.6f}", h["amount"], h["adjustment_included"]]
+                         for h in st["payout_history"]]))
+    if st["removed"]:
+        _say("\nWhy documents earned nothing (details: onett reasons " + st["contributor_id"] + ")")
+        _say(text_table(["rule", "documents", "tokens", "example"],
+                        [[r["rule"], f"{r['docs']:,}", f"{r['tokens']:,}", r["example"][:90]] for r in st["removed"]]))
     _say("\nToken funnel" + (f" ({args.period})" if period else " (all your uploads)"))
     _say(text_table(["stage", "documents", "tokens", "meaning"],
                     [[f["stage"], f"{f['docs']:,}", f"{f['tokens']:,}", f["meaning"]] for f in st["funnel"]]))
+    return 0
+
+
+def cmd_reasons(args) -> int:
+    import unicodedata
+
+    from onett_assets.reporting import text_table
+    from onett_assets.statement import document_reasons
+
+    s = Session()
+    contributor_id = unicodedata.normalize("NFC", args.contributor)
+    period = _parse_month(args.period) if args.period else None
+    with s.resources["warehouse"].reader() as conn:
+        rows = document_reasons(conn, contributor_id, period, args.limit)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    elif not rows:
+        _say(f"every document of {contributor_id} earns tokens" if period is None else f"nothing removed in {args.period}")
+    else:
+        _say(text_table(["month", "file", "#", "id", "rule", "tokens", "reason"],
+                        [[f"{r['period']:%Y-%m}", r["file"], r["position"], r["doc_id"] or "", r["rule"] or r["status"],
+                          r["tokens"], r["reason"]] for r in rows]))
     return 0
 
 
@@ -288,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     statement.add_argument("--period", help="YYYY-MM: that month's numbers")
     statement.add_argument("--json", action="store_true")
     statement.set_defaults(fn=cmd_statement)
+    reasons = sub.add_parser("reasons", help="a contributor's documents that earn nothing, each with its reason")
+    reasons.add_argument("contributor")
+    reasons.add_argument("--period", help="YYYY-MM: uploads of that month only")
+    reasons.add_argument("--limit", type=int, default=1000)
+    reasons.add_argument("--json", action="store_true")
+    reasons.set_defaults(fn=cmd_reasons)
     sub.add_parser("demo", help="fill the landing zone, revenue and reference folders with demo data").set_defaults(fn=cmd_demo)
     args = parser.parse_args(argv)
     try:

@@ -1,10 +1,15 @@
-"""First-come credit: every distinct text is credited to its earliest submission, and only to it.
+"""First-come credit: a text earns only for its earliest submission; exact and near copies earn nothing.
 
-Earliest means the smallest (submitted_at, contributor_id, file, position). The rule is applied over all
-documents in the warehouse whenever a partition changes, so the result depends only on what was submitted
-and when, never on the order in which partitions were processed: a late-processed earlier upload takes the
-credit back from a later copy, a withdrawn upload hands it on to the next copy, and every partition whose
-credit moved is reported so its funnel is refreshed in the same transaction.
+A competing document (one that passed the quality filters and matches no reference text) is a duplicate
+when an earlier competing document has the same normalized text (exact) or is a near-duplicate of it
+(an estimated Jaccard of at least the near-dedup threshold). Earlier means a smaller
+(submitted_at, contributor_id, file, position). Only earlier documents count, whether or not they are
+themselves paid, so a chain of small edits cannot drift away from the original.
+
+The rule is re-applied over the whole warehouse whenever a partition changes, so the outcome depends only on
+what was submitted and when, never on the order partitions were processed in: a late-processed earlier
+upload takes the credit back, a withdrawn upload hands it on, and every partition whose credit moved is
+reported so its funnel is refreshed in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import date
 
 import duckdb
 
-COMPETING = "('accepted', 'duplicate')"  # documents that passed the filters and the reference match
+COMPETING = "('accepted', 'duplicate', 'near_duplicate')"
 
 
 def competing_hashes(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date) -> list[str]:
@@ -27,34 +32,59 @@ def competing_hashes(conn: duckdb.DuckDBPyConnection, contributor_id: str, perio
 
 
 def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str, date]]:
-    """Re-rank every copy of these texts; returns the partitions whose credit or duplicate links changed."""
+    """Re-decide every document whose text is one of `hashes` or near one of them.
+
+    Returns the partitions whose statuses or duplicate links changed."""
     if not hashes:
         return []
-    conn.execute("CREATE OR REPLACE TEMP TABLE _touched (content_hash VARCHAR PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO _touched VALUES (?)", [[h] for h in hashes])
+    conn.execute("CREATE OR REPLACE TEMP TABLE _changed (content_hash VARCHAR PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO _changed VALUES (?)", [[h] for h in hashes])
+    # Documents similar to a changed text may change too: one step along the near pairs is enough,
+    # because a document's status depends only on the documents similar to it.
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT content_hash FROM _changed
+        UNION SELECT n.other_hash FROM near_pairs n JOIN _changed USING (content_hash)
+        """
+    )
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _credit AS
-        WITH ranked AS (
-            SELECT d.contributor_id, d.period, d.file, d.position, d.status AS old_status,
-                   d.duplicate_of AS old_duplicate_of,
-                   row_number() OVER w = 1 AS is_first,
-                   first_value(d.contributor_id) OVER w AS first_contributor,
-                   first_value(d.file) OVER w AS first_file,
-                   first_value(d.position) OVER w AS first_position
-            FROM documents d JOIN _touched USING (content_hash)
-            WHERE d.status IN {COMPETING}
-            WINDOW w AS (PARTITION BY d.content_hash ORDER BY d.submitted_at, d.contributor_id, d.file, d.position)
+        WITH links AS (
+            SELECT content_hash AS h, content_hash AS other, 1.0 AS similarity, TRUE AS exact FROM _touched
+            UNION ALL
+            SELECT n.content_hash, n.other_hash, n.similarity, FALSE
+            FROM near_pairs n JOIN _touched USING (content_hash)
+        ), docs AS (
+            SELECT d.* FROM documents d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
+        ), earlier AS (
+            SELECT d.contributor_id, d.period, d.file, d.position,
+                   min((NOT l.exact, e.submitted_at, e.contributor_id, e.file, e.position, l.similarity)) AS first
+            FROM docs d
+            JOIN links l ON l.h = d.content_hash
+            JOIN documents e ON e.content_hash = l.other AND e.status IN {COMPETING}
+            WHERE (e.submitted_at, e.contributor_id, e.file, e.position)
+                < (d.submitted_at, d.contributor_id, d.file, d.position)
+            GROUP BY ALL
         )
-        SELECT contributor_id, period, file, position, old_status, old_duplicate_of,
-               CASE WHEN is_first THEN 'accepted' ELSE 'duplicate' END AS status,
-               CASE WHEN is_first THEN ''
-                    WHEN first_contributor = contributor_id
-                        THEN 'exact copy of your earlier document ' || first_file || ' #' || first_position
-                    ELSE 'exact copy of a document submitted earlier by ' || first_contributor END AS reason,
-               CASE WHEN is_first THEN '' ELSE first_contributor || '/' || first_file || '#' || first_position END
-                   AS duplicate_of
-        FROM ranked
+        SELECT d.contributor_id, d.period, d.file, d.position,
+               d.status AS old_status, d.duplicate_of AS old_duplicate_of,
+               CASE WHEN x.first IS NULL THEN 'accepted'
+                    WHEN NOT x.first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
+               CASE WHEN x.first IS NULL THEN ''
+                    WHEN x.first[3] = d.contributor_id THEN
+                        (CASE WHEN NOT x.first[1] THEN 'exact copy' ELSE 'near copy (similarity '
+                              || round(x.first[6], 2) || ')' END)
+                        || ' of your earlier document ' || x.first[4] || ' #' || x.first[5]
+                    ELSE (CASE WHEN NOT x.first[1] THEN 'exact copy' ELSE 'near copy (similarity '
+                               || round(x.first[6], 2) || ')' END)
+                        || ' of a document another contributor submitted earlier' END AS reason,
+               CASE WHEN x.first IS NULL THEN '' ELSE x.first[3] || '/' || x.first[4] || '#' || x.first[5] END
+                   AS duplicate_of,
+               CASE WHEN x.first IS NULL THEN NULL ELSE x.first[6] END AS similarity,
+               CASE WHEN x.first IS NULL THEN '' WHEN NOT x.first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
+        FROM docs d LEFT JOIN earlier x USING (contributor_id, period, file, position)
         """
     )
     changed = conn.execute(
@@ -63,12 +93,12 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str
     ).fetchall()
     conn.execute(
         """
-        UPDATE documents d SET status = c.status, reason = c.reason, duplicate_of = c.duplicate_of
+        UPDATE documents d SET status = c.status, reason = c.reason, duplicate_of = c.duplicate_of,
+               similarity = c.similarity, rule = c.rule, filter_group = ''
         FROM _credit c
         WHERE d.contributor_id = c.contributor_id AND d.period = c.period
           AND d.file = c.file AND d.position = c.position
-          AND (d.status <> c.status OR d.duplicate_of <> c.duplicate_of)
         """
     )
-    conn.execute("DROP TABLE _touched; DROP TABLE _credit")
+    conn.execute("DROP TABLE _changed; DROP TABLE _touched; DROP TABLE _credit")
     return [(c, p) for c, p in changed]

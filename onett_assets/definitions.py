@@ -16,6 +16,7 @@ from onett_resources import (
     RevenueSource,
     Settings,
     Tokenizer,
+    UploadArchive,
     Warehouse,
     load_settings,
 )
@@ -24,7 +25,13 @@ from onett_resources import (
 def build_resources(settings: Settings) -> dict:
     """Resources from settings: tests build their own from a temporary environment."""
     return {
-        "landing_zone": LandingZone(path=str(settings.landing_dir), settle_seconds=settings.settle_seconds),
+        "landing_zone": LandingZone(
+            path=str(settings.landing_dir),
+            settle_seconds=settings.settle_seconds,
+            max_document_mb=settings.max_document_mb,
+            max_unpacked_mb=settings.max_unpacked_mb,
+            max_compression_ratio=settings.max_compression_ratio,
+        ),
         "reference_folder": ReferenceFolder(path=str(settings.reference_dir)),
         "revenue_source": RevenueSource(path=str(settings.revenue_dir)),
         "warehouse": Warehouse(database=str(settings.warehouse)),
@@ -36,13 +43,14 @@ def build_resources(settings: Settings) -> dict:
             first_period=settings.first_period.isoformat(),
         ),
         "documents_io": PartitionedParquetIOManager(base_dir=str(settings.storage_dir)),
+        "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads")),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([ingest, reference, revenue, payouts]),
-        asset_checks=[checks.payouts_sum_to_pool, checks.ratios_sum_to_one],
+        asset_checks=[checks.payouts_sum_to_pool, checks.ratios_sum_to_one, checks.credited_tokens_match_funnel],
         jobs=[jobs.ingest_submission, jobs.refresh_reference, jobs.load_revenue, jobs.close_period],
         sensors=[landing_zone_sensor, reference_and_revenue_sensor],
         schedules=[monthly_close],

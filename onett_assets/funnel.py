@@ -8,6 +8,16 @@ from datetime import date
 
 import duckdb
 
+# The quality-filter groups of preprocessing/filters.py, in funnel order, with what each stage removes.
+FILTER_GROUPS = {
+    "length": "empty, too short and too long documents",
+    "language": "documents in a language the platform does not pay for",
+    "gopher_quality": "documents that do not read like prose (word lengths, symbols, bullet lists, stop words)",
+    "gopher_repetition": "documents that repeat their own lines, paragraphs or phrases",
+    "line_rules": "documents made of boilerplate lines (menus, code, policy notices)",
+    "filler": "machine filler: random syllables, shuffled word salad, lorem ipsum, keyword stuffing",
+}
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -17,14 +27,28 @@ class Stage:
     tokens: str = "tokens"
 
 
-STAGES: list[Stage] = [
-    Stage("raw", "documents read from the upload; tokens of the text exactly as uploaded", "TRUE", "raw_tokens"),
-    Stage("normalized", "the same documents after Unicode NFC and whitespace clean-up", "TRUE"),
-    Stage("quality_filters", "after removing empty and too-short documents", "status <> 'rejected'"),
-    Stage("reference_match", "after removing text the consumer already has or that is public", "status NOT IN ('rejected', 'reference')"),
-    Stage("exact_dedup", "after removing exact copies of earlier submissions, yours or others'", "status = 'accepted'"),
-    Stage("accepted", "documents and tokens credited to the contributor", "status = 'accepted'"),
-]
+def _stages() -> list[Stage]:
+    stages = [
+        Stage("raw", "documents read from the upload; tokens of the text exactly as uploaded", "TRUE", "raw_tokens"),
+        Stage("normalized", "the same documents after Unicode clean-up and masking of personal data", "TRUE"),
+    ]
+    removed: list[str] = []
+    for group, description in FILTER_GROUPS.items():
+        removed.append(f"'{group}'")
+        stages.append(Stage(group, f"after removing {description}",
+                            f"NOT (status = 'rejected' AND filter_group IN ({', '.join(removed)}))"))
+    return stages + [
+        Stage("exact_dedup", "after removing exact copies of earlier submissions, yours or others'",
+              "status NOT IN ('rejected', 'duplicate')"),
+        Stage("near_dedup", "after removing near copies (small edits) of earlier submissions",
+              "status NOT IN ('rejected', 'duplicate', 'near_duplicate')"),
+        Stage("reference_match", "after removing text (or near copies of text) the consumer already has or that is public",
+              "status = 'accepted'"),
+        Stage("accepted", "documents and tokens credited to the contributor", "status = 'accepted'"),
+    ]
+
+
+STAGES: list[Stage] = _stages()
 
 
 def refresh_funnel(conn: duckdb.DuckDBPyConnection, partitions: list[tuple[str, date]]) -> None:

@@ -87,18 +87,26 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
     mine, total = tokens.get(contributor_id, 0), sum(tokens.values())
 
     history = conn.execute(
-        """SELECT period, tokens, ratio, amount FROM payouts WHERE contributor_id = ? ORDER BY period""",
+        """SELECT period, tokens, ratio, amount + adjustment, adjustment FROM payouts WHERE contributor_id = ?
+           ORDER BY period""",
         [contributor_id],
     ).fetchall()
     paid_periods = {p for p, *_ in history}
-    reward = sum((Decimal(a) for p, _, _, a in history if period is None or p <= period), Decimal(0))
+    reward = sum((Decimal(a) for p, _, _, a, _ in history if period is None or p <= period), Decimal(0))
+    pending = conn.execute(
+        """SELECT period, amount, reason FROM payout_adjustments WHERE contributor_id = ? AND applied_in IS NULL
+           ORDER BY period""",
+        [contributor_id],
+    ).fetchall()
 
     estimate = estimate_revenue(conn, upcoming, today)
     upcoming_tokens = accepted_tokens_through(conn, upcoming)
     upcoming_share = Decimal(upcoming_tokens.get(contributor_id, 0)) / sum(upcoming_tokens.values()) if upcoming_tokens else Decimal(0)
     expected = (estimate["estimated_revenue"] * alpha * upcoming_share).quantize(quantum, rounding=ROUND_DOWN)
+    expected += sum((Decimal(a) for _, a, _ in pending), Decimal(0))  # carried into the next payout
 
     funnel = funnel_rows(conn, contributor_id, period)
+    removals = removal_summary(conn, contributor_id, period)
     descriptions = {s.name: s.description for s in STAGES}
     return {
         "contributor_id": contributor_id,
@@ -109,7 +117,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
         "contribution_tokens": mine,
         "all_contributors_tokens": total,
         "current_reward": str(reward.quantize(quantum)),
-        "period_payout": next((str(Decimal(a).quantize(quantum)) for p, _, _, a in history if p == period), None) if period else None,
+        "period_payout": next((str(Decimal(a).quantize(quantum)) for p, _, _, a, _ in history if p == period), None) if period else None,
         "expected_payout": {
             "period": upcoming.strftime("%Y-%m"),
             "payout_date": _next_month(upcoming).isoformat(),
@@ -124,10 +132,43 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
             "already_closed": upcoming in paid_periods,
         },
         "payout_history": [
-            {"period": p.strftime("%Y-%m"), "tokens": int(t), "ratio": str(r), "amount": str(Decimal(a).quantize(quantum))}
-            for p, t, r, a in history
+            {"period": p.strftime("%Y-%m"), "tokens": int(t), "ratio": str(r), "amount": str(Decimal(a).quantize(quantum)),
+             "adjustment_included": str(Decimal(adj).quantize(quantum))}
+            for p, t, r, a, adj in history
         ],
+        "pending_adjustments": [
+            {"period": p.strftime("%Y-%m"), "amount": str(Decimal(a).quantize(quantum)), "reason": r} for p, a, r in pending
+        ],
+        "removed": removals,
         "funnel": [
             {"stage": s, "docs": int(d), "tokens": int(t), "meaning": descriptions.get(s, "")} for s, d, t in funnel
         ],
     }
+
+
+def removal_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None) -> list[dict]:
+    """Why the contributor's documents were not paid, by rule, with one example reason each (own documents only)."""
+    where, params = "contributor_id = ? AND status <> 'accepted'", [contributor_id]
+    if period is not None:
+        where, params = where + " AND period = ?", params + [period]
+    rows = conn.execute(
+        f"""SELECT coalesce(nullif(rule, ''), status), count(*), sum(tokens)::BIGINT, min(reason)
+            FROM documents WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1""",
+        params,
+    ).fetchall()
+    return [{"rule": r, "docs": int(n), "tokens": int(t), "example": e} for r, n, t, e in rows]
+
+
+def document_reasons(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None,
+                     limit: int = 1000) -> list[dict]:
+    """Every one of the contributor's documents that earns nothing, with the rule and its reason."""
+    where, params = "contributor_id = ? AND status <> 'accepted'", [contributor_id]
+    if period is not None:
+        where, params = where + " AND period = ?", params + [period]
+    rows = conn.execute(
+        f"""SELECT period, file, position, doc_id, status, rule, reason, tokens FROM documents WHERE {where}
+            ORDER BY period, file, position LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    keys = ["period", "file", "position", "doc_id", "status", "rule", "reason", "tokens"]
+    return [dict(zip(keys, row)) for row in rows]

@@ -7,9 +7,10 @@ from onett_resources.reference import ReferenceFolder
 from onett_resources.revenue import RevenueSource
 from onett_resources.settings import Settings, load_settings
 from onett_resources.tokenizer import Tokenizer
+from onett_resources.upload_archive import UploadArchive
 from onett_resources.warehouse import Warehouse
 
 __all__ = [
     "LandingFile", "LandingZone", "PartitionedParquetIOManager", "Platform", "ReferenceFolder",
-    "RevenueSource", "Settings", "Tokenizer", "Warehouse", "load_settings",
+    "RevenueSource", "Settings", "Tokenizer", "UploadArchive", "Warehouse", "load_settings",
 ]

@@ -1,7 +1,10 @@
 """Readers for the upload formats: every file becomes (position, doc_id, text) records plus problems.
 
-A problem (a broken line, a row without text) skips that record only and is reported with its location,
-so one bad line never costs a contributor the rest of the file.
+A problem (a broken line, a row without text, an oversized record) skips that record only and is reported
+with its location, so one bad line never costs a contributor the rest of the file. A problem with the whole
+file (binary content, an unknown encoding, a zip bomb) raises `UnsupportedFormat` with a specific reason.
+
+Everything streams: compressed data is inflated in bounded chunks and never beyond the configured limits.
 """
 
 from __future__ import annotations
@@ -13,15 +16,27 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO
+from typing import IO, Iterator
 
 import polars as pl
+
+from onett_resources.encodings import decode_text, sniff_encoding
 
 # Documents are long (a court decision can exceed the csv module's default 128 KiB field limit).
 csv.field_size_limit(2**31 - 1)
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt", ".md", ".csv", ".parquet", ".zip")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one upload may expand to. Documented in the README; set from the environment."""
+
+    max_document_bytes: int = 16 << 20  # one record (a JSONL line, a text file, a CSV field)
+    max_unpacked_bytes: int = 4 << 30  # everything inflated from one archive or .gz file
+    max_compression_ratio: int = 200  # inflated / compressed bytes of one archive member or .gz file
 
 
 @dataclass
@@ -37,6 +52,7 @@ class ReadResult:
     records: list[Record] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: int = 0
+    notes: list[str] = field(default_factory=list)  # how the file was read (an encoding other than UTF-8, ...)
 
     def skip(self, where: str, why: str) -> None:
         self.skipped += 1
@@ -56,6 +72,28 @@ class UnsupportedFormat(ValueError):
     pass
 
 
+class _Bounded(io.RawIOBase):
+    """A stream that refuses to yield more than `limit` bytes: inflating a bomb stops at the limit."""
+
+    def __init__(self, inner: IO[bytes], limit: int, what: str):
+        self.inner, self.limit, self.what, self.read_so_far = inner, limit, what, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(min(len(buffer), self.limit - self.read_so_far + 1))
+        self.read_so_far += len(data)
+        if self.read_so_far > self.limit:
+            raise UnsupportedFormat(self.what)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _bounded(inner: IO[bytes], limit: int, what: str) -> IO[bytes]:
+    return io.BufferedReader(_Bounded(inner, limit, what), buffer_size=_CHUNK)
+
+
 def format_of(name: str) -> str | None:
     lower = name.lower()
     for suffix in SUPPORTED_SUFFIXES:
@@ -64,15 +102,7 @@ def format_of(name: str) -> str | None:
     return None
 
 
-def decode(data: bytes, where: str) -> str:
-    """UTF-8 (BOM optional). Legacy encodings are the bad-input issue's seam."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnsupportedFormat(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
-
-
-def read_stream(name: str, stream: IO[bytes], result: ReadResult) -> None:
+def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits = Limits(), depth: int = 0) -> None:
     """Read one file (or archive member) called `name` from a binary stream into `result`."""
     kind = format_of(name)
     if kind is None:
@@ -80,27 +110,69 @@ def read_stream(name: str, stream: IO[bytes], result: ReadResult) -> None:
             f"{name}: unsupported file type (expected one of {', '.join(SUPPORTED_SUFFIXES)})"
         )
     if kind == ".zip":
-        _read_zip(name, stream, result)
+        if depth > 0:
+            raise UnsupportedFormat(f"{name}: archives inside archives are not read")
+        _read_zip(name, stream, result, limits)
     elif kind in TEXT_SUFFIXES:
-        result.records.append(Record(name, 0, None, decode(stream.read(), name)))
+        data = stream.read(limits.max_document_bytes + 1)
+        if len(data) > limits.max_document_bytes:
+            raise UnsupportedFormat(f"{name}: a single document larger than {limits.max_document_bytes >> 20} MB")
+        text, encoding = decode_text(data, name)
+        _note_encoding(result, name, encoding)
+        result.records.append(Record(name, 0, None, text))
     elif kind == ".jsonl":
-        _read_jsonl(name, stream, result)
+        _read_jsonl(name, stream, result, limits)
     elif kind == ".jsonl.gz":
-        with gzip.GzipFile(fileobj=stream) as unzipped:
-            _read_jsonl(name, unzipped, result)
+        compressed = _Counting(stream)
+        inflated = _ratio_guard(gzip.GzipFile(fileobj=compressed), compressed, limits, name)
+        _read_jsonl(name, inflated, result, limits)
     elif kind == ".csv":
-        _read_csv(name, stream, result)
+        _read_csv(name, stream, result, limits)
     elif kind == ".parquet":
-        _read_parquet(name, stream, result)
+        _read_parquet(name, stream, result, limits)
 
 
-def _read_jsonl(name: str, stream: IO[bytes], result: ReadResult) -> None:
-    for number, raw in enumerate(stream, start=1):
+def _note_encoding(result: ReadResult, name: str, encoding: str) -> None:
+    if encoding not in ("utf-8", "utf-8-sig"):
+        result.notes.append(f"{name}: read as {encoding}")
+
+
+def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Lines as bytes with their numbers; a line longer than `limit` is consumed and yielded as None."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := stream.readline(_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None
+        else:
+            yield number, line
+
+
+def _read_jsonl(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream, buffer_size=_CHUNK)  # type: ignore[arg-type]
+    encoding = sniff_encoding(buffered.peek(64 << 10)[: 64 << 10], name)
+    _note_encoding(result, name, encoding)
+    if encoding.startswith(("utf-16", "utf-32")):
+        # Multi-byte newlines: let Python's decoder find the lines (rare; such files are small in practice).
+        text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict")
+        lines = ((n, line.encode("utf-8")) for n, line in enumerate(text, start=1))
+        encoding = "utf-8"
+    else:
+        lines = _lines(buffered, limits.max_document_bytes)
+    for number, raw in lines:
         where = f"{name} line {number}"
+        if raw is None:
+            result.skip(where, f"line longer than {limits.max_document_bytes >> 20} MB")
+            continue
         try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            line = raw.decode("utf-8-sig" if number == 1 and encoding == "utf-8" else encoding).strip()
         except UnicodeDecodeError:
-            result.skip(where, "not valid UTF-8")
+            result.skip(where, f"not valid {encoding} text")
             continue
         if not line:
             continue
@@ -124,11 +196,17 @@ def _add_object(result: ReadResult, name: str, position: int, obj: object, where
     result.records.append(Record(name, position, None if doc_id is None else str(doc_id), text))
 
 
-def _read_csv(name: str, stream: IO[bytes], result: ReadResult) -> None:
-    text = decode(stream.read(), name)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or "text" not in reader.fieldnames:
-        raise UnsupportedFormat(f"{name}: CSV has no 'text' column (header: {reader.fieldnames})")
+def _read_csv(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
+    buffered = io.BufferedReader(stream, buffer_size=_CHUNK) if not hasattr(stream, "peek") else stream  # type: ignore[arg-type]
+    encoding = sniff_encoding(buffered.peek(64 << 10)[: 64 << 10], name)
+    _note_encoding(result, name, encoding)
+    reader = csv.DictReader(io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline=""))
+    try:
+        fieldnames = reader.fieldnames
+    except UnicodeDecodeError as exc:
+        raise UnsupportedFormat(f"{name}: not valid {encoding} text ({exc.reason})") from None
+    if not fieldnames or "text" not in fieldnames:
+        raise UnsupportedFormat(f"{name}: CSV has no 'text' column (header: {fieldnames})")
     rows = iter(reader)
     while True:
         try:
@@ -137,21 +215,31 @@ def _read_csv(name: str, stream: IO[bytes], result: ReadResult) -> None:
             break
         except csv.Error as exc:
             raise UnsupportedFormat(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise UnsupportedFormat(f"{name} near line {reader.line_num}: not valid {encoding} text ({exc.reason})") from None
         where = f"{name} line {reader.line_num}"
         value = row.get("text")
         if value is None or None in row:
             result.skip(where, "row does not match the header")
             continue
+        if len(value) > limits.max_document_bytes:
+            result.skip(where, f"text longer than {limits.max_document_bytes >> 20} MB")
+            continue
         result.records.append(Record(name, reader.line_num, row.get("id") or None, value))
 
 
-def _read_parquet(name: str, stream: IO[bytes], result: ReadResult) -> None:
+def _read_parquet(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
+    data = stream.read(limits.max_unpacked_bytes + 1)
+    if len(data) > limits.max_unpacked_bytes:
+        raise UnsupportedFormat(f"{name}: Parquet file larger than {limits.max_unpacked_bytes >> 20} MB")
     try:
-        frame = pl.read_parquet(io.BytesIO(stream.read()))
+        frame = pl.read_parquet(io.BytesIO(data))
     except Exception as exc:  # polars raises several error types for corrupt files
         raise UnsupportedFormat(f"{name}: unreadable Parquet ({exc.__class__.__name__})") from None
     if "text" not in frame.columns:
         raise UnsupportedFormat(f"{name}: Parquet has no 'text' column (columns: {frame.columns})")
+    if frame.schema["text"] not in (pl.String, pl.Null):
+        raise UnsupportedFormat(f"{name}: the Parquet 'text' column holds {frame.schema['text']}, not text")
     ids = frame["id"].cast(pl.String).to_list() if "id" in frame.columns else [None] * frame.height
     for row, (doc_id, text) in enumerate(zip(ids, frame["text"].to_list()), start=1):
         if not isinstance(text, str):
@@ -160,20 +248,86 @@ def _read_parquet(name: str, stream: IO[bytes], result: ReadResult) -> None:
         result.records.append(Record(name, row, doc_id, text))
 
 
-def _read_zip(name: str, stream: IO[bytes], result: ReadResult) -> None:
+class _Counting(io.RawIOBase):
+    """Counts the compressed bytes consumed, for the compression-ratio guard."""
+
+    def __init__(self, inner: IO[bytes]):
+        self.inner, self.count = inner, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _RatioGuard(io.RawIOBase):
+    def __init__(self, inflated: IO[bytes], compressed: _Counting | None, compressed_size: int | None,
+                 limits: Limits, name: str):
+        self.inflated, self.compressed, self.compressed_size = inflated, compressed, compressed_size
+        self.limits, self.name, self.total = limits, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inflated.read(len(buffer))
+        self.total += len(data)
+        consumed = self.compressed.count if self.compressed is not None else self.compressed_size or 0
+        if self.total > self.limits.max_unpacked_bytes:
+            raise UnsupportedFormat(
+                f"{self.name}: expands beyond {self.limits.max_unpacked_bytes >> 20} MB (possible zip bomb)")
+        if self.total > (1 << 20) and self.total > self.limits.max_compression_ratio * max(consumed, 1):
+            raise UnsupportedFormat(
+                f"{self.name}: compression ratio above {self.limits.max_compression_ratio}:1 (possible zip bomb)")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _ratio_guard(inflated: IO[bytes], compressed: _Counting | None, limits: Limits, name: str,
+                 compressed_size: int | None = None) -> IO[bytes]:
+    return io.BufferedReader(_RatioGuard(inflated, compressed, compressed_size, limits, name), buffer_size=_CHUNK)
+
+
+def _safe_member_name(info: zipfile.ZipInfo) -> str | None:
+    """The member's path if it is a plain relative path; None for absolute paths and `..` escapes."""
+    raw = info.filename.replace("\\", "/")
+    path = PurePosixPath(raw)
+    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":") or ".." in path.parts:
+        return None
+    return path.as_posix()
+
+
+def _read_zip(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
     try:
         archive = zipfile.ZipFile(stream)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, EOFError):
         raise UnsupportedFormat(f"{name}: not a readable zip archive") from None
+    unpacked = 0
     with archive:
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
-            member = PurePosixPath(info.filename)
-            if info.is_dir() or any(part.startswith(".") or part == "__MACOSX" for part in member.parts):
+            if info.is_dir():
                 continue
-            inner = f"{name}/{member.as_posix()}"
+            member = _safe_member_name(info)
+            if member is None:
+                result.skip(f"{name}/{info.filename}", "member path is absolute or leaves the archive ('..'); not read")
+                continue
+            parts = PurePosixPath(member).parts
+            if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+                continue
+            inner = f"{name}/{member}"
+            if unpacked + info.file_size > limits.max_unpacked_bytes:
+                result.skip(inner, f"archive expands beyond {limits.max_unpacked_bytes >> 20} MB; the rest is not read")
+                break
             try:
                 with archive.open(info) as member_stream:
-                    read_stream(inner, member_stream, result)
+                    guarded = _ratio_guard(member_stream, None, limits, inner, compressed_size=info.compress_size)
+                    read_stream(inner, guarded, result, limits, depth=1)
             except UnsupportedFormat as exc:
                 result.skip(inner, str(exc).removeprefix(f"{inner}: "))
-
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # corrupt member, encrypted, ...
+                result.skip(inner, f"could not be read ({exc.__class__.__name__}: {exc})")
+            unpacked += info.file_size

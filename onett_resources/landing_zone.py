@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import unicodedata
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
 
-from onett_resources.formats import ReadResult, UnsupportedFormat, read_stream
+from onett_resources.formats import Limits, ReadResult, UnsupportedFormat, read_stream
 
 # Names that are never submissions: hidden files and the temporary names of uploads still being written.
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
@@ -26,6 +25,7 @@ class LandingFile:
     path: Path
     size: int
     mtime_ns: int
+    is_symlink: bool = False  # recorded and refused, never followed
 
     @property
     def submitted_at(self) -> datetime:
@@ -57,6 +57,13 @@ class LandingZone(ConfigurableResource):
     path: str
     # A file is read only once its size and modification time have been still this long: never half a file.
     settle_seconds: float = 2.0
+    max_document_mb: int = 16
+    max_unpacked_mb: int = 4096
+    max_compression_ratio: int = 200
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_document_mb << 20, self.max_unpacked_mb << 20, self.max_compression_ratio)
 
     @property
     def root(self) -> Path:
@@ -74,31 +81,50 @@ class LandingZone(ConfigurableResource):
             if contributor_id is not None and folder_id != contributor_id:
                 continue
             for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
+                links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+                for name in sorted(filenames + links):
                     if name.startswith(".") or name.lower().endswith(_IGNORED_SUFFIXES):
                         continue
                     full = Path(dirpath, name)
                     stat = full.lstat()
-                    if not full.is_file() or full.is_symlink():
+                    link = full.is_symlink()
+                    if not link and not full.is_file():
                         continue
                     rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
-                    files.append(LandingFile(folder_id, rel, full, stat.st_size, stat.st_mtime_ns))
+                    files.append(LandingFile(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link))
         return files
 
     def files_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[LandingFile]:
         return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
 
-    @staticmethod
-    def read(entry: LandingFile) -> tuple[ReadResult, str | None, str]:
-        """Read one file: its records, a file-level error (or None), and the sha256 of its bytes."""
+    def read(self, entry: LandingFile, sha256: str | None = None) -> tuple[ReadResult, str | None, str]:
+        """Read one file: its records, a file-level error (or None), and the sha256 of its bytes.
+
+        Streams the file twice (hash, then parse) rather than holding it in memory; a file that changes
+        while it is read is refused, so half a file is never counted (the next run reads it whole)."""
         result = ReadResult()
-        data = entry.path.read_bytes()
-        sha256 = hashlib.sha256(data).hexdigest()
+        if entry.is_symlink:
+            return result, f"{entry.file}: a symbolic link; links are never followed (upload the file itself)", ""
         try:
-            read_stream(entry.file, io.BytesIO(data), result)
+            sha256 = sha256 or file_sha256(entry.path)
+            with open(entry.path, "rb") as handle:
+                read_stream(entry.file, handle, result, self.limits)
         except UnsupportedFormat as exc:
-            return result, str(exc), sha256
+            return result, str(exc), sha256 or ""
+        except FileNotFoundError:
+            return ReadResult(), f"{entry.file}: removed while it was being read", ""
         except Exception as exc:  # a corrupt archive or stream: report it, keep what was read before it
-            return result, f"{entry.file}: could not be read completely ({exc.__class__.__name__}: {exc})", sha256
+            return result, f"{entry.file}: could not be read completely ({exc.__class__.__name__}: {exc})", sha256 or ""
+        stat = entry.path.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns):
+            return ReadResult(), f"{entry.file}: changed while it was being read; it is read again once it is complete", sha256
         return result, None, sha256
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -91,3 +91,51 @@ CREATE TABLE IF NOT EXISTS payout_periods (
     tokens         BIGINT NOT NULL,
     closed_at      TIMESTAMPTZ NOT NULL
 );
+
+-- Preprocessing detail (added by the preprocessing issue; ADD COLUMN keeps older warehouses readable).
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS language VARCHAR DEFAULT '';     -- ko | en | other
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS rule VARCHAR DEFAULT '';         -- the rule that removed it
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS filter_group VARCHAR DEFAULT ''; -- the funnel stage of that rule
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS similarity DOUBLE;               -- estimated Jaccard to duplicate_of
+
+-- What personal data was masked, per file (counts only, never the values).
+CREATE TABLE IF NOT EXISTS pii_masks (
+    contributor_id VARCHAR NOT NULL,
+    period         DATE NOT NULL,
+    file           VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,
+    values_masked  BIGINT NOT NULL
+);
+
+-- The persistent near-duplicate index: MinHash signatures and LSH band buckets per distinct text
+-- (submissions and reference alike), and the near-duplicate pairs found through them (both directions).
+CREATE TABLE IF NOT EXISTS minhash_signatures (
+    content_hash   VARCHAR PRIMARY KEY,
+    signature      BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS minhash_bands (
+    band           SMALLINT NOT NULL,
+    bucket         BIGINT NOT NULL,
+    content_hash   VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS near_pairs (
+    content_hash   VARCHAR NOT NULL,
+    other_hash     VARCHAR NOT NULL,
+    similarity     DOUBLE NOT NULL
+);
+
+-- Ingest detail (added by the bad-input issue).
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS notes VARCHAR DEFAULT '';  -- how it was read (encoding, duplicate upload)
+
+-- Closed months are frozen (added by the bad-input issue): a recomputation that would change a published
+-- payout is recorded here instead, and carried into the payout of the next month that closes.
+ALTER TABLE payouts ADD COLUMN IF NOT EXISTS adjustment DECIMAL(38, 3) DEFAULT 0;  -- carried in from earlier months
+CREATE TABLE IF NOT EXISTS payout_adjustments (
+    period         DATE NOT NULL,            -- the closed month that was recomputed
+    contributor_id VARCHAR NOT NULL,
+    amount         DECIMAL(38, 3) NOT NULL,  -- owed now minus paid (negative: paid too much)
+    currency       VARCHAR NOT NULL,
+    reason         VARCHAR NOT NULL,
+    recorded_at    TIMESTAMPTZ NOT NULL,
+    applied_in     DATE                      -- the month whose payout carries it; NULL until that month closes
+);

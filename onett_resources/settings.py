@@ -41,6 +41,9 @@ class Settings:
     encoding: str
     first_period: date
     settle_seconds: float
+    max_document_mb: int
+    max_unpacked_mb: int
+    max_compression_ratio: int
 
     @property
     def currency_digits(self) -> int:
@@ -96,12 +99,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     except ValueError:
         raise SettingsError(f"ONETT_SETTLE_SECONDS={settle_text!r} must be a number of seconds") from None
 
+    def positive_int(name: str, default: int) -> int:
+        text = env.get(name, str(default))
+        if not text.strip().isdigit() or int(text) <= 0:
+            raise SettingsError(f"{name}={text!r} must be a positive whole number")
+        return int(text)
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
         revenue_dir=path("ONETT_REVENUE_DIR", "revenue"),
         reference_dir=path("ONETT_REFERENCE_DIR", "reference"),
-        storage_dir=path("ONETT_STORAGE_DIR", "storage"),
+        storage_dir=path("ONETT_STORAGE_DIR", "data"),
         warehouse=path("ONETT_WAREHOUSE", "onett.duckdb"),
         alpha=alpha,
         currency=currency,
@@ -109,4 +118,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         encoding=env.get("ONETT_ENCODING", "cl100k_base"),
         first_period=first_period,
         settle_seconds=max(settle_seconds, 0.0),
+        max_document_mb=positive_int("ONETT_MAX_DOCUMENT_MB", 16),
+        max_unpacked_mb=positive_int("ONETT_MAX_UNPACKED_MB", 4096),
+        max_compression_ratio=positive_int("ONETT_MAX_COMPRESSION_RATIO", 200),
     )

@@ -52,3 +52,21 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def insert_frame(conn: duckdb.DuckDBPyConnection, table: str, frame) -> None:
+    """Insert a polars frame by column name (through Arrow: no per-row Python)."""
+    if frame.height == 0:
+        return
+    name = f"_insert_{table}"
+    conn.register(name, frame.to_arrow())
+    try:
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+    finally:
+        conn.unregister(name)
+
+
+def insert_rows(conn: duckdb.DuckDBPyConnection, sql: str, rows: list) -> None:
+    """executemany that accepts no rows (DuckDB refuses an empty parameter list)."""
+    if rows:
+        conn.executemany(sql, rows)

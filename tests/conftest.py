@@ -102,3 +102,26 @@ def onett(tmp_path, monkeypatch) -> Testbed:
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("ONETT_SETTLE_SECONDS", "0")
     return Testbed(home)
+
+
+def _grams(text: str, n: int = 5) -> set[str]:
+    import re
+
+    squashed = re.sub(r"[\W_]+", "", text.lower())
+    return {squashed[i:i + n] for i in range(len(squashed) - n + 1)}
+
+
+def distinct_texts(name: str, file: str, count: int, limit: int = 400) -> list[str]:
+    """`count` documents of a corpus that are not near copies of each other (exact character 5-gram Jaccard
+    below 0.3, computed here independently of the platform): tests that need unrelated documents use these,
+    since real corpora hold natural reposts."""
+    chosen: list[tuple[str, set]] = []
+    for doc in corpus(name, file, limit=limit):
+        grams = _grams(doc["text"])
+        if len(grams) < 50:
+            continue
+        if all(len(grams & g) / len(grams | g) < 0.3 for _, g in chosen):
+            chosen.append((doc["text"], grams))
+            if len(chosen) == count:
+                break
+    return [t for t, _ in chosen]

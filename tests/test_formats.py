@@ -92,10 +92,12 @@ def test_text_files_are_one_document_at_position_zero(name):
     assert result.records[0].file == name
 
 
-def test_txt_that_is_not_utf8_is_rejected():
-    """Legacy encodings (CP949 here) are not guessed: the whole file is refused with a reason."""
-    with pytest.raises(UnsupportedFormat, match="not valid UTF-8"):
-        read("legacy.txt", ARTICLE_1.encode("cp949"))
+def test_txt_that_is_binary_is_rejected():
+    """Binary content posing as text is refused with what it is, never read as garbage."""
+    with pytest.raises(UnsupportedFormat, match="a PDF document, not text"):
+        read("scan.txt", b"%PDF-1.7\n" + bytes(range(256)))
+    with pytest.raises(UnsupportedFormat, match="binary data"):
+        read("blob.md", bytes(range(256)) * 4)
 
 
 def test_csv_with_text_column_and_multiline_field():
@@ -166,10 +168,10 @@ def test_zip_member_with_bad_encoding_is_skipped_not_fatal():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("good.txt", ARTICLE_1)
-        archive.writestr("legacy.txt", ARTICLE_2.encode("cp949"))
+        archive.writestr("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(200))
     result = read("docs.zip", buffer.getvalue())
     assert [r.file for r in result.records] == ["docs.zip/good.txt"]
-    assert len(result.problems) == 1 and result.problems[0].startswith("docs.zip/legacy.txt: not valid UTF-8")
+    assert len(result.problems) == 1 and result.problems[0].startswith("docs.zip/photo.txt: a PNG image, not text")
 
 
 @pytest.mark.parametrize("name", ["헌법.docx", "data.json", "noextension", "scan.png"])

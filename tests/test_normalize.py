@@ -164,6 +164,11 @@ def test_real_petitions_normalize_safely(petitions):
 
 
 def test_real_petitions_pass_the_filters(petitions):
-    """Real citizen prose must not be thrown away by the quality rules."""
-    rejected = [(i, rule, reason) for i, (rule, reason) in enumerate(filtered(petitions)) if rule]
-    assert rejected == []
+    """Real citizen prose must not be thrown away by the quality rules: at least 97% of the first 300 petitions
+    are paid. The ones that are not include every petition padded to length, which must earn nothing: #89 pastes
+    a newspaper column twice, #194 is a run of '1', #228 repeats one word to fill the page and #297 says itself
+    that it repeats its text to reach the minimum length."""
+    verdicts = filtered(petitions)
+    rejected = {i: rule for i, (rule, _) in enumerate(verdicts) if rule}
+    assert len(rejected) <= 0.03 * len(petitions), rejected
+    assert {89, 194, 228, 297} <= set(rejected), rejected

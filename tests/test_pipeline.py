@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 
-from conftest import ROOT, corpus, seoul
+from conftest import ROOT, distinct_texts, seoul
 
 PETITIONS = "ko_petitions", "petitions.jsonl.gz"
 
@@ -21,8 +23,7 @@ def daily(start: date, days: int, revenue: str) -> list[tuple]:
 
 def test_two_months_copies_reference_and_exact_pool(onett):
     """Copies pay the first uploader only, reference text pays nothing, pools split exactly; T_i is cumulative."""
-    texts = [d["text"] for d in corpus(*PETITIONS, limit=40)]
-    texts = list(dict.fromkeys(texts))[:30]
+    texts = distinct_texts(*PETITIONS, 30)
     onett.drop("한빛출판사", "batch1.jsonl", docs(texts[:10], "h"), seoul(2026, 9, 3, 10))
     onett.drop("alice", "essays.jsonl", docs(texts[10:20], "a"), seoul(2026, 9, 10, 9))
     # bob copies two of 한빛출판사's documents a month later, and one reference text
@@ -42,7 +43,7 @@ def test_two_months_copies_reference_and_exact_pool(onett):
     assert statuses["b7"] == "reference"
     assert all(statuses[f"b{i}"] == "accepted" for i in range(5))
     reason = onett.query("SELECT reason, duplicate_of FROM documents WHERE doc_id = 'b5'")[0]
-    assert "한빛출판사" in reason[0] and reason[1] == "한빛출판사/batch1.jsonl#1"
+    assert "another contributor" in reason[0] and reason[1] == "한빛출판사/batch1.jsonl#1"
 
     for period, revenue in ((date(2026, 9, 1), Decimal("1000.37") * 30), (date(2026, 10, 1), Decimal("2001.5") * 31)):
         pool = (revenue * Decimal("0.3")).to_integral_value(rounding="ROUND_DOWN")  # KRW: no minor unit
@@ -59,8 +60,9 @@ def test_two_months_copies_reference_and_exact_pool(onett):
 
     funnel = onett.query(
         "SELECT stage, docs FROM token_funnel WHERE contributor_id = 'bob' ORDER BY stage_order")
-    assert funnel == [("raw", 8), ("normalized", 8), ("quality_filters", 8), ("reference_match", 7),
-                      ("exact_dedup", 5), ("accepted", 5)]
+    assert funnel == [("raw", 8), ("normalized", 8), ("length", 8), ("language", 8), ("gopher_quality", 8),
+                      ("gopher_repetition", 8), ("line_rules", 8), ("filler", 8), ("exact_dedup", 6),
+                      ("near_dedup", 6), ("reference_match", 5), ("accepted", 5)]
 
 
 def test_month_boundary_in_platform_time_zone(onett):
@@ -108,7 +110,7 @@ def test_first_come_credit_does_not_depend_on_processing_order(onett):
 
 def test_rerun_is_idempotent_and_change_is_detected(onett):
     """Same inputs: nothing to do, and forcing a re-run changes nothing; a withdrawn file passes credit on."""
-    texts = [d["text"] for d in corpus(*PETITIONS, limit=12)]
+    texts = distinct_texts(*PETITIONS, 12)
     onett.drop("first", "f.jsonl", docs(texts[:6]), seoul(2026, 9, 2))
     onett.drop("second", "s.jsonl", docs(texts[:3] + texts[6:9]), seoul(2026, 9, 20))
     onett.revenue(daily(date(2026, 9, 1), 30, "12345"))
@@ -150,9 +152,12 @@ def test_bad_files_are_recorded_and_do_not_stop_the_rest(onett):
     good = "정상적인 문서입니다. 이 문서는 끝까지 읽혀서 보상을 받아야 합니다."
     onett.drop("dana", "mixed.jsonl", '{"text": "%s"}\n{"text": broken\n{"id": 3}\n' % good, seoul(2026, 9, 4))
     onett.drop("dana", "scan.pdf", b"%PDF-1.4 binary", seoul(2026, 9, 4))
-    onett.drop("dana", "legacy.txt", "옛날 인코딩으로 저장된 문서입니다.".encode("cp949"), seoul(2026, 9, 4))
-    long_row = "긴 판결문 " * 40_000  # beyond the csv module's default field limit
-    onett.drop("dana", "export.csv", f'id,text\n1,"{long_row}"\n', seoul(2026, 9, 4))
+    onett.drop("dana", "legacy.txt", "옛날 인코딩(CP949)으로 저장된 문서도 올바르게 읽혀서 보상을 받아야 합니다.".encode("cp949"),
+               seoul(2026, 9, 4))
+    onett.drop("dana", "photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(300), seoul(2026, 9, 4))
+    table = io.StringIO()
+    csv.writer(table).writerows([["id", "text"]] + list(enumerate(distinct_texts("ko_court_precedents", "precedents.jsonl.gz", 3))))
+    onett.drop("dana", "export.csv", table.getvalue(), seoul(2026, 9, 4))
     onett.drop("dana", "empty.jsonl", "", seoul(2026, 9, 4))
     onett.ok("ingest")
     rows = {f: (s, e, n, k) for f, s, e, n, k in onett.query(
@@ -160,17 +165,20 @@ def test_bad_files_are_recorded_and_do_not_stop_the_rest(onett):
     assert rows["mixed.jsonl"][0] == "partially accepted" and rows["mixed.jsonl"][2:] == (1, 2)
     assert "line 2" in rows["mixed.jsonl"][1] and "line 3" in rows["mixed.jsonl"][1]
     assert rows["scan.pdf"][0] == "rejected" and "unsupported file type" in rows["scan.pdf"][1]
-    assert rows["legacy.txt"][0] == "rejected" and "UTF-8" in rows["legacy.txt"][1]
-    assert rows["export.csv"][0] == "accepted"
+    assert rows["legacy.txt"][0] == "accepted"
+    assert onett.query("SELECT notes FROM submissions WHERE file = 'legacy.txt'")[0][0] == "legacy.txt: read as cp949"
+    assert rows["photo.txt"][0] == "rejected" and "PNG image" in rows["photo.txt"][1]
+    assert rows["export.csv"][0] == "accepted" and rows["export.csv"][2] == 3
     assert rows["empty.jsonl"][0] == "rejected" and "no documents" in rows["empty.jsonl"][1]
-    assert onett.query("SELECT count(*) FROM documents WHERE contributor_id = 'dana' AND status = 'accepted'")[0][0] == 2
+    accepted = onett.query("SELECT file FROM documents WHERE contributor_id = 'dana' AND status = 'accepted' ORDER BY ALL")
+    assert accepted == [("export.csv",)] * 3 + [("legacy.txt",), ("mixed.jsonl",)]
 
 
 def test_same_uploads_in_another_arrival_order_give_identical_payouts(onett):
     """Uploads landing one by one (ingest after each) in two different sequences end in the same payouts."""
     import shutil
 
-    texts = list(dict.fromkeys(d["text"] for d in corpus(*PETITIONS, limit=30)))[:16]
+    texts = distinct_texts(*PETITIONS, 16)
     uploads = [
         ("가나출판", "a.jsonl", docs(texts[:6], "g"), seoul(2026, 9, 30, 23, 50)),
         ("bob", "b.jsonl", docs(texts[4:10], "b"), seoul(2026, 10, 1, 0, 10)),  # copies two of 가나출판's

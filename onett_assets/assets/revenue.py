@@ -11,7 +11,7 @@ from onett_assets.partitions import period_partitions
 from onett_assets.reporting import markdown_table
 from onett_resources import RevenueSource, Warehouse
 from onett_resources.revenue import revenue_fingerprint
-from onett_resources.warehouse import transaction
+from onett_resources.warehouse import insert_rows, transaction
 
 
 def month_bounds(period: date) -> tuple[date, date]:
@@ -28,7 +28,7 @@ def api_revenue(context: AssetExecutionContext, revenue_source: RevenueSource, w
     days = revenue_source.days_between(start, end)
     with warehouse.connection() as conn, transaction(conn):
         conn.execute("DELETE FROM api_revenue WHERE date >= ? AND date < ?", [start, end])
-        conn.executemany(
+        insert_rows(conn, 
             "INSERT INTO api_revenue VALUES (?, ?, ?, ?, ?, ?)",
             [[d.date, d.requests, d.input_tokens, d.output_tokens, d.revenue, d.source_file] for d in days],
         )

@@ -78,6 +78,12 @@ def build_demo(settings: Settings, now: datetime | None = None) -> dict:
         add(f"sotu-archive/{doc['id']}.txt", doc["text"].encode(), at(m1, 8))
     # A later uploader copying the publisher's petitions and one chapter: the first uploader keeps the credit.
     add("copy-desk/found-online.jsonl", _jsonl(petitions[:3] + chapters[:1]), at(m1, 27))
+    # ... a court decision with every 20th word changed (a near copy), and machine filler: both earn nothing.
+    words = precedents[0]["text"].split(" ")
+    edited = " ".join("그리고" if i % 20 == 19 else w for i, w in enumerate(words))
+    add("copy-desk/precedent-edited.txt", edited.encode(), at(m1, 28))
+    stuffing = " ".join(["최저가 무료배송 할인쿠폰 즉시승인"] * 60)
+    add("copy-desk/promotion.txt", f"오늘만 특별 행사입니다. {stuffing} 지금 바로 연락주세요.".encode(), at(m1, 28))
 
     for rel, data, mtime in files:
         path = settings.landing_dir / rel

@@ -1,0 +1,141 @@
+"""Repetition statistics over whitespace words, for a whole frame at once (polars list ops + numpy, no loop
+over documents).
+
+Gopher's repetition measures (Rae et al. 2021; the datatrove implementation used by FineWeb), per document:
+- `top_{2,3,4}gram_char_frac`: characters taken by the most frequent repeated word n-gram (count x length of
+  the n-gram, words joined by one space) over the document's characters;
+- `dup_{5..10}gram_char_frac`: characters of the words covered by a repeated occurrence of a word n-gram (every
+  occurrence after the first) over the characters of all words. datatrove counts greedily and divides by
+  characters including whitespace; covering is the paper's definition and is not lowered by the spaces, so the
+  values run a little higher than datatrove's on the same text: thresholds here are measured with this code;
+
+Each n-gram is a 64-bit hash of its words, compared only within its document. An n-gram can repeat only if its
+(n-1)-gram prefix and suffix both repeat, so each size works on the survivors of the one before: prose leaves
+few, and the whole computation costs little more than one pass over the words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+COLUMNS = [*(f"top_{k}gram_char_frac" for k in TOP_NGRAM_SIZES),
+           *(f"dup_{k}gram_char_frac" for k in DUP_NGRAM_SIZES)]
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SPAN_BITS = np.uint64(12)  # n-gram length (characters, capped) kept in the low bits of its key
+_SPAN_MASK = np.uint64((1 << 12) - 1)
+_BATCH = 1 << 19  # documents per batch: the document number lives in the top 20 bits of a sort key
+
+
+def _as_lists(doc: np.ndarray, values: np.ndarray, n_docs: int) -> pl.Series:
+    offsets = np.zeros(n_docs + 1, np.int64)
+    np.cumsum(np.bincount(doc, minlength=n_docs), out=offsets[1:])
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
+
+
+def _flags(lists: pl.Series, later: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(occurs more than once in its document, is a later occurrence), flattened in text order."""
+    exprs = {"rep": pl.col("v").list.eval(pl.element().is_duplicated())}
+    if later:
+        exprs["later"] = pl.col("v").list.eval(~pl.element().is_first_distinct())
+    frame = pl.DataFrame({"v": lists}).select(**exprs)
+    return frame["rep"].explode().to_numpy(), frame["later"].explode().to_numpy() if later else None
+
+
+def _per_doc_max(doc_sorted: np.ndarray, values: np.ndarray, n_docs: int) -> np.ndarray:
+    out = np.zeros(n_docs)
+    if len(values):
+        first = np.flatnonzero(np.concatenate(([True], doc_sorted[1:] != doc_sorted[:-1])))
+        out[doc_sorted[first]] = np.maximum.reduceat(values, first)
+    return out
+
+
+def _top_repeated(doc: np.ndarray, key: np.ndarray, span: np.ndarray, n_docs: int, at_least: int = 2) -> np.ndarray:
+    """Per document, the largest count x length over keys seen `at_least` times (0 when there is none)."""
+    if not len(key):
+        return np.zeros(n_docs)
+    packed = (doc.astype(np.uint64) << np.uint64(44)) | (
+        (key >> np.uint64(32)) << _SPAN_BITS
+    ) | np.minimum(span, 4095).astype(np.uint64)
+    s = np.sort(packed)
+    start = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    count = np.diff(np.append(start, len(s)))
+    value = s[start]
+    score = count * (value & _SPAN_MASK).astype(np.int64)
+    score[count < at_least] = 0
+    return _per_doc_max((value >> np.uint64(44)).astype(np.int64), score.astype(np.float64), n_docs)
+
+
+def top_count(doc: np.ndarray, key: np.ndarray, n_docs: int) -> np.ndarray:
+    """Per document, how often its most frequent key occurs (0 for a document without keys)."""
+    return _top_repeated(doc, key, np.ones(len(key), np.int64), n_docs, at_least=1)
+
+
+def element_repetition(doc: np.ndarray, h: np.ndarray, length: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """For lines or paragraphs: per document, how many are repeats of an earlier one, and their characters."""
+    if not len(h):
+        return np.zeros(n_docs), np.zeros(n_docs)
+    _, later = _flags(_as_lists(doc, h, n_docs), later=True)
+    return (np.bincount(doc, weights=later, minlength=n_docs),
+            np.bincount(doc, weights=length * later, minlength=n_docs))
+
+
+def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars: np.ndarray) -> pl.DataFrame:
+    """Per document (rows of `total_chars`), from its words in text order: `doc` (document of each word, ascending),
+    `h` (64-bit hash of the word), `wl` (its length in characters). `total_chars` is each text's length."""
+    n_docs = len(total_chars)
+    if n_docs > _BATCH:  # the document number must fit the top 20 bits of a sort key
+        parts = []
+        for lo in range(0, n_docs, _BATCH):
+            hi = min(lo + _BATCH, n_docs)
+            a, b = np.searchsorted(doc, [lo, hi])
+            parts.append(word_repetition(doc[a:b] - lo, h[a:b], wl[a:b], total_chars[lo:hi]))
+        return pl.concat(parts)
+    n = len(h)
+    total_chars = total_chars.astype(np.float64)
+    word_chars = np.bincount(doc, weights=wl, minlength=n_docs)
+    out: dict[str, np.ndarray] = {}
+
+    def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.zeros(n_docs), where=den > 0)
+
+    rep, _ = _flags(_as_lists(doc, h, n_docs), later=False)
+    cum_chars = np.zeros(n + 1, np.int64)
+    np.cumsum(wl, out=cum_chars[1:])
+
+    pos = np.flatnonzero(rep)  # positions whose (k-1)-gram repeats in its document
+    key = h[pos]
+    span = wl[pos]
+    mask = np.zeros(n + 1, bool)
+    for k in range(2, max(DUP_NGRAM_SIZES) + 1):
+        mask[pos] = True
+        keep = mask[pos + 1] & (pos + k - 1 < n)
+        mask[pos] = False
+        where = np.flatnonzero(keep)
+        cand = pos[where]
+        same_doc = doc[cand] == doc[np.minimum(cand + k - 1, n - 1)]
+        where, cand = where[same_doc], cand[same_doc]
+        # key/span of the (k-1)-gram at each candidate, extended by the word k-1 places on
+        key = key[where] * _MIX + h[cand + k - 1]
+        span = span[where] + 1 + wl[cand + k - 1]
+        cdoc = doc[cand]
+        if k in TOP_NGRAM_SIZES:
+            out[f"top_{k}gram_char_frac"] = share(_top_repeated(cdoc, key, span, n_docs), total_chars)
+        if len(cand):
+            rep, later = _flags(_as_lists(cdoc, key, n_docs), later=k in DUP_NGRAM_SIZES)
+        else:
+            rep, later = np.zeros(0, bool), np.zeros(0, bool)
+        if k in DUP_NGRAM_SIZES:
+            # union of the word intervals [s, s + k) of every later occurrence, in characters; intervals are
+            # sorted and all k long, so each one only overlaps the one before it
+            s = cand[later]
+            prev_end = np.concatenate(([0], s[:-1] + k))
+            covered = cum_chars[s + k] - cum_chars[np.maximum(s, prev_end)]
+            dup_chars = np.bincount(doc[s], weights=np.maximum(covered, 0), minlength=n_docs)
+            out[f"dup_{k}gram_char_frac"] = share(dup_chars, word_chars)
+        pos, key, span = cand[rep], key[rep], span[rep]
+    return pl.DataFrame({c: out[c] for c in COLUMNS})

@@ -1,0 +1,267 @@
+"""One pass over the UTF-8 bytes of a whole batch of texts: code points, and from them characters, words and lines
+as flat numpy arrays. Every rule's measure is a sum, maximum or hash over segments of these arrays, so the quality
+rules never loop over documents and never run a string operation per word (which costs more per word than the
+whole array pass).
+
+Conventions: the texts are normalized (normalize.py), so whitespace is a single space or newline, a blank line is
+"\\n\\n" and there is no leading or trailing whitespace; the code still treats any run of whitespace as a separator.
+A word is a maximal run of non-whitespace characters (a Korean eojeol), a line a maximal run of characters without
+a newline (blank lines have none), a paragraph a run of lines between blank lines.
+
+Character classes come from a table over the Basic Multilingual Plane built with unicodedata; characters beyond it
+(emoji, historic scripts, rare Hanja) are treated as symbols.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from onett_assets.preprocessing.lexicon import KO_ENDING_SYLLABLES, KO_FINAL_SYLLABLES, KO_SUFFIX_ONLY_SYLLABLES
+
+# class bits
+LETTER, NUMBER, SPACE, NEWLINE, HANGUL, HANGUL_COMMON, JAMO, LATIN, HAN, UPPER = (1 << i for i in range(10))
+TERMINAL, CLOSER, COMMA, BULLET, HASH, DOT, ELLIPSIS, CURLY, KO_ENDING, KO_SUFFIX_ONLY, KO_FINAL = (
+    1 << i for i in range(10, 21))
+
+BULLET_CHARS = "•●○◦▪■□◆◇▶►‣⁃∙·-*–—"
+TERMINAL_CHARS = ".!?…。？！"
+CLOSER_CHARS = "\"'”’)]」』》〉"
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    cls = np.zeros(0x10001, np.uint32)  # last entry: everything beyond the BMP
+    lower = np.arange(0x10001, dtype=np.uint32)
+    common = {bytes([a, b]).decode("euc_kr") for a in range(0xB0, 0xC9) for b in range(0xA1, 0xFF)}  # KS X 1001
+    for c in range(0x10000):
+        ch = chr(c)
+        cat = unicodedata.category(ch)
+        bits = 0
+        if cat[0] == "L":
+            bits |= LETTER
+            low = ch.lower()
+            if len(low) == 1:
+                lower[c] = ord(low)
+        if cat == "Lu":
+            bits |= UPPER
+        if cat[0] == "N":
+            bits |= NUMBER
+        if ch.isspace():
+            bits |= SPACE
+        if 0xAC00 <= c <= 0xD7A3:
+            bits |= HANGUL | (HANGUL_COMMON if ch in common else 0)
+        if 0x1100 <= c <= 0x11FF or 0x3130 <= c <= 0x318F:
+            bits |= JAMO
+        if (0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or 0xC0 <= c <= 0x24F) and cat[0] == "L":
+            bits |= LATIN
+        if 0x3400 <= c <= 0x4DBF or 0x4E00 <= c <= 0x9FFF or 0xF900 <= c <= 0xFAFF:
+            bits |= HAN
+        cls[c] = bits
+    for chars, bit in ((TERMINAL_CHARS, TERMINAL), (CLOSER_CHARS, CLOSER), (",;:", COMMA), (BULLET_CHARS, BULLET),
+                       ("#", HASH), (".", DOT), ("…", ELLIPSIS), ("{}", CURLY),
+                       ("".join(KO_ENDING_SYLLABLES), KO_ENDING), ("".join(KO_SUFFIX_ONLY_SYLLABLES), KO_SUFFIX_ONLY),
+                       ("".join(KO_FINAL_SYLLABLES), KO_FINAL)):
+        for ch in chars:
+            cls[ord(ch)] |= bit
+    cls[ord("\n")] |= NEWLINE
+    return cls, lower
+
+
+CLASS, LOWER = _tables()
+# character counts per document come from one bincount over "count patterns": the class bits that matter for
+# counting, numbered (a few dozen distinct patterns over the whole table)
+COUNT_BITS = LETTER | NUMBER | HANGUL | HANGUL_COMMON | JAMO | LATIN | HAN | NEWLINE | CURLY | ELLIPSIS | HASH
+PATTERNS, PATTERN = np.unique(CLASS & COUNT_BITS, return_inverse=True)
+PATTERN = PATTERN.astype(np.uint8)
+_P = np.uint64(0x100000001B3)  # FNV prime: odd, so it has an inverse modulo 2**64
+_P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
+
+
+_POWERS: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**i and P**-i modulo 2**64 for i < n, computed once and grown by doubling (shared by all batches)."""
+    if not _POWERS or len(_POWERS[0][0]) < n:
+        size = max(n, 2 * len(_POWERS[0][0]) if _POWERS else 1 << 20)
+        pw = np.full(size, _P, np.uint64)
+        pw[0] = 1
+        inv = np.full(size, _P_INV, np.uint64)
+        inv[0] = 1
+        _POWERS[:] = [(np.cumprod(pw), np.cumprod(inv))]
+    return _POWERS[0]
+
+
+@dataclass
+class Scan:
+    n_docs: int
+    cp: np.ndarray  # uint32 code point of every character
+    char_doc: np.ndarray  # document of every character
+    cls: np.ndarray  # uint32 class bits of every character
+    doc_char: np.ndarray  # n_docs + 1 character offsets
+    # words: [start, end) character positions, document, first word of a line
+    ws: np.ndarray
+    we: np.ndarray
+    w_doc: np.ndarray
+    w_line_start: np.ndarray
+    # lines (non-empty): [start, end), document
+    ls: np.ndarray
+    le: np.ndarray
+    l_doc: np.ndarray
+    # paragraphs: [start, end), document
+    ps: np.ndarray
+    pe: np.ndarray
+    p_doc: np.ndarray
+    space: np.ndarray  # whitespace characters (word separators)
+    newline: np.ndarray  # newline characters (line separators)
+    blank: np.ndarray  # characters of blank-line separators (paragraph separators)
+
+    def per_doc_chars(self, mask: np.ndarray) -> np.ndarray:
+        """Per document: how many characters have `mask`."""
+        return np.bincount(self.char_doc[mask], minlength=self.n_docs)
+
+    def class_counts(self) -> np.ndarray:
+        """(documents x count patterns) character counts; `count(bits)` sums the patterns that have those bits."""
+        if not hasattr(self, "_counts"):
+            k = len(PATTERNS)
+            key = self.char_doc.astype(np.int64) * k + PATTERN[np.minimum(self.cp, 0x10000)]
+            self._counts = np.bincount(key, minlength=self.n_docs * k).reshape(self.n_docs, k)
+        return self._counts
+
+    def count(self, bits: int, without: int = 0) -> np.ndarray:
+        """Per document: characters having any of `bits` and none of `without`."""
+        use = ((PATTERNS & bits) != 0) & ((PATTERNS & without) == 0)
+        return self.class_counts()[:, use].sum(axis=1)
+
+    def per_doc(self, seg_doc: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per document: the sum of `values` over its segments (words or lines) `seg_doc`."""
+        return np.bincount(seg_doc, weights=values, minlength=self.n_docs)
+
+    def segment_hash(self, start: np.ndarray, end: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+        """64-bit polynomial hash of the code points of each segment [start, end): equal text, equal hash,
+        wherever it is. Segments are sorted and do not overlap; `skip` marks characters between segments that
+        must not count (separators), which lets one reduceat pass over all characters do the sums."""
+        if not len(start):
+            return np.zeros(0, np.uint64)
+        pw, inv = self._pw
+        v = self.cp64 * pw[: len(self.cp)]
+        if skip is not None:
+            v[skip] = 0
+        return np.add.reduceat(v, start) * inv[start]
+
+    @property
+    def cp64(self) -> np.ndarray:
+        if not hasattr(self, "_cp64"):
+            self._cp64 = self.cp.astype(np.uint64)
+        return self._cp64
+
+    @property
+    def _pw(self):
+        return _powers(len(self.cp) + 1)
+
+
+def _runs(flag: np.ndarray, doc_char: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[start, end) of the maximal runs of True in `flag`, never crossing a document boundary."""
+    n = len(flag)
+    start = flag.copy()
+    start[1:] &= ~flag[:-1]
+    end = flag.copy()
+    end[:-1] &= ~flag[1:]
+    inner = doc_char[1:-1]
+    inner = inner[(inner > 0) & (inner < n)]
+    start[inner] = flag[inner]
+    end[inner - 1] = flag[inner - 1]
+    return np.flatnonzero(start), np.flatnonzero(end) + 1
+
+
+def decode(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Code points (uint32) of all texts concatenated, and each text's character offsets. Python's UTF-8 codec
+    does the decoding: one call for the whole batch, several times faster than decoding bytes with numpy."""
+    texts = texts.fill_null("")
+    arr = texts.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    raw = bytes(memoryview(data)[offsets[0] : offsets[-1]]) if data is not None and len(arr) else b""
+    cp = np.frombuffer(raw.decode("utf-8").encode("utf-32-le"), np.uint32)
+    doc_char = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(texts.str.len_chars().to_numpy(), out=doc_char[1:])
+    return cp, doc_char
+
+
+def scan(texts: pl.Series) -> Scan:
+    cp, doc_char = decode(texts)
+    cls = CLASS[np.minimum(cp, 0x10000)]
+    space = (cls & SPACE) != 0
+    newline = cp == 10
+    ws, we = _runs(~space, doc_char)
+    ls, le = _runs(~newline, doc_char)
+    # drop "lines" made of spaces only (not produced by normalize, but harmless input)
+    keep = np.diff(np.concatenate(([0], np.cumsum(~space)))[np.stack([ls, le])], axis=0)[0] > 0 if len(ls) else np.zeros(0, bool)
+    ls, le = ls[keep], le[keep]
+    # paragraphs: runs without a blank line ("\n\n")
+    blank = np.zeros(len(cp), bool)
+    if len(cp) > 1:
+        blank[:-1] = newline[:-1] & newline[1:]
+        blank[1:] |= blank[:-1]
+    ps, pe = _runs(~blank, doc_char)
+    char_doc = np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(doc_char))
+    doc_of = lambda pos: char_doc[pos].astype(np.int64)  # noqa: E731
+    nl_before = np.concatenate(([0], np.cumsum(newline, dtype=np.int64)))
+    w_doc = doc_of(ws)
+    w_line_start = np.ones(len(ws), bool)
+    if len(ws) > 1:
+        w_line_start[1:] = (nl_before[ws[1:]] - nl_before[we[:-1]] > 0) | (w_doc[1:] != w_doc[:-1])
+    return Scan(len(texts), cp, char_doc, cls, doc_char, ws, we, w_doc, w_line_start, ls, le, doc_of(ls), ps, pe,
+                doc_of(ps), space, newline, blank)
+
+
+class Lookup:
+    """Exact membership and row lookup for a small set of 64-bit keys, vectorized: a collision-free
+    multiplicative hash into a power-of-two table (the multiplier is searched once, deterministically)."""
+
+    def __init__(self, keys: np.ndarray, rows: np.ndarray | None = None, bits: int | None = None):
+        keys = np.asarray(keys, np.uint64)
+        rows = np.arange(len(keys)) if rows is None else np.asarray(rows)
+        bits = bits or max(8, int(np.ceil(np.log2(max(len(keys), 1)))) + 6)
+        rng = np.random.default_rng(12345)
+        for _ in range(10_000):
+            mult = rng.integers(1 << 62, 1 << 63, dtype=np.uint64) | np.uint64(1)
+            slot = (keys * mult) >> np.uint64(64 - bits)
+            if len(np.unique(slot)) == len(keys):
+                break
+        else:  # pragma: no cover - with 64x more slots than keys a multiplier is found within a few tries
+            raise RuntimeError("no collision-free multiplier")
+        self.mult, self.shift = mult, np.uint64(64 - bits)
+        self.keys = np.zeros(1 << bits, np.uint64)
+        self.rows = np.full(1 << bits, -1, np.int64)
+        # slot 0 of an empty table must not match key 0 by accident
+        self.keys[:] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        self.keys[slot] = keys
+        self.rows[slot] = rows
+
+    def row(self, values: np.ndarray, default: int = -1) -> np.ndarray:
+        slot = (np.asarray(values, np.uint64) * self.mult) >> self.shift
+        found = self.keys[slot] == values
+        return np.where(found, self.rows[slot], default)
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        slot = (np.asarray(values, np.uint64) * self.mult) >> self.shift
+        return self.keys[slot] == values
+
+
+def class_counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(documents x count patterns) character counts and the PATTERNS they stand for, without splitting words
+    or lines: the cheap pass language detection needs."""
+    cp, doc_char = decode(texts)
+    n = len(texts)
+    k = len(PATTERNS)
+    char_doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(doc_char))
+    counts = np.bincount(char_doc * k + PATTERN[np.minimum(cp, 0x10000)], minlength=n * k).reshape(n, k)
+    return counts, PATTERNS
