@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -245,6 +245,8 @@ def _close_one(s: Session, month: date) -> bool:
 
 
 def cmd_close(args) -> int:
+    from onett_assets.assets.revenue import month_bounds
+
     s = Session()
     if args.ended:
         with s.resources["warehouse"].reader() as conn:
@@ -256,7 +258,7 @@ def cmd_close(args) -> int:
         month = max(first, s.settings.first_period) if first else None
         while month is not None and month < s.today().replace(day=1):
             months.append(month)
-            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+            month = month_bounds(month)[1]
         if not months:
             _say("no ended month with submissions or revenue to close")
             return 0

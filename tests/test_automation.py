@@ -120,3 +120,13 @@ def test_lineage_and_period_partition_mapping(onett):
     ).partitions_subset.get_partition_keys()
     assert sorted(map(str, upstream)) == ["alice|2026-10-01", "bob|2026-10-01"]
     assert all(isinstance(k, MultiPartitionKey) for k in upstream)
+
+
+def test_every_filter_group_is_a_funnel_stage():
+    """A rule whose group has no funnel stage would be counted as removed only at exact_dedup: never silently."""
+    from onett_assets.funnel import FILTER_GROUPS, STAGES
+    from onett_assets.preprocessing.filters import RULES
+
+    groups = list(dict.fromkeys(rule.group for rule in RULES))
+    assert groups == list(FILTER_GROUPS)
+    assert [s.name for s in STAGES][2:2 + len(groups)] == groups
