@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import polars as pl
 
 COMPETING = "('accepted', 'duplicate', 'near_duplicate')"
 
@@ -37,8 +38,10 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str
     Returns the partitions whose statuses or duplicate links changed."""
     if not hashes:
         return []
-    conn.execute("CREATE OR REPLACE TEMP TABLE _changed (content_hash VARCHAR PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO _changed VALUES (?)", [[h] for h in hashes])
+    # Through Arrow, not executemany: DuckDB inserts parameter rows one statement at a time.
+    conn.register("_changed_in", pl.DataFrame({"content_hash": hashes}, schema={"content_hash": pl.String}).to_arrow())
+    conn.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT content_hash FROM _changed_in")
+    conn.unregister("_changed_in")
     # Documents similar to a changed text may change too: one step along the near pairs is enough,
     # because a document's status depends only on the documents similar to it.
     conn.execute(

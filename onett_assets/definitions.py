@@ -10,7 +10,7 @@ from onett_assets.schedules import monthly_close
 from onett_assets.sensors import landing_zone_sensor, reference_and_revenue_sensor
 from onett_resources import (
     LandingZone,
-    PartitionedParquetIOManager,
+    DocumentStore,
     Platform,
     ReferenceFolder,
     RevenueSource,
@@ -18,6 +18,7 @@ from onett_resources import (
     Tokenizer,
     UploadArchive,
     Warehouse,
+    Workers,
     load_settings,
 )
 
@@ -35,14 +36,15 @@ def build_resources(settings: Settings) -> dict:
         "reference_folder": ReferenceFolder(path=str(settings.reference_dir)),
         "revenue_source": RevenueSource(path=str(settings.revenue_dir)),
         "warehouse": Warehouse(database=str(settings.warehouse)),
-        "tokenizer": Tokenizer(encoding=settings.encoding),
+        "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "platform": Platform(
             alpha=str(settings.alpha),
             currency=settings.currency,
             timezone=settings.timezone,
             first_period=settings.first_period.isoformat(),
         ),
-        "documents_io": PartitionedParquetIOManager(base_dir=str(settings.storage_dir)),
+        "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
+        "workers": Workers(processes=settings.workers),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads")),
     }
 

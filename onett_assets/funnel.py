@@ -29,7 +29,8 @@ class Stage:
 
 def _stages() -> list[Stage]:
     stages = [
-        Stage("raw", "documents read from the upload; tokens of the text exactly as uploaded", "TRUE", "raw_tokens"),
+        Stage("raw", "documents read from the upload; tokens of the text as uploaded, whitespace tidied (exactly as "
+                     "uploaded with ONETT_COUNT_RAW_TOKENS=1)", "TRUE", "raw_tokens"),
         Stage("normalized", "the same documents after Unicode clean-up and masking of personal data", "TRUE"),
     ]
     removed: list[str] = []

@@ -32,26 +32,51 @@ def index_texts(conn: duckdb.DuckDBPyConnection, hashes: list[str], texts: list[
     if not todo:
         return 0
     sigs, eligible = near_dedup.signatures(list(todo.values()))
-    new_hashes = [h for h, ok in zip(todo, eligible) if ok]
     sigs = sigs[eligible].astype(SIGNATURE_DTYPE, casting="safe")
-    if not new_hashes:
-        return 0
-    bands = near_dedup.band_keys(sigs)
-    signatures = pl.DataFrame(
-        {"content_hash": new_hashes, "signature": [row.tobytes() for row in sigs]},
-        schema={"content_hash": pl.String, "signature": pl.Binary},
-    )
-    buckets = pl.DataFrame(
+    index = pl.DataFrame(
         {
-            "band": np.tile(np.arange(bands.shape[1], dtype=np.int16), len(new_hashes)),
-            "bucket": bands.astype(np.int64).ravel(),
-            "content_hash": np.repeat(np.array(new_hashes, dtype=object), bands.shape[1]),
+            "content_hash": [h for h, ok in zip(todo, eligible) if ok],
+            "signature": [row.tobytes() for row in sigs],
+            "bands": near_dedup.band_keys(sigs).astype(np.int64) if len(sigs) else np.zeros((0, near_dedup.BANDS), np.int64),
         },
-        schema={"band": pl.Int16, "bucket": pl.Int64, "content_hash": pl.String},
+        schema={"content_hash": pl.String, "signature": pl.Binary, "bands": pl.List(pl.Int64)},
     )
-    insert_frame(conn, "minhash_signatures", signatures)
-    insert_frame(conn, "minhash_bands", buckets)
-    return len(new_hashes)
+    conn.register("_index_in", index.to_arrow())
+    try:
+        return _add_to_index(conn, "_index_in")
+    finally:
+        conn.unregister("_index_in")
+
+
+def index_signatures(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -> int:
+    """Adds the signatures computed by preprocessing (Parquet: content_hash, signature, bands) that are not
+    indexed yet; DuckDB reads them straight from the files. Returns how many texts were added."""
+    if not parquet_files:
+        return 0
+    conn.read_parquet(parquet_files).create_view("_index_in", replace=True)
+    try:
+        return _add_to_index(conn, "_index_in")
+    finally:
+        conn.execute("DROP VIEW _index_in")
+
+
+def _add_to_index(conn: duckdb.DuckDBPyConnection, source: str) -> int:
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _index_new AS
+        SELECT content_hash, any_value(signature) AS signature, any_value(bands) AS bands FROM {source} s
+        WHERE NOT EXISTS (SELECT 1 FROM minhash_signatures m WHERE m.content_hash = s.content_hash)
+        GROUP BY content_hash
+        """
+    )
+    conn.execute("INSERT INTO minhash_signatures SELECT content_hash, signature FROM _index_new")
+    conn.execute(
+        """INSERT INTO minhash_bands
+           SELECT (generate_subscripts(bands, 1) - 1)::SMALLINT, unnest(bands), content_hash FROM _index_new"""
+    )
+    added = conn.execute("SELECT count(*) FROM _index_new").fetchone()[0]
+    conn.execute("DROP TABLE _index_new")
+    return added
 
 
 def find_near_pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> int:

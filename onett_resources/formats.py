@@ -16,7 +16,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 import polars as pl
 
@@ -49,10 +49,30 @@ class Record:
 
 @dataclass
 class ReadResult:
+    """What was read from one file. With a `sink`, records are handed over in batches of about `batch_bytes` of
+    text as they are read (so a file of any size is read in bounded memory) and `records` holds only the batch
+    not handed over yet; `documents` counts them all."""
+
     records: list[Record] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: int = 0
     notes: list[str] = field(default_factory=list)  # how the file was read (an encoding other than UTF-8, ...)
+    sink: Callable[[list[Record]], None] | None = None
+    batch_bytes: int = 32 << 20
+    documents: int = 0
+    _pending_chars: int = 0
+
+    def add(self, record: Record) -> None:
+        self.records.append(record)
+        self.documents += 1
+        self._pending_chars += len(record.text)
+        if self.sink is not None and self._pending_chars >= self.batch_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.sink is not None and self.records:
+            self.sink(self.records)
+            self.records, self._pending_chars = [], 0
 
     def skip(self, where: str, why: str) -> None:
         self.skipped += 1
@@ -60,7 +80,7 @@ class ReadResult:
 
     def verdict(self, file_error: str | None) -> tuple[str, str]:
         """The file's status (accepted, partially accepted, rejected) and a specific reason ("" if none)."""
-        if not self.records:
+        if not self.documents:
             return "rejected", file_error or "; ".join(self.problems[:5]) or "no documents found in the file"
         if file_error or self.skipped:
             details = "; ".join(([file_error] if file_error else []) + self.problems[:5])
@@ -119,7 +139,7 @@ def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits
             raise UnsupportedFormat(f"{name}: a single document larger than {limits.max_document_bytes >> 20} MB")
         text, encoding = decode_text(data, name)
         _note_encoding(result, name, encoding)
-        result.records.append(Record(name, 0, None, text))
+        result.add(Record(name, 0, None, text))
     elif kind == ".jsonl":
         _read_jsonl(name, stream, result, limits)
     elif kind == ".jsonl.gz":
@@ -193,7 +213,7 @@ def _add_object(result: ReadResult, name: str, position: int, obj: object, where
         result.skip(where, "missing or non-string 'text'" if text is None else "'text' is not a string")
         return
     doc_id = obj.get("id")
-    result.records.append(Record(name, position, None if doc_id is None else str(doc_id), text))
+    result.add(Record(name, position, None if doc_id is None else str(doc_id), text))
 
 
 def _read_csv(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
@@ -225,7 +245,7 @@ def _read_csv(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) 
         if len(value) > limits.max_document_bytes:
             result.skip(where, f"text longer than {limits.max_document_bytes >> 20} MB")
             continue
-        result.records.append(Record(name, reader.line_num, row.get("id") or None, value))
+        result.add(Record(name, reader.line_num, row.get("id") or None, value))
 
 
 def _read_parquet(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
@@ -245,7 +265,7 @@ def _read_parquet(name: str, stream: IO[bytes], result: ReadResult, limits: Limi
         if not isinstance(text, str):
             result.skip(f"{name} row {row}", "null or non-string 'text'")
             continue
-        result.records.append(Record(name, row, doc_id, text))
+        result.add(Record(name, row, doc_id, text))
 
 
 class _Counting(io.RawIOBase):

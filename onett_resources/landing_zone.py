@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
 
-from onett_resources.formats import Limits, ReadResult, UnsupportedFormat, read_stream
+from typing import Callable
+
+from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
 # Names that are never submissions: hidden files and the temporary names of uploads still being written.
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
@@ -98,12 +100,15 @@ class LandingZone(ConfigurableResource):
     def files_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[LandingFile]:
         return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
 
-    def read(self, entry: LandingFile, sha256: str | None = None) -> tuple[ReadResult, str | None, str]:
+    def read(self, entry: LandingFile, sha256: str | None = None,
+             sink: Callable[[list[Record]], None] | None = None) -> tuple[ReadResult, str | None, str]:
         """Read one file: its records, a file-level error (or None), and the sha256 of its bytes.
 
-        Streams the file twice (hash, then parse) rather than holding it in memory; a file that changes
-        while it is read is refused, so half a file is never counted (the next run reads it whole)."""
-        result = ReadResult()
+        Streams the file twice (hash, then parse) rather than holding it in memory; with a `sink`, records are
+        handed over in batches as they are read. A file that changes while it is read is refused, so half a
+        file is never counted (the next run reads it whole): the result then holds no documents, and whatever
+        went to the sink must be discarded."""
+        result = ReadResult(sink=sink)
         if entry.is_symlink:
             return result, f"{entry.file}: a symbolic link; links are never followed (upload the file itself)", ""
         try:
@@ -111,11 +116,14 @@ class LandingZone(ConfigurableResource):
             with open(entry.path, "rb") as handle:
                 read_stream(entry.file, handle, result, self.limits)
         except UnsupportedFormat as exc:
+            result.flush()
             return result, str(exc), sha256 or ""
         except FileNotFoundError:
             return ReadResult(), f"{entry.file}: removed while it was being read", ""
         except Exception as exc:  # a corrupt archive or stream: report it, keep what was read before it
+            result.flush()
             return result, f"{entry.file}: could not be read completely ({exc.__class__.__name__}: {exc})", sha256 or ""
+        result.flush()
         stat = entry.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns):
             return ReadResult(), f"{entry.file}: changed while it was being read; it is read again once it is complete", sha256

@@ -44,6 +44,8 @@ class Settings:
     max_document_mb: int
     max_unpacked_mb: int
     max_compression_ratio: int
+    workers: int
+    count_raw_tokens: bool
 
     @property
     def currency_digits(self) -> int:
@@ -105,6 +107,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise SettingsError(f"{name}={text!r} must be a positive whole number")
         return int(text)
 
+    workers_text = env.get("ONETT_WORKERS", "0")
+    if not workers_text.strip().isdigit():
+        raise SettingsError(f"ONETT_WORKERS={workers_text!r} must be a whole number (0: one per core)")
+    workers = int(workers_text)
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -121,4 +128,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_document_mb=positive_int("ONETT_MAX_DOCUMENT_MB", 16),
         max_unpacked_mb=positive_int("ONETT_MAX_UNPACKED_MB", 4096),
         max_compression_ratio=positive_int("ONETT_MAX_COMPRESSION_RATIO", 200),
+        workers=workers,
+        count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
     )

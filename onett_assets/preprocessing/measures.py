@@ -36,7 +36,7 @@ STATS_MIN_WORDS = 50  # Gopher's minimum document length: word n-gram and word-o
 SHORT_STATS_MIN_WORDS = 10  # repeated lines, paragraphs and words are padding at any length from here
 BATCH_BYTES = 1 << 22  # text per scan batch
 BATCH_DOCS = 1 << 19
-THREADS = min(4, os.cpu_count() or 1)  # batches measured at once
+THREADS = int(os.environ.get("ONETT_SCAN_THREADS") or min(4, os.cpu_count() or 1))  # batches measured at once
 SHORT_LINE_CHARS = 30  # FineWeb: a line of at most 30 characters is short
 LONG_TOKEN_CHARS = 30  # a "word" this long is a link, an encoded blob or a hash, not language
 ORDER_PAIRS = 1000  # word pairs scored per document at most
@@ -217,7 +217,7 @@ POLICY = (
     r"mailing list|this (?:e-?mail|message) (?:is|was) sent|order now|call now|act now|"
     r"click (?:here|below|on the link)|limited time|money back|no obligation|risk[- ]free|100% (?:free|guaranteed)|"
     r"toll[- ]free|free (?:gift|trial|info|information)|special offer|visit our (?:web ?site|site))\b"
-)
+).replace(r"\b", r"(?-u:\b)")  # ASCII word boundaries: the phrases are ASCII, and Unicode \b is 15x slower
 
 
 def _regex_counts(frame: pl.DataFrame) -> pl.DataFrame:

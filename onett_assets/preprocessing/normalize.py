@@ -14,17 +14,21 @@ _CONTROL = "[" + "".join(chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range
 _SPACES = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
 
 
-def normalize_text(text: pl.Expr) -> pl.Expr:
-    """NFC (Hangul is never left as jamo), no invisible or control characters, tidy whitespace."""
+def tidy_whitespace(text: pl.Expr) -> pl.Expr:
+    """Unix line ends, single spaces, no spaces at line ends, at most one blank line, nothing around the text."""
     return (
         text.str.replace_all("\r\n?", "\n")
-        # Remove before composing: a zero-width space between jamo would otherwise keep them apart.
-        .str.replace_all(_INVISIBLE, "")
-        .str.replace_all(_CONTROL, "")
-        .str.normalize("NFC")
         .str.replace_all(_SPACES, " ")
         .str.replace_all("(?m) +$", "")
         .str.replace_all("(?m)^ +", "")
         .str.replace_all("\n{3,}", "\n\n")
         .str.strip_chars()
+    )
+
+
+def normalize_text(text: pl.Expr) -> pl.Expr:
+    """NFC (Hangul is never left as jamo), no invisible or control characters, tidy whitespace."""
+    # Remove before composing: a zero-width space between jamo would otherwise keep them apart.
+    return tidy_whitespace(
+        text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "").str.normalize("NFC")
     )

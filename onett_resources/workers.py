@@ -1,0 +1,79 @@
+"""Worker processes for the per-document work of preprocessing, so an ingest uses every core.
+
+Threads are not enough: the scans are many numpy and regex passes, and Python's GIL is held between them. The
+pool is started once per process and reused by every run in it (the CLI runs many partitions in one process),
+so a month of small uploads does not pay a process start per run. Kept free of heavy imports: a worker sets its
+own thread limits before polars is loaded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Iterator
+
+from dagster import ConfigurableResource
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _init_worker() -> None:
+    # One thread per worker: the workers already fill the cores, and oversubscribed threads only contend.
+    os.environ["POLARS_MAX_THREADS"] = "1"
+    os.environ["ONETT_SCAN_THREADS"] = "1"
+    os.environ["RAYON_NUM_THREADS"] = "1"
+
+
+def _pool(processes: int) -> ProcessPoolExecutor:
+    pool = _pools.get(processes)
+    if pool is None:
+        # spawn, not fork: the parent runs threads (polars, Dagster) that a forked child would inherit mid-lock.
+        pool = _pools[processes] = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
+    return pool
+
+
+def shutdown_pools() -> None:
+    for pool in _pools.values():
+        pool.shutdown(cancel_futures=True)
+    _pools.clear()
+
+
+class Workers(ConfigurableResource):
+    """`processes`: worker processes (0: one per core; 1: everything in the calling process)."""
+
+    processes: int = 0
+
+    def count(self) -> int:
+        if self.processes > 0:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    def map(self, fn: Callable[..., Any], jobs: Iterable[tuple], in_process: bool = False) -> Iterator[Any]:
+        """`fn(*job)` for every job, results in job order. At most two jobs per worker are in flight, so memory
+        stays bounded however many jobs the iterable yields. `in_process` runs them here (small work)."""
+        processes = self.count()
+        if in_process or processes <= 1:
+            for job in jobs:
+                yield fn(*job)
+            return
+        pool = _pool(processes)
+        pending: deque[Future] = deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(fn, *job))
+                while len(pending) >= 2 * processes:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the pool is unusable; the next run starts a new one.
+            _pools.pop(processes, None)
+            raise
+        finally:
+            for future in pending:
+                future.cancel()
