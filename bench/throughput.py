@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ONETT = ROOT / ".venv" / "bin" / "onett"
+ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
 STAGES = ("raw_submission", "filtered", "deduped", "token_counts")
 
 
