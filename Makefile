@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 PORT ?= 3000
+PORTAL_PORT ?= 8080
 
-.PHONY: install run ui demo test clean
+.PHONY: install run ui portal demo test system-deps clean
 
 install: $(VENV)/.installed
 
@@ -21,21 +22,40 @@ demo: install
 	$(BIN)/onett ingest
 	$(BIN)/onett close --ended
 
+# The portal runs in the background beside `dagster dev`; Ctrl-C (or dagster dev ending) stops both.
 run: demo
 	@echo
 	@echo "Dagster UI:  http://127.0.0.1:$(PORT)  (lineage: Assets > Global asset lineage; runs: Runs)"
+	@echo "Portal:      http://127.0.0.1:$(PORTAL_PORT)  (contributors and operators; accounts first:"
+	@echo "             $(BIN)/onett account add NAME --role contributor --contributor 한빛출판사 / --role operator)"
 	@echo "Warehouse:   $(DAGSTER_HOME)/onett.duckdb  (tables in README.md)"
 	@echo "Statement:   $(BIN)/onett statement 한빛출판사"
 	@echo "Stop with Ctrl-C."
 	@echo
+	@ONETT_DAGSTER_URL=$${ONETT_DAGSTER_URL:-http://127.0.0.1:$(PORT)} $(BIN)/onett portal --host 127.0.0.1 --port $(PORTAL_PORT) & \
+	portal=$$!; trap 'kill $$portal 2>/dev/null; wait $$portal 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+# The portal alone (the Dagster UI's lineage links then point at ONETT_DAGSTER_URL).
+portal: install
+	$(BIN)/onett portal --host 127.0.0.1 --port $(PORTAL_PORT)
 
 ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest
+
+# Best effort, for the tests only: Debian's Chromium (portal browser tests) and PostgreSQL (scale-out test).
+# Installed only when missing and when running as root with apt; without them those tests skip with a reason.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && { [ ! -x /usr/bin/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	  echo "installing Debian chromium and postgresql for the browser and scale-out tests ..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium postgresql; } \
+	    >/dev/null 2>&1 || echo "could not install them: the browser and scale-out tests will be skipped"; \
+	fi
 
 clean:
 	rm -rf $(VENV) dagster_home/landing dagster_home/revenue dagster_home/reference dagster_home/data \
-	       dagster_home/onett.duckdb dagster_home/history dagster_home/schedules dagster_home/storage dagster_home/logs
+	       dagster_home/onett.duckdb dagster_home/onett.duckdb.tmp dagster_home/portal.sqlite* dagster_home/history dagster_home/schedules dagster_home/storage dagster_home/logs

@@ -6,6 +6,7 @@ from decimal import Decimal
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from onett_assets.assets.payouts import contribution_ratios, payouts
+from onett_assets.funnel import EARNING
 from onett_resources import Warehouse
 
 
@@ -44,13 +45,13 @@ def ratios_sum_to_one(warehouse: Warehouse) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=contribution_ratios, blocking=True, description="Each contributor's credited tokens equal the accepted stage of their token funnel.")
+@asset_check(asset=contribution_ratios, blocking=True, description="Each contributor's credited tokens (accepted, file not withdrawn) equal the accepted stage of their token funnel.")
 def credited_tokens_match_funnel(warehouse: Warehouse) -> AssetCheckResult:
     with warehouse.connection() as conn:
         wrong = conn.execute(
-            """
+            f"""
             WITH credited AS (SELECT contributor_id, period, sum(tokens) AS tokens FROM documents
-                              WHERE status = 'accepted' GROUP BY ALL),
+                              WHERE {EARNING} GROUP BY ALL),
                  funnel AS (SELECT contributor_id, period, tokens FROM token_funnel WHERE stage = 'accepted')
             SELECT contributor_id, period, coalesce(c.tokens, 0), coalesce(f.tokens, 0)
             FROM credited c FULL JOIN funnel f USING (contributor_id, period)

@@ -57,6 +57,7 @@ class Session:
             self.instance = DagsterInstance.get()
             self.instance.get_runs(limit=1)
             recover_orphaned_runs(self.instance)
+        self.resources["warehouse"].migrate()
 
     def run(self, job_name: str, partition_key=None, tags: dict | None = None):
         job = self.defs.resolve_job_def(job_name)
@@ -306,6 +307,11 @@ def cmd_statement(args) -> int:
         _say(text_table(["month", "tokens", "ratio", f"amount ({cur})", "of which adjustments"],
                         [[h["period"], f"{h['tokens']:,}", f"{Decimal(h['ratio']):.6f}", h["amount"], h["adjustment_included"]]
                          for h in st["payout_history"]]))
+    if st.get("withdrawn"):
+        _say("\nWithdrawn files (removed from the landing zone: they earned until then, closed months stay as paid)")
+        _say(text_table(["file", "uploaded", "withdrawn on", "documents", "tokens that stopped earning"],
+                        [[w["file"], w["submitted_at"][:10], w["withdrawn_on"], f"{w['docs']:,}", f"{w['tokens_stopped']:,}"]
+                         for w in st["withdrawn"]]))
     if st["removed"]:
         _say("\nWhy documents earned nothing (details: onett reasons " + st["contributor_id"] + ")")
         _say(text_table(["rule", "documents", "tokens", "example"],
@@ -353,6 +359,80 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# ---- the portal (onett_portal): operator-made accounts and the web server ------------------------------
+
+def cmd_account(args) -> int:
+    import getpass
+
+    from onett_portal.auth import AccountError, add_account, normalize_name
+    from onett_portal.config import load_portal_settings
+    from onett_portal.store import PortalStore
+
+    _prepare_home()
+    store = PortalStore(load_portal_settings().database)
+    if args.action == "list":
+        for a in store.accounts():
+            _say(f"{a.name}\t{a.role}\t{a.contributor_id or '(all contributors)'}\tcreated {a.created_at}")
+        return 0
+    if args.action == "remove":
+        if not store.remove_account(normalize_name(args.name)):
+            print(f"onett: no account {args.name!r}", file=sys.stderr)
+            return 2
+        _say(f"removed account {args.name} and its sessions")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("the same password again: "):
+            print("onett: the two passwords differ", file=sys.stderr)
+            return 2
+    try:
+        account = add_account(store, args.name, args.role, password, args.contributor)
+    except AccountError as exc:
+        print(f"onett: {exc}", file=sys.stderr)
+        return 2
+    sees = f"contributor {account.contributor_id}" if account.contributor_id else "every contributor"
+    _say(f"added {account.role} account {account.name} (sees {sees})")
+    return 0
+
+
+def cmd_portal(args) -> int:
+    import uvicorn
+
+    from onett_portal.app import create_app
+
+    _prepare_home()
+    from onett_assets.definitions import build_resources
+    from onett_resources import load_settings
+
+    build_resources(load_settings())["warehouse"].migrate()
+    app = create_app()
+    _say(f"onett portal on http://{args.host}:{args.port}  (accounts: onett account add NAME --role contributor|operator)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _register_portal_commands(sub) -> None:
+    from onett_portal.config import DEFAULT_PORT
+
+    account = sub.add_parser("account", help="portal accounts: add, list or remove (operators create them)")
+    actions = account.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add an account; the password is asked for (or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["contributor", "operator"], required=True)
+    add.add_argument("--contributor", help="contributor id (landing folder) the account sees; default: NAME")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    actions.add_parser("list", help="every account with its role")
+    remove = actions.add_parser("remove", help="remove an account and end its sessions")
+    remove.add_argument("name")
+    account.set_defaults(fn=cmd_account)
+    portal = sub.add_parser("portal", help="the contributor and operator web portal")
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.add_argument("--port", type=int, default=DEFAULT_PORT)
+    portal.set_defaults(fn=cmd_portal)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="onett", description="onett: uploads to exact payouts.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -373,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     reasons.add_argument("--json", action="store_true")
     reasons.set_defaults(fn=cmd_reasons)
     sub.add_parser("demo", help="fill the landing zone, revenue and reference folders with demo data").set_defaults(fn=cmd_demo)
+    _register_portal_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -10,6 +10,12 @@ The rule is re-applied over the whole warehouse whenever a partition changes, so
 what was submitted and when, never on the order partitions were processed in: a late-processed earlier
 upload takes the credit back, a withdrawn upload hands it on, and every partition whose credit moved is
 reported so its funnel is refreshed in the same transaction.
+
+Withdrawals (withdrawals.py) are part of the rule, in time: a withdrawn document keeps its place for the time
+it was in. A copy whose every earlier competing document has been withdrawn is accepted and earns from
+`earns_from` = the latest of their withdrawal times (or its own submission, if later), never retroactively;
+a copy with an earlier document still in is a duplicate. Accepted documents otherwise earn from their
+submission. A document withdrawn before it could start earning stays a duplicate.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import duckdb
 import polars as pl
 
 COMPETING = "('accepted', 'duplicate', 'near_duplicate')"
+IN_FOREVER = "'infinity'::TIMESTAMPTZ"  # the withdrawal time of a document still in the landing zone
 
 
 def competing_hashes(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date) -> list[str]:
@@ -35,7 +42,7 @@ def competing_hashes(conn: duckdb.DuckDBPyConnection, contributor_id: str, perio
 def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str, date]]:
     """Re-decide every document whose text is one of `hashes` or near one of them.
 
-    Returns the partitions whose statuses or duplicate links changed."""
+    Returns the partitions whose statuses, duplicate links or earning starts changed."""
     if not hashes:
         return []
     # Through Arrow, not executemany: DuckDB inserts parameter rows one statement at a time.
@@ -51,6 +58,8 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str
         UNION SELECT n.other_hash FROM near_pairs n JOIN _changed USING (content_hash)
         """
     )
+    # Documents are ordered by (submitted_at, contributor_id, file, position, gone); `gone` (withdrawn_at, or
+    # infinity while the file is in) only tells a withdrawn upload from a later one of the same file and time.
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _credit AS
@@ -60,47 +69,60 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str
             SELECT n.content_hash, n.other_hash, n.similarity, FALSE
             FROM near_pairs n JOIN _touched USING (content_hash)
         ), docs AS (
-            SELECT d.* FROM documents d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
+            SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.submitted_at,
+                   coalesce(d.withdrawn_at, {IN_FOREVER}) AS gone,
+                   d.status AS old_status, d.duplicate_of AS old_duplicate_of, d.earns_from AS old_earns_from
+            FROM documents d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
         ), earlier AS (
-            SELECT d.contributor_id, d.period, d.file, d.position,
-                   min((NOT l.exact, e.submitted_at, e.contributor_id, e.file, e.position, l.similarity)) AS first
+            SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
+                   min((NOT l.exact, e.submitted_at, e.contributor_id, e.file, e.position, l.similarity)) AS first,
+                   count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in,
+                   max(e.withdrawn_at) AS last_withdrawn_at
             FROM docs d
             JOIN links l ON l.h = d.content_hash
             JOIN documents e ON e.content_hash = l.other AND e.status IN {COMPETING}
-            WHERE (e.submitted_at, e.contributor_id, e.file, e.position)
-                < (d.submitted_at, d.contributor_id, d.file, d.position)
+            WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, {IN_FOREVER}))
+                < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
             GROUP BY ALL
+        ), decided AS (
+            SELECT d.*, x.first,
+                   CASE WHEN x.first IS NULL THEN d.submitted_at
+                        WHEN x.still_in = 0 AND greatest(d.submitted_at, x.last_withdrawn_at) < d.gone
+                            THEN greatest(d.submitted_at, x.last_withdrawn_at) END AS earns_from
+            FROM docs d LEFT JOIN earlier x USING (contributor_id, period, file, position, gone)
         )
-        SELECT d.contributor_id, d.period, d.file, d.position,
-               d.status AS old_status, d.duplicate_of AS old_duplicate_of,
-               CASE WHEN x.first IS NULL THEN 'accepted'
-                    WHEN NOT x.first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
-               CASE WHEN x.first IS NULL THEN ''
-                    WHEN x.first[3] = d.contributor_id THEN
-                        (CASE WHEN NOT x.first[1] THEN 'exact copy' ELSE 'near copy (similarity '
-                              || round(x.first[6], 2) || ')' END)
-                        || ' of your earlier document ' || x.first[4] || ' #' || x.first[5]
-                    ELSE (CASE WHEN NOT x.first[1] THEN 'exact copy' ELSE 'near copy (similarity '
-                               || round(x.first[6], 2) || ')' END)
-                        || ' of a document another contributor submitted earlier' END AS reason,
-               CASE WHEN x.first IS NULL THEN '' ELSE x.first[3] || '/' || x.first[4] || '#' || x.first[5] END
+        SELECT contributor_id, period, file, position, gone, old_status, old_duplicate_of, old_earns_from, earns_from,
+               CASE WHEN earns_from IS NOT NULL THEN 'accepted'
+                    WHEN NOT first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
+               CASE WHEN first IS NULL THEN ''
+                    ELSE (CASE WHEN NOT first[1] THEN 'exact copy' ELSE 'near copy (similarity '
+                               || round(first[6], 2) || ')' END)
+                        || (CASE WHEN first[3] = contributor_id
+                                 THEN ' of your earlier document ' || first[4] || ' #' || first[5]
+                                 ELSE ' of a document another contributor submitted earlier' END)
+                        || (CASE WHEN earns_from IS NOT NULL
+                                 THEN '; every earlier copy was withdrawn, so this one earns from then on'
+                                 ELSE '' END) END AS reason,
+               CASE WHEN first IS NULL THEN '' ELSE first[3] || '/' || first[4] || '#' || first[5] END
                    AS duplicate_of,
-               CASE WHEN x.first IS NULL THEN NULL ELSE x.first[6] END AS similarity,
-               CASE WHEN x.first IS NULL THEN '' WHEN NOT x.first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
-        FROM docs d LEFT JOIN earlier x USING (contributor_id, period, file, position)
+               CASE WHEN first IS NULL THEN NULL ELSE first[6] END AS similarity,
+               CASE WHEN first IS NULL OR earns_from IS NOT NULL THEN ''
+                    WHEN NOT first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
+        FROM decided
         """
     )
     changed = conn.execute(
         """SELECT DISTINCT contributor_id, period FROM _credit
-           WHERE status <> old_status OR duplicate_of <> old_duplicate_of ORDER BY ALL"""
+           WHERE status <> old_status OR duplicate_of <> old_duplicate_of
+              OR earns_from IS DISTINCT FROM old_earns_from ORDER BY ALL"""
     ).fetchall()
     conn.execute(
-        """
+        f"""
         UPDATE documents d SET status = c.status, reason = c.reason, duplicate_of = c.duplicate_of,
-               similarity = c.similarity, rule = c.rule, filter_group = ''
+               similarity = c.similarity, rule = c.rule, filter_group = '', earns_from = c.earns_from
         FROM _credit c
         WHERE d.contributor_id = c.contributor_id AND d.period = c.period
-          AND d.file = c.file AND d.position = c.position
+          AND d.file = c.file AND d.position = c.position AND coalesce(d.withdrawn_at, {IN_FOREVER}) = c.gone
         """
     )
     conn.execute("DROP TABLE _changed; DROP TABLE _touched; DROP TABLE _credit")

@@ -35,7 +35,11 @@ def build_resources(settings: Settings) -> dict:
         ),
         "reference_folder": ReferenceFolder(path=str(settings.reference_dir)),
         "revenue_source": RevenueSource(path=str(settings.revenue_dir)),
-        "warehouse": Warehouse(database=str(settings.warehouse)),
+        "warehouse": Warehouse(
+            database=str(settings.warehouse),
+            # DuckDB takes 80% of RAM by default; bounded, its joins spill to disk instead of crowding the workers.
+            connection_config={"memory_limit": settings.warehouse_memory, "temp_directory": str(settings.warehouse) + ".tmp"},
+        ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "platform": Platform(
             alpha=str(settings.alpha),

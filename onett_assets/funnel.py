@@ -16,7 +16,13 @@ FILTER_GROUPS = {
     "gopher_repetition": "documents that repeat their own lines, paragraphs or phrases",
     "line_rules": "documents made of boilerplate lines (menus, code, policy notices)",
     "filler": "machine filler: random syllables, shuffled word salad, lorem ipsum, keyword stuffing",
+    "spam": "commercial spam and scam letters in English",
 }
+
+
+# Documents credited now: accepted and their file still in the landing zone. The `accepted` stage and the
+# `credited_tokens_match_funnel` check both use it.
+EARNING = "status = 'accepted' AND withdrawn_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,9 @@ def _stages() -> list[Stage]:
               "status NOT IN ('rejected', 'duplicate', 'near_duplicate')"),
         Stage("reference_match", "after removing text (or near copies of text) the consumer already has or that is public",
               "status = 'accepted'"),
-        Stage("accepted", "documents and tokens credited to the contributor", "status = 'accepted'"),
+        Stage("withdrawn", "after removing the documents of files withdrawn from the landing zone (they earned until "
+                           "they were withdrawn)", EARNING),
+        Stage("accepted", "documents and tokens credited to the contributor: earning now", EARNING),
     ]
 
 

@@ -9,7 +9,7 @@ import duckdb
 
 from onett_assets.assets.payouts import accepted_tokens_through
 from onett_assets.assets.revenue import month_bounds
-from onett_assets.funnel import STAGES, funnel_rows
+from onett_assets.funnel import EARNING, STAGES, funnel_rows
 from onett_assets.money import ratio
 from onett_resources.settings import Settings
 
@@ -83,7 +83,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
 
     upcoming = open_period(conn, today)
     as_of = period or _month(today)
-    tokens = accepted_tokens_through(conn, as_of)
+    tokens = accepted_tokens_through(conn, as_of, settings.tz)
     mine, total = tokens.get(contributor_id, 0), sum(tokens.values())
 
     history = conn.execute(
@@ -100,13 +100,14 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
     ).fetchall()
 
     estimate = estimate_revenue(conn, upcoming, today)
-    upcoming_tokens = accepted_tokens_through(conn, upcoming)
+    upcoming_tokens = accepted_tokens_through(conn, upcoming, settings.tz)
     upcoming_share = Decimal(upcoming_tokens.get(contributor_id, 0)) / sum(upcoming_tokens.values()) if upcoming_tokens else Decimal(0)
     expected = (estimate["estimated_revenue"] * alpha * upcoming_share).quantize(quantum, rounding=ROUND_DOWN)
     expected += sum((Decimal(a) for _, a, _ in pending), Decimal(0))  # carried into the next payout
 
     funnel = funnel_rows(conn, contributor_id, period)
     removals = removal_summary(conn, contributor_id, period)
+    withdrawn = withdrawn_files(conn, contributor_id, settings, period)
     descriptions = {s.name: s.description for s in STAGES}
     return {
         "contributor_id": contributor_id,
@@ -140,19 +141,54 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, settin
             {"period": p.strftime("%Y-%m"), "amount": str(Decimal(a).quantize(quantum)), "reason": r} for p, a, r in pending
         ],
         "removed": removals,
+        "withdrawn": withdrawn,
         "funnel": [
             {"stage": s, "docs": int(d), "tokens": int(t), "meaning": descriptions.get(s, "")} for s, d, t in funnel
         ],
     }
 
 
+# Documents that earn nothing now: not accepted, or accepted until their file was withdrawn (rule `withdrawn`).
+NOT_EARNING = f"NOT ({EARNING})"
+WITHDRAWN_ACCEPTED = "(status = 'accepted' AND withdrawn_at IS NOT NULL)"
+RULE = f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' ELSE coalesce(nullif(rule, ''), status) END"
+REASON = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'its file was withdrawn from the landing zone; it earned until then' "
+          "ELSE reason END")
+
+
+def withdrawn_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, settings: Settings,
+                    period: date | None = None) -> list[dict]:
+    """The contributor's files removed from the landing zone: when the platform saw them gone (date in the
+    platform time zone) and the tokens that stopped earning then (documents still credited at withdrawal)."""
+    where, params = "s.contributor_id = ? AND s.status = 'withdrawn'", [contributor_id]
+    if period is not None:
+        where, params = where + " AND s.period = ?", params + [period]
+    rows = conn.execute(
+        f"""SELECT s.period, s.file, s.submitted_at, s.withdrawn_at, count(d.position),
+                   coalesce(sum(d.tokens) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT
+            FROM submissions s LEFT JOIN documents d
+              ON d.contributor_id = s.contributor_id AND d.period = s.period AND d.withdrawn_at = s.withdrawn_at
+             AND d.submitted_at = s.submitted_at AND (d.file = s.file OR starts_with(d.file, s.file || '/'))
+            WHERE {where} GROUP BY ALL ORDER BY s.withdrawn_at, s.file""",
+        params,
+    ).fetchall()
+    tz = settings.tz
+    return [
+        {"file": f, "period": p.strftime("%Y-%m"), "submitted_at": sub.astimezone(tz).isoformat(timespec="seconds"),
+         "withdrawn_on": gone.astimezone(tz).date().isoformat(), "withdrawn_at": gone.astimezone(tz).isoformat(timespec="seconds"),
+         "docs": int(n), "tokens_stopped": int(t)}
+        for p, f, sub, gone, n, t in rows
+    ]
+
+
 def removal_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None) -> list[dict]:
-    """Why the contributor's documents were not paid, by rule, with one example reason each (own documents only)."""
-    where, params = "contributor_id = ? AND status <> 'accepted'", [contributor_id]
+    """Why the contributor's documents earn nothing, by rule, with one example reason each (own documents only);
+    documents that were credited until their file was withdrawn show as `withdrawn`."""
+    where, params = f"contributor_id = ? AND {NOT_EARNING}", [contributor_id]
     if period is not None:
         where, params = where + " AND period = ?", params + [period]
     rows = conn.execute(
-        f"""SELECT coalesce(nullif(rule, ''), status), count(*), sum(tokens)::BIGINT, min(reason)
+        f"""SELECT {RULE}, count(*), sum(tokens)::BIGINT, min({REASON})
             FROM documents WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1""",
         params,
     ).fetchall()
@@ -161,13 +197,15 @@ def removal_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str, period
 
 def document_reasons(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None,
                      limit: int = 1000) -> list[dict]:
-    """Every one of the contributor's documents that earns nothing, with the rule and its reason."""
-    where, params = "contributor_id = ? AND status <> 'accepted'", [contributor_id]
+    """Every one of the contributor's documents that earns nothing, with the rule and its reason (rule
+    `withdrawn`: credited until its file was withdrawn)."""
+    where, params = f"contributor_id = ? AND {NOT_EARNING}", [contributor_id]
     if period is not None:
         where, params = where + " AND period = ?", params + [period]
     rows = conn.execute(
-        f"""SELECT period, file, position, doc_id, status, rule, reason, tokens FROM documents WHERE {where}
-            ORDER BY period, file, position LIMIT {int(limit)}""",
+        f"""SELECT period, file, position, doc_id, status, CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' ELSE rule END,
+                   {REASON}, tokens FROM documents WHERE {where}
+            ORDER BY period, file, position, withdrawn_at NULLS LAST LIMIT {int(limit)}""",
         params,
     ).fetchall()
     keys = ["period", "file", "position", "doc_id", "status", "rule", "reason", "tokens"]

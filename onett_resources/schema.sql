@@ -139,3 +139,12 @@ CREATE TABLE IF NOT EXISTS payout_adjustments (
     recorded_at    TIMESTAMPTZ NOT NULL,
     applied_in     DATE                      -- the month whose payout carries it; NULL until that month closes
 );
+
+-- Withdrawn uploads (added by the withdrawal item of issue 4): a file removed from the landing zone keeps its
+-- `submissions` row (status 'withdrawn') and its documents, marked with when the platform first saw it gone.
+-- A document earns in month P only while it is in: earns_from < end of P <= withdrawn_at (or never withdrawn).
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;  -- NULL while the file is in the landing zone
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;    -- its file's withdrawn_at
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS earns_from TIMESTAMPTZ;      -- accepted: when it starts earning (its
+                                                                            -- submission, or when every earlier copy
+                                                                            -- was withdrawn); NULL otherwise

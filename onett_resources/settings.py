@@ -7,6 +7,7 @@ so the README table and the code cannot drift apart.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -46,6 +47,7 @@ class Settings:
     max_compression_ratio: int
     workers: int
     count_raw_tokens: bool
+    warehouse_memory: str
 
     @property
     def currency_digits(self) -> int:
@@ -112,6 +114,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"ONETT_WORKERS={workers_text!r} must be a whole number (0: one per core)")
     workers = int(workers_text)
 
+    warehouse_memory = env.get("ONETT_WAREHOUSE_MEMORY", "1GB").strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", warehouse_memory, re.IGNORECASE):
+        raise SettingsError(f"ONETT_WAREHOUSE_MEMORY={warehouse_memory!r} must be a size such as 1GB or 512MB")
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -129,5 +135,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_unpacked_mb=positive_int("ONETT_MAX_UNPACKED_MB", 4096),
         max_compression_ratio=positive_int("ONETT_MAX_COMPRESSION_RATIO", 200),
         workers=workers,
+        warehouse_memory=warehouse_memory,
         count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
     )

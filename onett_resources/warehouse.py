@@ -23,6 +23,21 @@ class Warehouse(DuckDBResource):
             conn.execute(SCHEMA)
             yield conn
 
+    def migrate(self) -> bool:
+        """Bring an existing (or missing) warehouse to the current schema, unless a run holds the write lock (its
+        writer migrates it). Readers never write, so a warehouse from an older version would lack new columns
+        until the next run: the CLI and the portal call this when they start."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(self.database, config=dict(self.connection_config))  # no waiting: a writer migrates
+        except duckdb.IOException:
+            return False
+        try:
+            conn.execute(SCHEMA)
+        finally:
+            conn.close()
+        return True
+
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection for reports; a missing warehouse reads as empty tables."""

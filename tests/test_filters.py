@@ -19,6 +19,7 @@ from conftest import corpus
 from onett_assets.preprocessing.filters import RULES, THRESHOLDS, Rule, apply_rules, measured
 from onett_assets.preprocessing.language import detect_language
 from onett_assets.preprocessing.normalize import normalize_text
+from onett_assets.preprocessing.spam import held_out
 
 RULE = {r.name: r for r in RULES}
 ARTICLE_1 = "대한민국 헌법 제1조 대한민국은 민주공화국이다."
@@ -78,6 +79,16 @@ KOREAN = ("위원회는 화요일에 회의를 열어 내년 예산을 논의하
           "의견을 모았다. 회의에서는 여러 주민이 발언하였다. 그들은 많은 학생들이 집에서 조용히 공부할 곳이 없으므로 분관 "
           "도서관을 저녁에도 열어 달라고 시의회에 요청하였다. 시장은 이 제안을 재정 담당 부서와 함께 검토하고 이달 말까지 "
           "결정을 내리겠다고 말하였다. ")
+# An advance-fee letter written for these tests: plain, grammatical, and no mass-mail boilerplate phrase in it.
+ADVANCE_FEE = (
+    "Dear Friend, I am Mr. James Okoro, the manager of the audit department of a bank in Lagos. I am writing to "
+    "seek your assistance in a strictly confidential business transaction. A foreign customer of our bank died in "
+    "a plane crash and left the sum of US$18,500,000.00 (Eighteen Million Five Hundred Thousand United States "
+    "Dollars) in an account with no next of kin. I want you to stand as the beneficiary so that the funds can be "
+    "transferred into your bank account. You will receive 30% of the total sum for your assistance. This "
+    "transaction is 100% legal and safe for you. Please reply urgently with your full name, private telephone and "
+    "fax numbers. Yours faithfully, James Okoro"
+)
 
 
 # --- language detection ------------------------------------------------------------------------------------------
@@ -165,6 +176,7 @@ def positive_cases() -> dict[str, list[str]]:
         "lorem_ipsum": [sentences([rng.choice(LOREM) for _ in range(120)], rng)],
         "keyword_stuffing": [enum.replace("Item", "casino") + " " + " ".join(["casino"] * 60)],
         "word_salad": [shuffled(ENGLISH * 2, rng), shuffled(KOREAN * 3, rng)],
+        "spam": [ADVANCE_FEE],
     }
 
 
@@ -263,14 +275,19 @@ def spam() -> list[str]:
 
 
 def test_spam_markup_links_and_boilerplate_are_removed():
-    """What the rules can see in spam (HTML, encoded parts, links, mass-mail boilerplate) removes most of it."""
-    assert 1 - kept_share(spam()) >= 0.80
+    """What the rules can see in spam (HTML, encoded parts, links, mass-mail boilerplate) removes most of it, even
+    without the spam classifier."""
+    texts = spam()
+    assert 1 - verdicts(texts, [r for r in RULES if r.name != "spam"]).count("") / len(texts) >= 0.80
 
 
-@pytest.mark.xfail(strict=True, reason="advance-fee and sales letters in plain, grammatical English pass every "
-                   "quality rule; removing them takes a content classifier, not a quality heuristic")
 def test_spam_target_95_percent():
-    assert 1 - kept_share(spam()) >= 0.95
+    """At least 95% of the spam is removed, measured on the held-out half of the mail (spam.held_out), which the spam
+    classifier never saw in training. Advance-fee and sales letters in plain, grammatical English pass every quality
+    rule (those alone remove about 86%); the classifier of the rule `spam` catches most of them (together: 97%)."""
+    texts = [d["text"] for d in corpus("en_spamassassin_emails", "emails_body.jsonl.gz")
+             if d["label"] == "spam" and held_out(d["md5"])]
+    assert 1 - kept_share(texts) >= 0.95
 
 
 @pytest.fixture(scope="module")

@@ -61,8 +61,8 @@ def test_two_months_copies_reference_and_exact_pool(onett):
     funnel = onett.query(
         "SELECT stage, docs FROM token_funnel WHERE contributor_id = 'bob' ORDER BY stage_order")
     assert funnel == [("raw", 8), ("normalized", 8), ("length", 8), ("language", 8), ("gopher_quality", 8),
-                      ("gopher_repetition", 8), ("line_rules", 8), ("filler", 8), ("exact_dedup", 6),
-                      ("near_dedup", 6), ("reference_match", 5), ("accepted", 5)]
+                      ("gopher_repetition", 8), ("line_rules", 8), ("filler", 8), ("spam", 8), ("exact_dedup", 6),
+                      ("near_dedup", 6), ("reference_match", 5), ("withdrawn", 5), ("accepted", 5)]
 
 
 def test_month_boundary_in_platform_time_zone(onett):
@@ -129,11 +129,12 @@ def test_rerun_is_idempotent_and_change_is_detected(onett):
     after = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
     assert before == after
 
-    # the first uploader withdraws the file: the second one's copies now earn
+    # the first uploader withdraws the file: the second one's copies now earn (from the withdrawal on; the
+    # withdrawn documents stay on record, see test_withdrawal.py)
     (onett.landing / "first" / "f.jsonl").unlink()
     out = onett.ok("ingest")
     assert "first" in out
-    assert onett.query("SELECT count(*) FROM documents WHERE contributor_id = 'first'")[0][0] == 0
+    assert onett.query("SELECT count(*), count(withdrawn_at) FROM documents WHERE contributor_id = 'first'")[0] == (6, 6)
     assert onett.query("SELECT count(*) FROM documents WHERE contributor_id = 'second' AND status = 'accepted'")[0][0] == 6
 
 

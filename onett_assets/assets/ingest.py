@@ -20,6 +20,7 @@ from onett_assets.near_index import find_near_pairs, index_signatures
 from onett_assets.preprocessing.pii import PII_KINDS
 from onett_assets.preprocessing.pipeline import STEPS, preprocess
 from onett_assets.reporting import markdown_table
+from onett_assets.withdrawals import keep_withdrawn_documents, withdraw_submissions
 from onett_resources import DocumentStore, LandingZone, Platform, Tokenizer, UploadArchive, Warehouse, Workers
 from onett_resources.formats import ReadResult, Record
 from onett_resources.landing_zone import file_sha256, partition_fingerprint
@@ -118,7 +119,10 @@ def raw_submission(
             })
         files_read = pl.DataFrame(submissions, schema=SUBMISSION_SCHEMA)
         with warehouse.connection() as conn, transaction(conn):
-            conn.execute("DELETE FROM submissions WHERE contributor_id = ? AND period = ?", [contributor_id, period])
+            # Uploads read before and now gone keep their row, as withdrawn (onett_assets/withdrawals.py).
+            withdrawn = withdraw_submissions(conn, contributor_id, period, files_read)
+            conn.execute("DELETE FROM submissions WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL",
+                         [contributor_id, period])
             insert_frame(conn, "submissions", files_read)
 
     problems = [s["error"] for s in submissions if s["error"]]
@@ -129,6 +133,7 @@ def raw_submission(
             "documents": documents,
             "records skipped": int(files_read["docs_skipped"].sum()),
             "files rejected": int((files_read["status"] == "rejected").sum()),
+            "files withdrawn": MetadataValue.md("\n".join(f"- {f}" for f in withdrawn) or "none"),
             "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none"),
             "files read": MetadataValue.md(
                 markdown_table(["file", "status", "documents", "skipped", "error"],
@@ -277,8 +282,11 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
     index = [str(p) for p in document_store.parts("filtered", contributor_id, period, "index")]
     with warehouse.connection() as conn, transaction(conn):
         released = competing_hashes(conn, contributor_id, period)
-        for table in ("documents", "pii_masks"):
-            conn.execute(f"DELETE FROM {table} WHERE contributor_id = ? AND period = ?", [contributor_id, period])
+        # The documents of withdrawn uploads are kept, marked (onett_assets/withdrawals.py); the rest are replaced.
+        withdrawn = keep_withdrawn_documents(conn, contributor_id, period)
+        conn.execute("DELETE FROM documents WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL",
+                     [contributor_id, period])
+        conn.execute("DELETE FROM pii_masks WHERE contributor_id = ? AND period = ?", [contributor_id, period])
         if docs:
             conn.execute(DOCUMENTS_FROM_PARQUET, [docs])
             conn.execute(PII_FROM_PARQUET, [docs])
@@ -289,7 +297,8 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
         others = [p for p in moved if p != (contributor_id, period)]
         refresh_funnel(conn, others)
         status = conn.execute(
-            """SELECT status, count(*), coalesce(sum(tokens), 0)::BIGINT FROM documents
+            """SELECT CASE WHEN withdrawn_at IS NULL THEN status ELSE 'withdrawn' END, count(*),
+                      coalesce(sum(tokens), 0)::BIGINT FROM documents
                WHERE contributor_id = ? AND period = ? GROUP BY 1 ORDER BY 1""",
             [contributor_id, period],
         ).fetchall()
@@ -298,7 +307,9 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
         context.log.info(f"credit moved in other partitions, their funnels were refreshed: {others}")
     return MaterializeResult(
         metadata={
-            "documents in": sum(n for s, (n, _) in counts.items() if s != "rejected"),
+            "documents in": sum(n for s, (n, _) in counts.items() if s not in ("rejected", "withdrawn")),
+            "documents of withdrawn files (kept, no longer earning)": counts.get("withdrawn", (0, 0))[0],
+            "documents withdrawn by this run": withdrawn,
             "texts added to the near-duplicate index": indexed,
             "near-duplicate pairs found": near,
             "reference matches": reference_matches,
@@ -378,7 +389,8 @@ def token_counts(context: AssetExecutionContext, warehouse: Warehouse) -> Materi
         refresh_funnel(conn, [(contributor_id, period)])
         rows = funnel_rows(conn, contributor_id, period)
         files = conn.execute(
-            "SELECT file, bytes, mtime_ns FROM submissions WHERE contributor_id = ? AND period = ?",
+            # the files now in the landing zone (withdrawn ones are kept for the record, not part of the input)
+            "SELECT file, bytes, mtime_ns FROM submissions WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL",
             [contributor_id, period],
         ).fetchall()
         reference = conn.execute("SELECT fingerprint FROM reference_state").fetchone()

@@ -5,8 +5,9 @@ silently: a recomputation that would pay differently (a preprocessing fix, a lat
 is recorded as an adjustment per contributor and carried into the payout of the next month that closes.
 """
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetDep,
@@ -27,12 +28,27 @@ from onett_resources.warehouse import insert_rows, transaction
 GROUP = "payouts"
 
 
-def accepted_tokens_through(conn, period: date) -> dict[str, int]:
-    """T_i for the period: accepted tokens of every submission up to the end of the period."""
+def month_end(period: date, tz: ZoneInfo | str) -> datetime:
+    """The instant the month ends: midnight starting the next month in the platform time zone."""
+    return datetime.combine(month_bounds(period)[1], time(), tzinfo=ZoneInfo(tz) if isinstance(tz, str) else tz)
+
+
+def accepted_tokens_through(conn, period: date, tz: ZoneInfo | str | None = None) -> dict[str, int]:
+    """T_i for the period: the tokens of every document earning at the end of the period (in the platform time
+    zone, `ONETT_TIMEZONE` when not given): accepted, submitted up to then (data keeps earning after the month it
+    arrived in), earning by then (a copy whose earlier copies were all withdrawn earns from the last withdrawal
+    on) and not withdrawn before then (a withdrawn file stops earning from the month it was withdrawn in)."""
+    if tz is None:
+        from onett_resources.settings import load_settings
+
+        tz = load_settings().tz
+    end = month_end(period, tz)
     rows = conn.execute(
         """SELECT contributor_id, sum(tokens)::BIGINT FROM documents
-           WHERE status = 'accepted' AND period <= ? GROUP BY 1 HAVING sum(tokens) > 0 ORDER BY 1""",
-        [period],
+           WHERE status = 'accepted' AND period <= $period
+             AND (earns_from IS NULL OR earns_from < $end) AND (withdrawn_at IS NULL OR withdrawn_at >= $end)
+           GROUP BY 1 HAVING sum(tokens) > 0 ORDER BY 1""",
+        {"period": period, "end": end},
     ).fetchall()
     return {c: int(t) for c, t in rows}
 
@@ -49,13 +65,13 @@ def closed_at(conn, period: date) -> datetime | None:
     kinds={"duckdb"},
     pool="duckdb",
 )
-def contribution_ratios(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def contribution_ratios(context: AssetExecutionContext, warehouse: Warehouse, platform: Platform) -> MaterializeResult:
     """Each contributor's data contribution ratio for the month: accepted tokens from all their
-    submissions up to the end of the month (T_i; data keeps earning after the month it arrived), over
-    the sum for all contributors. Frozen once the month is closed."""
+    submissions up to the end of the month (T_i; data keeps earning after the month it arrived, until its
+    file is withdrawn), over the sum for all contributors. Frozen once the month is closed."""
     period = date.fromisoformat(context.partition_key)
     with warehouse.connection() as conn, transaction(conn):
-        tokens = accepted_tokens_through(conn, period)
+        tokens = accepted_tokens_through(conn, period, platform.tz)
         total = sum(tokens.values())
         rows = [[period, c, t, ratio(t, total)] for c, t in sorted(tokens.items())]
         frozen = closed_at(conn, period)
@@ -98,7 +114,7 @@ def payouts(context: AssetExecutionContext, warehouse: Warehouse, platform: Plat
         revenue = Decimal(conn.execute(
             "SELECT coalesce(sum(revenue), 0) FROM api_revenue WHERE date >= ? AND date < ?", [start, end]
         ).fetchone()[0])
-        tokens = accepted_tokens_through(conn, period)
+        tokens = accepted_tokens_through(conn, period, platform.tz)
         pool = pool_minor(revenue, alpha, digits)
         shares = allocate(pool, tokens)
         frozen = closed_at(conn, period)

@@ -9,7 +9,7 @@ The rules follow Gopher (Rae et al. 2021) and FineWeb / FineWeb-2 (datatrove), w
 whitespace words (eojeol) rather than FineWeb-2's morphemes, plus rules for machine filler. The groups become the
 stages of the contributor's token funnel, in this order:
 
-    length -> language -> gopher_quality -> gopher_repetition -> line_rules -> filler
+    length -> language -> gopher_quality -> gopher_repetition -> line_rules -> filler -> spam
 
 Statistics over a few words are noise, so most rules only judge documents of at least `STATS_MIN_WORDS` (50)
 words, Gopher's own minimum; the rules that stay reliable on little text (repeated lines, markup, links, random
@@ -30,6 +30,7 @@ from typing import Literal
 
 import polars as pl
 
+from onett_assets.preprocessing import spam
 from onett_assets.preprocessing.language import detect_language
 from onett_assets.preprocessing.measures import SHORT_STATS_MIN_WORDS, STATS_MIN_WORDS, measure
 
@@ -130,6 +131,10 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
     # moby 0.18, King James 0.54; English salad max -0.53 (-0.2 spares odd honest English: verse, lists).
     # Korean written mostly without spaces scores near 0.
     "word_salad": {"ko": 0.0, "en": -0.2},
+    # --- spam
+    # spam probability of English documents (spam.py, a linear classifier of words and word pairs; Korean is never
+    # scored). The threshold is chosen by cross-validation on the training mail and prose, see spam.THRESHOLD
+    "spam": {"en": spam.THRESHOLD},
 }
 
 
@@ -252,6 +257,10 @@ RULES: list[Rule] = [
     _words("word_salad", "filler", "word_order_score", "min",
            "the words do not follow one another as in real sentences (word-order score {value}, at least "
            "{threshold}): shuffled or generated text"),
+    # spam
+    _words("spam", "spam", "spam_probability", "max",
+           "reads like commercial spam or a scam letter: the spam classifier gives it {value} (at most {threshold})",
+           percent=True, min_words=spam.MIN_WORDS),
 ]
 
 
@@ -287,6 +296,7 @@ def apply_rules(frame: pl.DataFrame, rules: list[Rule] = RULES) -> pl.DataFrame:
     m = measure(frame.select("text", "language")).with_columns(
         language=frame["language"],
         unsupported=pl.lit(1.0),
+        spam_probability=spam.spam_scores(frame),
         stop_word_frac=pl.when(frame["language"] == "ko").then(pl.col("ko_ending_frac")).otherwise(
             pl.col("en_stop_word_frac")),
     )

@@ -1,0 +1,329 @@
+"""Korean and English interface text, and numbers formatted for the language and the currency.
+
+Korean is the default (and what a Korean browser gets); `?lang=en` or the language link switches and is
+remembered in a cookie. Text the pipeline writes (rejection reasons, rule details) is shown as written."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
+
+LANGS = ("ko", "en")
+DEFAULT_LANG = "ko"
+
+STAGES = {
+    "raw": ("원본", "raw"),
+    "normalized": ("정규화", "normalized"),
+    "length": ("길이", "length"),
+    "language": ("언어", "language"),
+    "gopher_quality": ("품질", "quality"),
+    "gopher_repetition": ("반복", "repetition"),
+    "line_rules": ("줄 규칙", "line rules"),
+    "filler": ("자동 생성 문구", "filler"),
+    "exact_dedup": ("완전 중복", "exact duplicates"),
+    "near_dedup": ("유사 중복", "near duplicates"),
+    "reference_match": ("참조 일치", "reference match"),
+    "accepted": ("인정", "accepted"),
+    "withdrawn": ("철회", "withdrawn"),
+}
+
+STAGE_MEANINGS_KO = {
+    "raw": "업로드한 그대로 읽은 문서와 그 토큰",
+    "normalized": "유니코드 정리와 개인정보 가림 후의 같은 문서",
+    "length": "비어 있거나 너무 짧거나 너무 긴 문서를 뺀 뒤",
+    "language": "지급 대상이 아닌 언어의 문서를 뺀 뒤",
+    "gopher_quality": "글처럼 읽히지 않는 문서(단어 길이, 기호, 목록, 불용어)를 뺀 뒤",
+    "gopher_repetition": "줄·문단·구절을 되풀이하는 문서를 뺀 뒤",
+    "line_rules": "상용구 줄(메뉴, 코드, 약관 안내)로 된 문서를 뺀 뒤",
+    "filler": "기계가 만든 채움 문구(무작위 음절, 뒤섞인 단어, lorem ipsum, 키워드 반복)를 뺀 뒤",
+    "exact_dedup": "먼저 제출된 문서(내 것이든 다른 기여자 것이든)의 완전한 복사본을 뺀 뒤",
+    "near_dedup": "먼저 제출된 문서를 조금 고친 유사 복사본을 뺀 뒤",
+    "reference_match": "소비자가 이미 가진 텍스트나 공개 텍스트(와 그 유사본)를 뺀 뒤",
+    "accepted": "기여자에게 인정된 문서와 토큰",
+    "withdrawn": "폴더에서 삭제(철회)된 파일의 문서를 뺀 뒤",
+}
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # (Korean, English)
+    "app_title": ("onett 기여자 포털", "onett contributor portal"),
+    "nav_dashboard": ("대시보드", "Dashboard"),
+    "nav_uploads": ("업로드", "Uploads"),
+    "nav_operator": ("전체 기여자", "All contributors"),
+    "nav_revenue": ("매출 업로드", "Revenue"),
+    "sign_out": ("로그아웃", "Sign out"),
+    "signed_in_as": ("{name} 님", "Signed in as {name}"),
+    "switch_lang": ("English", "한국어"),
+    "other_lang": ("en", "ko"),
+    "skip_to_content": ("본문으로 건너뛰기", "Skip to content"),
+    # sign in
+    "sign_in": ("로그인", "Sign in"),
+    "account_name": ("계정 이름", "Account name"),
+    "password": ("비밀번호", "Password"),
+    "sign_in_help": ("계정은 운영자가 만들어 드립니다.", "Accounts are created by an operator."),
+    "bad_credentials": ("계정 이름 또는 비밀번호가 올바르지 않습니다.", "Wrong account name or password."),
+    "too_many_attempts": ("로그인 시도가 너무 많습니다. {minutes}분 후에 다시 시도하세요.",
+                          "Too many attempts; try again in {minutes} minute(s)."),
+    "form_expired": ("양식이 만료되었습니다. 다시 시도하세요.", "This form has expired; please try again."),
+    "signed_out": ("로그아웃되었습니다.", "You are signed out."),
+    "session_expired": ("로그인이 필요합니다 (세션이 만료되었을 수 있습니다).",
+                        "Please sign in (your session may have expired)."),
+    # freshness
+    "busy_title": ("숫자를 갱신하는 중입니다", "The numbers are being updated"),
+    "busy_text": ("처리 작업이 데이터 창고에 쓰는 중입니다. 이 페이지는 몇 초 뒤 자동으로 새로 고쳐집니다.",
+                  "A processing run is writing the warehouse. This page refreshes automatically in a few seconds."),
+    "stale_note": ("{time} 기준 숫자입니다. 지금 갱신 중이며 곧 새 숫자가 나옵니다.",
+                   "Numbers as of {time}; they are being updated and will refresh shortly."),
+    "not_found": ("찾을 수 없습니다", "Not found"),
+    "not_found_text": ("이 주소에는 보여 드릴 것이 없습니다.", "There is nothing to show at this address."),
+    "back_home": ("처음으로", "Back to the start"),
+    # dashboard
+    "dashboard_title": ("{contributor} 대시보드", "{contributor}: dashboard"),
+    "metric_ratio": ("데이터 기여 비율", "Data contribution ratio"),
+    "metric_tokens": ("기여 토큰 수", "Contribution token count"),
+    "metric_reward": ("현재 보상액", "Current monetary reward"),
+    "metric_expected": ("예상 지급액", "Expected payout"),
+    "metric_ratio_help": ("전체 {total} 토큰 중 {mine} 토큰", "{mine} of all {total} tokens"),
+    "metric_tokens_help": ("전처리를 통과해 인정된 토큰", "tokens credited after preprocessing"),
+    "metric_reward_help": ("마감된 달의 지급액 합계", "paid for closed months, in total"),
+    "metric_expected_help": ("{month}분, {date} 지급 예정", "for {month}, paid after {date}"),
+    "no_data_yet": ("아직 처리된 업로드가 없습니다. 파일을 올리면 여기에 숫자가 나타납니다.",
+                    "No processed uploads yet. Upload files and your numbers appear here."),
+    "upload_now": ("파일 올리기", "Upload files"),
+    "funnel_title": ("전처리 단계별 토큰", "Your tokens through preprocessing"),
+    "funnel_help": ("각 단계 뒤에 남은 내 문서와 토큰입니다 (내 업로드 전체).",
+                    "Documents and tokens of yours left after each stage (all your uploads)."),
+    "stage": ("단계", "Stage"),
+    "documents": ("문서", "Documents"),
+    "docs_unit": ("문서", "documents"),
+    "tokens": ("토큰", "Tokens"),
+    "meaning": ("의미", "Meaning"),
+    "removed_title": ("문서가 제외된 이유 (내 문서만)", "Why documents were removed (your documents only)"),
+    "rule": ("규칙", "Rule"),
+    "example": ("예", "Example"),
+    "nothing_removed": ("제외된 문서가 없습니다.", "No document was removed."),
+    "withdrawn_title": ("폴더에서 삭제된 파일", "Files removed from your folder"),
+    "withdrawn_on": ("삭제 확인일", "Seen removed on"),
+    "tokens_stopped": ("지급이 멈춘 토큰", "Tokens that stopped earning"),
+    "revenue_title": ("소비자의 API 사용량과 매출", "The consumer's API usage and revenue"),
+    "revenue_help": ("일별 매출(막대)과 요청 수(선). 매출의 α 몫이 기여자들에게 토큰 비율대로 나뉩니다.",
+                     "Revenue per day (bars) and requests (line). The alpha share of the revenue is split "
+                     "among contributors by their tokens."),
+    "month": ("월", "Month"),
+    "show": ("보기", "Show"),
+    "legend_revenue": ("매출", "revenue"),
+    "legend_requests": ("요청 수", "requests"),
+    "no_revenue": ("이 달에는 보고된 매출이 없습니다.", "No revenue reported for this month."),
+    "how_reward": ("내 보상은 이렇게 계산되었습니다", "How this became your reward"),
+    "line_revenue": ("{month} 매출 R_API", "Revenue R_API of {month}"),
+    "line_alpha": ("기여자 몫 α", "Contributors' share alpha"),
+    "line_pool": ("지급 풀 = R_API × α (최소 단위로 내림)", "Pool = R_API × alpha (rounded down)"),
+    "line_ratio": ("내 기여 비율 T_i / ΣT_j", "Your ratio T_i / ΣT_j"),
+    "line_payout": ("내 지급액 = 풀 × 내 비율", "Your payout = pool × your ratio"),
+    "line_adjustment": ("(이전 달 조정 포함 {amount})", "(includes adjustments of earlier months: {amount})"),
+    "line_not_paid": ("이 달에는 인정된 토큰이 없어 지급이 없습니다.", "No accepted tokens this month: no payout."),
+    "line_open": ("아직 마감되지 않은 달입니다: 지금까지 {days}/{days_in_month}일 보고, 매출 {so_far}.",
+                  "This month is still open: {days}/{days_in_month} days reported so far, revenue {so_far}."),
+    "line_open_share": ("지금 내 비율은 {share}입니다 (위의 예상 지급 참조).",
+                        "Your ratio now: {share} (see the expected payout above)."),
+    "usage_summary": ("{month}: 요청 {requests}건, 입력 토큰 {input}, 출력 토큰 {output}, 매출 {revenue}",
+                      "{month}: {requests} requests, {input} input and {output} output tokens, revenue {revenue}"),
+    "expected_title": ("다음 예상 지급", "Expected next payout"),
+    "expected_text": ("{month}분 예상 지급액은 {amount}이며, {date} 03:00({tz}) 월 마감 때 확정되어 지급됩니다.",
+                      "Expected payout for {month}: {amount}, fixed and paid at the monthly close, "
+                      "03:00 on {date} ({tz})."),
+    "expected_closed": ("{month}은 이미 마감되었습니다.", "{month} is already closed."),
+    "how_estimated": ("추정 방법", "How it is estimated"),
+    "basis_observed": ("이번 달 보고된 {days}일의 일평균 매출 {daily}을 남은 {left}일에 적용",
+                       "the average daily revenue of the {days} reported day(s) this month, {daily}, "
+                       "for the {left} day(s) still to come"),
+    "basis_lookback": ("이번 달 보고가 아직 없어 직전 최대 30일의 일평균 매출 {daily}을 적용",
+                       "no day of this month reported yet: the average daily revenue of the last (up to 30) "
+                       "reported days, {daily}"),
+    "basis_none": ("아직 보고된 매출이 없습니다", "no revenue reported yet"),
+    "estimate_formula": ("예상 매출 {estimated} ({so_far} 보고됨 + 추정) × α {alpha} × 내 비율 {share}",
+                         "estimated revenue {estimated} ({so_far} reported + estimated) × alpha {alpha} × your ratio {share}"),
+    "pending_adjustments": ("마감된 달 재계산으로 생긴 조정 {amount} 포함", "includes {amount} of adjustments of closed months"),
+    "history_title": ("월별 지급 내역", "Payout history"),
+    "history_help": ("마감된 각 달의 지급액과 명세서입니다.", "Each closed month's payout, with its statement."),
+    "ratio": ("비율", "Ratio"),
+    "amount": ("지급액", "Amount"),
+    "adjustment": ("조정", "Adjustment"),
+    "state": ("상태", "State"),
+    "statement": ("명세서", "Statement"),
+    "csv": ("CSV", "CSV"),
+    "printable": ("인쇄용", "Printable"),
+    "all_months_csv": ("전체 내역 CSV 내려받기", "Download all months (CSV)"),
+    "no_history": ("아직 마감된 달이 없습니다.", "No month has been closed yet."),
+    "month_open": ("진행 중", "open"),
+    "month_closed": ("마감", "closed"),
+    "month_paid": ("지급 완료", "paid"),
+    # uploads
+    "uploads_title": ("파일 업로드", "Upload files"),
+    "uploads_help": ("허용 형식: {types}. 파일당 최대 {mb} MB. 여러 파일을 한 번에 고를 수 있습니다.",
+                     "Allowed: {types}. Up to {mb} MB per file. You can choose several files at once."),
+    "uploads_format_help": ("JSONL은 한 줄에 하나의 JSON 객체(text 필드 필수), CSV와 Parquet은 text 열, "
+                            "TXT·MD는 파일 하나가 문서 하나입니다. 새 파일은 보통 1분 안에 처리됩니다.",
+                            "JSONL: one JSON object per line with a text field; CSV and Parquet: a text column; "
+                            ".txt and .md: one document per file. New files are usually processed within a minute."),
+    "choose_files": ("파일 선택", "Choose files"),
+    "upload": ("업로드", "Upload"),
+    "uploading": ("업로드 중", "uploading"),
+    "uploaded": ("업로드 완료: {name}", "Uploaded: {name}"),
+    "uploaded_as": ("{name} ({saved}(으)로 저장)", "{name} (saved as {saved})"),
+    "upload_failed": ("업로드 실패", "Upload failed"),
+    "type_not_allowed": ("{name}: 허용되지 않는 파일 형식입니다 (허용: {types}).",
+                         "{name}: this file type is not accepted (allowed: {types})."),
+    "too_large": ("{name}: 파일이 너무 큽니다 (파일당 최대 {mb} MB).", "{name}: the file is too large (at most {mb} MB per file)."),
+    "empty_file": ("{name}: 빈 파일입니다.", "{name}: the file is empty."),
+    "bad_name": ("파일 이름을 쓸 수 없습니다.", "The file name cannot be used."),
+    "bad_form": ("업로드를 읽을 수 없습니다. 다시 시도하세요.", "The upload could not be read; please try again."),
+    "bad_folder": ("업로드 폴더에 문제가 있습니다. 운영자에게 알려 주세요.", "The upload folder has a problem; please tell an operator."),
+    "csrf": ("양식이 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도하세요.", "This form has expired; reload the page and try again."),
+    "too_many_files": ("한 번에 최대 {limit}개 파일까지 올릴 수 있습니다.", "At most {limit} files at once."),
+    "name_taken": ("{name}: 같은 이름의 파일이 너무 많습니다.", "{name}: too many files of that name."),
+    "refused": ("{name}: 받지 않았습니다: {reason}", "{name}: not accepted: {reason}"),
+    "no_files": ("선택한 파일이 없습니다.", "No file was chosen."),
+    "files_title": ("내 파일", "Your files"),
+    "files_help": ("처리 상태는 저절로 새로 고쳐집니다.", "States refresh by themselves."),
+    "file": ("파일", "File"),
+    "size": ("크기", "Size"),
+    "submitted": ("제출 시각", "Submitted"),
+    "detail": ("자세히", "Details"),
+    "no_files_yet": ("아직 올린 파일이 없습니다.", "You have not uploaded any file yet."),
+    "state_waiting": ("대기 중", "waiting"),
+    "state_waiting_help": ("곧 처리됩니다 (30초마다 새 파일을 확인합니다).", "will be processed shortly (new files are picked up every 30 s)."),
+    "state_processing": ("처리 중", "processing"),
+    "state_accepted": ("승인: {tokens} 토큰", "accepted: {tokens} tokens"),
+    "state_partially accepted": ("부분 승인: {tokens} 토큰", "partially accepted: {tokens} tokens"),
+    "state_rejected": ("거부됨", "rejected"),
+    "state_duplicate upload": ("중복 업로드", "duplicate upload"),
+    "state_withdrawn": ("철회됨", "withdrawn"),
+    "zero_tokens_help": ("읽은 문서 {docs}개 중 토큰이 인정된 문서가 없습니다 (대시보드의 제외 이유 참조).",
+                         "none of the {docs} document(s) read earned tokens (see why on your dashboard)."),
+    "docs_read": ("문서 {docs}개 읽음", "{docs} document(s) read"),
+    "docs_skipped": ("{n}개 건너뜀", "{n} skipped"),
+    "file_gone": ("폴더에서 삭제됨", "no longer in your folder"),
+    "uploaded_by": ("포털에서 {who} 님이 올림", "uploaded in the portal by {who}"),
+    # operator
+    "operator_title": ("전체 기여자와 월별 지급", "All contributors and monthly payouts"),
+    "contributor": ("기여자", "Contributor"),
+    "paid_total": ("누적 지급액", "Paid in total"),
+    "last_payout": ("마지막 지급 월", "Last paid month"),
+    "files": ("파일", "Files"),
+    "rejected_files": ("거부 {n}", "{n} rejected"),
+    "lineage": ("계보 (Dagster)", "Lineage (Dagster)"),
+    "open_in_dagster": ("Dagster UI에서 계보 보기", "Lineage in the Dagster UI"),
+    "months_title": ("월별 상태", "Months"),
+    "revenue": ("매출", "Revenue"),
+    "pool": ("지급 풀", "Pool"),
+    "allocated": ("배분", "Allocated"),
+    "days_reported": ("보고 일수", "Days reported"),
+    "mark_paid": ("지급 완료로 표시", "Mark paid"),
+    "marked_paid": ("{month}을 지급 완료로 표시했습니다.", "{month} is marked paid."),
+    "cannot_mark_open": ("마감되지 않은 달은 지급 완료로 표시할 수 없습니다.", "A month that is not closed cannot be marked paid."),
+    "paid_by": ("{who}, {when}", "{who}, {when}"),
+    "total": ("합계", "Total"),
+    "expected_for": ("{month} 예상", "Expected for {month}"),
+    "view": ("보기", "View"),
+    "viewing_as_operator": ("운영자로서 {contributor}의 화면을 보고 있습니다.", "You are viewing {contributor}'s page as an operator."),
+    "revenue_page_title": ("소비자 매출 업로드", "Upload the consumer's revenue"),
+    "revenue_upload_help": ("일별 사용량 CSV: 머리글 {header}. revenue는 {currency} 단위의 십진수. 같은 날을 두 번 보고하면 거부됩니다. 1분 안에 적재됩니다.",
+                            "Daily usage CSV with the header {header}; revenue is a decimal amount in {currency}. "
+                            "A day reported twice is refused. Loaded within a minute."),
+    "revenue_files_title": ("매출 파일", "Revenue files"),
+    "loaded": ("적재됨: {days}일, {first} ~ {last}, {amount}", "loaded: {days} day(s), {first} to {last}, {amount}"),
+    "not_loaded": ("적재 대기", "waiting to be loaded"),
+    "revenue_saved": ("{name} 저장됨. 곧 적재됩니다.", "{name} saved; it is loaded shortly."),
+    "generated_at": ("{time} 작성", "generated {time}"),
+    "print": ("인쇄", "Print"),
+    "statement_title": ("{month} 지급 명세서", "Payout statement for {month}"),
+    "statement_tokens": ("내 인정 토큰 T_i", "Your accepted tokens T_i"),
+    "statement_all_tokens": ("전체 기여자 토큰 ΣT_j", "All contributors' tokens ΣT_j"),
+    "closed_on": ("마감 시각", "Closed at"),
+    "currency": ("통화", "Currency"),
+}
+
+
+class Translator:
+    def __init__(self, lang: str, currency: str, digits: int):
+        self.lang = lang if lang in LANGS else DEFAULT_LANG
+        self.currency, self.digits = currency, digits
+        self._i = LANGS.index(self.lang)
+
+    def __call__(self, key: str, **params) -> str:
+        pair = STRINGS.get(key)
+        text = pair[self._i] if pair else key
+        return text.format(**params) if params else text
+
+    # numbers ---------------------------------------------------------------------------------------------
+    def num(self, n) -> str:
+        return f"{int(n):,}"
+
+    def amount(self, value) -> str:
+        """The number alone, with the currency's minor digits, rounded down (money is never rounded up)."""
+        quantum = Decimal(1).scaleb(-self.digits)
+        return f"{Decimal(value).quantize(quantum, rounding=ROUND_DOWN):,.{self.digits}f}"
+
+    def money(self, value) -> str:
+        text = self.amount(value)
+        if self.currency == "KRW":
+            return f"{text}원" if self.lang == "ko" else f"₩{text}"
+        return f"{text} {self.currency}"
+
+    def pct(self, ratio, places: int = 4) -> str:
+        return f"{Decimal(ratio) * 100:.{places}f}%"
+
+    def month(self, value) -> str:
+        d = date.fromisoformat(value + "-01") if isinstance(value, str) else value
+        return f"{d.year}년 {d.month}월" if self.lang == "ko" else d.strftime("%b %Y")
+
+    def day(self, value) -> str:
+        d = date.fromisoformat(value) if isinstance(value, str) else value
+        if isinstance(d, datetime):
+            d = d.date()
+        return f"{d.year}년 {d.month}월 {d.day}일" if self.lang == "ko" else d.strftime("%-d %b %Y")
+
+    def moment(self, value: datetime, tz) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    def size(self, n: int) -> str:
+        for unit in ("B", "KB", "MB", "GB"):
+            if n < 1024 or unit == "GB":
+                return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+            n /= 1024
+        return str(n)
+
+    def stage(self, name: str) -> str:
+        pair = STAGES.get(name)
+        return pair[self._i] if pair else name
+
+    def stage_meaning(self, name: str, english: str) -> str:
+        return STAGE_MEANINGS_KO.get(name, english) if self.lang == "ko" else english
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """Language tags by preference (q values honoured), primary subtags only, lower case."""
+    ranked = []
+    for n, item in enumerate(header.split(",")):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag and q > 0:
+            ranked.append((-q, n, tag.split("-")[0].lower()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def pick_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    for choice in (query, cookie):
+        if choice in LANGS:
+            return choice
+    for tag in parse_accept_language(accept_language or ""):
+        if tag in LANGS:
+            return tag
+    return DEFAULT_LANG
