@@ -175,6 +175,8 @@ def positive_cases() -> dict[str, list[str]]:
         "particle_first": [random_hangul(300, list(real_freq), rng, weights=list(real_freq.values()))],
         "lorem_ipsum": [sentences([rng.choice(LOREM) for _ in range(120)], rng)],
         "keyword_stuffing": [enum.replace("Item", "casino") + " " + " ".join(["casino"] * 60)],
+        # three keywords taking turns: none above 0.25 of the words, together well above 0.4
+        "keyword_stuffing_top3": [KOREAN.split(".")[0] + ". " + " ".join(["최저가 무료배송 대출출장"] * 25)],
         "word_salad": [shuffled(ENGLISH * 2, rng), shuffled(KOREAN * 3, rng)],
         "spam": [ADVANCE_FEE],
     }

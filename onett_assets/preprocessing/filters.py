@@ -126,6 +126,10 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
     # the most frequent word that is not a function word, as a share of the words: sotu max 0.013, moby 0.11
     # ('whale'), petitions p99.9 0.20, laws max 0.14 (a statute names its subject in every article)
     "keyword_stuffing": {ALL: 0.25},
+    # the three most frequent content words together (stuffing rotates a few keywords, none alone above 0.25):
+    # documents of 20+ words: petitions max 0.32 (p99.9 0.24), court 0.17, laws 0.17, sotu 0.02, moby 0.16;
+    # stuffed text with three keywords p1 0.45; honest comments and reviews above 0.4: 15 of 14,500
+    "keyword_stuffing_top3": {ALL: 0.4},
     # mean word-order score (word_order.py): real text is above 0, shuffled text below. ko: petitions p0.5 0.07 /
     # min -0.05, court p0.5 0.08 / min -0.14, laws min 0.19; Korean salad p99 -0.01, max 0.05. en: sotu min 0.28,
     # moby 0.18, King James 0.54; English salad max -0.53 (-0.2 spares odd honest English: verse, lists).
@@ -254,6 +258,9 @@ RULES: list[Rule] = [
     _words("keyword_stuffing", "filler", "top_content_word_frac", "max",
            "one word is repeated to fill the document: it is {value} of the words (at most {threshold})",
            percent=True, min_words=20),
+    _words("keyword_stuffing_top3", "filler", "top3_content_word_frac", "max",
+           "a few words are repeated to fill the document: the three most frequent are {value} of the words "
+           "(at most {threshold})", percent=True, min_words=20),
     _words("word_salad", "filler", "word_order_score", "min",
            "the words do not follow one another as in real sentences (word-order score {value}, at least "
            "{threshold}): shuffled or generated text"),

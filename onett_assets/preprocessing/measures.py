@@ -142,6 +142,9 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     top = np.zeros(n)
     top[some] = repetition.top_count(some_compact[w_doc[sw]], content[sw], m_some)
     out["top_content_word"] = top
+    top3 = np.zeros(n)
+    top3[some] = repetition.top_k_count(some_compact[w_doc[sw]], content[sw], m_some, 3)
+    out["top3_content_words"] = top3
     long_doc = out["words"] >= STATS_MIN_WORDS
     compact = np.cumsum(long_doc) - 1  # document number among the long ones
     m = int(long_doc.sum())
@@ -268,6 +271,7 @@ def measure(frame: pl.DataFrame) -> pl.DataFrame:
         ko_suffix_start_frac=_ratio("ko_suffix_first", "words"),
         lorem_frac=_ratio("lorem_words", "words"),
         top_content_word_frac=_ratio("top_content_word", "words"),
+        top3_content_word_frac=_ratio("top3_content_words", "words"),
         dup_line_frac=_ratio("dup_lines", "lines"),
         dup_line_char_frac=_ratio("dup_line_chars", "chars"),
         dup_para_frac=_ratio("dup_paras", "paragraphs"),

@@ -75,6 +75,25 @@ def top_count(doc: np.ndarray, key: np.ndarray, n_docs: int) -> np.ndarray:
     return _top_repeated(doc, key, np.ones(len(key), np.int64), n_docs, at_least=1)
 
 
+def top_k_count(doc: np.ndarray, key: np.ndarray, n_docs: int, k: int) -> np.ndarray:
+    """Per document, how many of its keys are one of its `k` most frequent keys (keyword stuffing spreads over a
+    few keywords: no single one needs to dominate)."""
+    if not len(key):
+        return np.zeros(n_docs)
+    order = np.lexsort((key, doc))
+    d, kk = doc[order], key[order]
+    new = np.ones(len(d), bool)
+    new[1:] = (d[1:] != d[:-1]) | (kk[1:] != kk[:-1])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(d)))
+    group_doc = d[starts]
+    by_count = np.lexsort((-counts, group_doc))
+    group_doc, counts = group_doc[by_count], counts[by_count]
+    rank = np.arange(len(group_doc)) - np.searchsorted(group_doc, group_doc, side="left")
+    top = rank < k
+    return np.bincount(group_doc[top], weights=counts[top], minlength=n_docs)
+
+
 def element_repetition(doc: np.ndarray, h: np.ndarray, length: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
     """For lines or paragraphs: per document, how many are repeats of an earlier one, and their characters."""
     if not len(h):
