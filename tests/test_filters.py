@@ -178,6 +178,7 @@ def positive_cases() -> dict[str, list[str]]:
         # three keywords taking turns: none above 0.25 of the words, together well above 0.4
         "keyword_stuffing_top3": [KOREAN.split(".")[0] + ". " + " ".join(["최저가 무료배송 대출출장"] * 25)],
         "word_salad": [shuffled(ENGLISH * 2, rng), shuffled(KOREAN * 3, rng)],
+        "word_salad_long": [shuffled(KOREAN * 8, rng)],
         "spam": [ADVANCE_FEE],
     }
 
