@@ -26,9 +26,12 @@ def tidy_whitespace(text: pl.Expr) -> pl.Expr:
     )
 
 
-def normalize_text(text: pl.Expr) -> pl.Expr:
-    """NFC (Hangul is never left as jamo), no invisible or control characters, tidy whitespace."""
+def clean_unicode(text: pl.Expr) -> pl.Expr:
+    """Unix line ends, no invisible or control characters, NFC (Hangul is never left as jamo)."""
     # Remove before composing: a zero-width space between jamo would otherwise keep them apart.
-    return tidy_whitespace(
-        text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "").str.normalize("NFC")
-    )
+    return text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "").str.normalize("NFC")
+
+
+def normalize_text(text: pl.Expr) -> pl.Expr:
+    """NFC, no invisible or control characters, tidy whitespace."""
+    return tidy_whitespace(clean_unicode(text))

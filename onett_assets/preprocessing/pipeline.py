@@ -22,7 +22,7 @@ from onett_assets.preprocessing import near_dedup
 from onett_assets.preprocessing.filters import apply_rules
 from onett_assets.preprocessing.hashing import content_hash
 from onett_assets.preprocessing.language import detect_language
-from onett_assets.preprocessing.normalize import normalize_text, tidy_whitespace
+from onett_assets.preprocessing.normalize import clean_unicode, tidy_whitespace
 from onett_assets.preprocessing.pii import mask_pii
 from onett_resources.tokenizer import load_encoding
 
@@ -50,17 +50,26 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
         seconds[step] = seconds.get(step, 0.0) + now - clock
         clock = now
 
-    tidied = raw["text"] if count_raw else raw.select(tidy_whitespace(pl.col("text")))["text"]
-    frame = raw.with_columns(text=normalize_text(pl.col("text")))
+    cleaned = raw.select(clean_unicode(pl.col("text")))["text"]
+    normalized = cleaned.to_frame().select(tidy_whitespace(pl.col("text")))["text"]
+    if count_raw:
+        before = raw["text"]
+    else:
+        # The upload with only its whitespace tidied equals `normalized` unless Unicode clean-up changed it:
+        # only those documents (few, bar CRLF files) are tidied on their own.
+        before = normalized.clone()
+        touched = (cleaned != raw["text"]).fill_null(True).arg_true()
+        if len(touched):
+            before.scatter(touched, raw["text"].gather(touched).to_frame().select(tidy_whitespace(pl.col("text")))["text"])
+    frame = raw.with_columns(text=normalized)
     lap("normalize")
     frame = mask_pii(frame)
     lap("mask_pii")
     tokens = np.asarray(count_tokens(frame["text"].to_list(), encoding), dtype=np.int64)
     raw_tokens = tokens.copy()
-    before = pl.DataFrame({"text": tidied})
-    changed = (frame["text"] != before["text"]).fill_null(True).arg_true().to_numpy()
+    changed = (frame["text"] != before).fill_null(True).arg_true().to_numpy()
     if len(changed):
-        raw_tokens[changed] = count_tokens(before["text"].gather(changed).to_list(), encoding)
+        raw_tokens[changed] = count_tokens(before.gather(changed).to_list(), encoding)
     frame = frame.with_columns(raw_tokens=pl.Series(raw_tokens), tokens=pl.Series(tokens))
     lap("tokenize")
     frame = detect_language(frame)
