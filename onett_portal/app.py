@@ -427,15 +427,21 @@ class Portal:
             "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"})
 
     # ---- operator pages --------------------------------------------------------------------------------
+    def operator_overview(self, request: Request, who: SignedIn):
+        """All contributors' numbers (the operator's page and its API), or the busy page while the warehouse is locked."""
+        today = self.today()
+        try:
+            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings, today))
+        except WarehouseBusy:
+            return self.busy(request, who)
+
     def operator_home(self, request: Request) -> Response:
         who = self.guard(request, "operator")
         if isinstance(who, Response):
             return who
-        today = self.today()
-        try:
-            snap = self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings, today))
-        except WarehouseBusy:
-            return self.busy(request, who)
+        snap = self.operator_overview(request, who)
+        if isinstance(snap, Response):
+            return snap
         return self.render(request, "operator.html", {
             "data": snap.value, "paid": self.store.paid_months(), "stale": self.stale_note(request, snap),
             "accounts": self.store.accounts(), "dagster": self.dagster,
@@ -445,11 +451,9 @@ class Portal:
         who = self.guard(request, "operator")
         if isinstance(who, Response):
             return who
-        today = self.today()
-        try:
-            snap = self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings, today))
-        except WarehouseBusy:
-            return self.busy(request, who)
+        snap = self.operator_overview(request, who)
+        if isinstance(snap, Response):
+            return snap
         paid = self.store.paid_months()
         months = [{"period": m["period"].strftime("%Y-%m"), "revenue": str(m["revenue"]),
                    "state": ("paid" if m["period"].strftime("%Y-%m") in paid else "closed") if m["closed"] else "open",
