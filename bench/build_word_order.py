@@ -9,7 +9,8 @@ Sources, all public domain or CC0, none of them a corpus whose keep rate bench/f
 
 Run from the repository root: .venv/bin/python bench/build_word_order.py [path/to/shared/corpora]
 Only statistics of word-class pairs are stored (the most frequent classes per side, PMI in 1/16 nats as int8,
-zlib-compressed), no text.
+zlib-compressed), no text. The Korean table also holds, over the same ending classes, the PMI of a word's ending
+with the next word's ending and the PMI of an ending with ending its line or not (word_order.chain).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
-from onett_assets.preprocessing.scan import scan  # noqa: E402
-from onett_assets.preprocessing.word_order import DATA, SCALE, classes, word_features  # noqa: E402
+from onett_assets.preprocessing.scan import Lookup, scan  # noqa: E402
+from onett_assets.preprocessing.word_order import DATA, SCALE, classes, resolve, word_features  # noqa: E402
 
 TOP = {"ko": 600, "en": 300}  # classes per side
 
@@ -83,20 +84,52 @@ def build(texts: list[str], language: str) -> dict:
     left = np.flatnonzero(pair)
     ti, tails = _vocabulary(*classes(sc, word_features(sc, left), left, language, "tail"), TOP[language])
     hi, heads = _vocabulary(*classes(sc, word_features(sc, left + 1), left + 1, language, "head"), TOP[language])
-    rows, cols = len(tails) + 1, len(heads) + 1
-    joint = np.bincount(ti * cols + hi, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
-    n = joint.sum()
-    # add-half smoothing: a pair never seen still gets a (strongly negative) finite score
-    pmi = np.log((joint + 0.5) * n / np.outer(joint.sum(1) + 0.5, joint.sum(0) + 0.5))
-    q = np.clip(np.round(pmi * SCALE), -128, 127).astype(np.int8)
-    return {
+    table = {
         "language": language,
-        "pairs": int(n),
+        "pairs": int(len(left)),
         "tail_keys": [str(int(k)) for k in tails],
         "head_keys": [str(int(k)) for k in heads],
         "tail_labels": [label(int(k)) for k in tails],
         "head_labels": [label(int(k)) for k in heads],
-        "pmi_int8_zlib_base64": base64.b64encode(zlib.compress(q.tobytes(), 9)).decode("ascii"),
+        "pmi_int8_zlib_base64": _packed(_pmi(ti, hi, len(tails) + 1, len(heads) + 1)),
+    }
+    if language == "ko":
+        table.update(chain(sc, left, tails))
+    return table
+
+
+def _pmi(left: np.ndarray, right: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    joint = np.bincount(left * cols + right, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
+    n = joint.sum()
+    # add-half smoothing: a pair never seen still gets a (strongly negative) finite score
+    return np.log((joint + 0.5) * n / np.outer(joint.sum(1) + 0.5, joint.sum(0) + 0.5))
+
+
+def _packed(pmi: np.ndarray) -> str:
+    q = np.clip(np.round(pmi * SCALE), -128, 127).astype(np.int8)
+    return base64.b64encode(zlib.compress(q.tobytes(), 9)).decode("ascii")
+
+
+def chain(sc, left: np.ndarray, tails: np.ndarray) -> dict:
+    """Korean: over the tail classes of the main table (resolved as word_order.resolve does at scoring time),
+    - tail_tail: PMI of a word's ending with the next word's ending on the same line ('를' is followed by a verb
+      ending, an adnominal '한' by a noun with its particle, not by another '한');
+    - line_end: PMI of an ending with ending its line (row 0) or being followed on its line (row 1), add-one-half
+      smoothed towards 0 (a rare class says nothing)."""
+    words = np.arange(len(sc.ws))
+    lookup = Lookup(np.asarray(tails, np.uint64))
+    row = resolve(*classes(sc, word_features(sc, words), words, "ko", "tail"), lookup, len(tails))
+    ends = np.ones(len(words), bool)
+    ends[:-1] = sc.w_line_start[1:]  # the next word starts a line (or another document)
+    rows = len(tails) + 1
+    total = np.bincount(row, minlength=rows).astype(np.float64)
+    line = np.zeros((2, rows))
+    for i, (count, share) in enumerate(((np.bincount(row, weights=ends, minlength=rows), ends.mean()),
+                                        (np.bincount(row, weights=~ends, minlength=rows), 1 - ends.mean()))):
+        line[i] = np.log((count + 0.5) / (total + 0.5 / share) / share)
+    return {
+        "tail_tail_pmi_int8_zlib_base64": _packed(_pmi(row[left], row[left + 1], rows, rows)),
+        "line_end_pmi_int8_zlib_base64": _packed(line),
     }
 
 

@@ -118,6 +118,7 @@ def _metadata(result, node: str, key: str):
 
 
 def cmd_ingest(args) -> int:
+    from onett_assets.ingest_runner import run_partitions
     from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
     from onett_assets.reporting import text_table
     from onett_resources.revenue import RevenueError
@@ -161,25 +162,10 @@ def cmd_ingest(args) -> int:
         return 1 if failures else 0
 
     _say(f"landing zone: {len(plan.pending)} (contributor, month) submission(s) to process")
-    rows = []
     started = time.monotonic()
-    for n, pending in enumerate(sorted(plan.pending, key=lambda p: (p.period, p.contributor_id)), start=1):
-        label = f"{pending.contributor_id} {pending.period:%Y-%m}"
-        _say(f"[{n}/{len(plan.pending)}] {label}: {len(pending.files)} file(s), "
-             f"{sum(f.size for f in pending.files) / 1e6:.2f} MB ...")
-        t0 = time.monotonic()
-        result = s.run("ingest_submission", pending.partition_key)
-        if result.success:
-            docs = _metadata(result, "raw_submission", "documents")
-            accepted = _metadata(result, "token_counts", "accepted tokens")
-            rejected = _metadata(result, "raw_submission", "files rejected")
-            rows.append([pending.contributor_id, f"{pending.period:%Y-%m}", len(pending.files), docs,
-                         _metadata(result, "token_counts", "accepted documents"), accepted, rejected, "ok"])
-            _say(f"    {docs} documents read, {accepted} tokens accepted ({time.monotonic() - t0:.1f}s)")
-        else:
-            failures += 1
-            rows.append([pending.contributor_id, f"{pending.period:%Y-%m}", len(pending.files), "", "", "", "", "FAILED"])
-            _say(f"    FAILED {_failure(result)}")
+    outcomes = run_partitions(s, plan.pending, _say)
+    failures += sum(not o.ok for o in outcomes)
+    rows = [o.row() for o in outcomes]
     _say("")
     _say(text_table(["contributor", "month", "files", "documents", "accepted docs", "accepted tokens",
                      "files rejected", "status"], rows))

@@ -23,32 +23,28 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
-import polars as pl
 
 COMPETING = "('accepted', 'duplicate', 'near_duplicate')"
 IN_FOREVER = "'infinity'::TIMESTAMPTZ"  # the withdrawal time of a document still in the landing zone
 
 
-def competing_hashes(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date) -> list[str]:
-    return [
-        h
-        for (h,) in conn.execute(
-            f"SELECT DISTINCT content_hash FROM documents WHERE contributor_id = ? AND period = ? AND status IN {COMPETING}",
-            [contributor_id, period],
-        ).fetchall()
-    ]
+def store_competing_hashes(conn: duckdb.DuckDBPyConnection, table: str, contributor_id: str, period: date,
+                           replace: bool = True) -> None:
+    """The distinct texts of the partition's competing documents, into temp table `table` (kept in the warehouse:
+    a large upload's hashes never pass through Python)."""
+    select = (f"SELECT DISTINCT content_hash FROM documents "
+              f"WHERE contributor_id = ? AND period = ? AND status IN {COMPETING}")
+    if replace:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [contributor_id, period])
+    else:
+        conn.execute(f"INSERT INTO {table} {select}", [contributor_id, period])
 
 
-def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str, date]]:
-    """Re-decide every document whose text is one of `hashes` or near one of them.
+def rerank(conn: duckdb.DuckDBPyConnection, hashes: str) -> list[tuple[str, date]]:
+    """Re-decide every document whose text is in table `hashes` (column content_hash) or near one of them.
 
     Returns the partitions whose statuses, duplicate links or earning starts changed."""
-    if not hashes:
-        return []
-    # Through Arrow, not executemany: DuckDB inserts parameter rows one statement at a time.
-    conn.register("_changed_in", pl.DataFrame({"content_hash": hashes}, schema={"content_hash": pl.String}).to_arrow())
-    conn.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT content_hash FROM _changed_in")
-    conn.unregister("_changed_in")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT content_hash FROM {hashes}")
     # Documents similar to a changed text may change too: one step along the near pairs is enough,
     # because a document's status depends only on the documents similar to it.
     conn.execute(
@@ -63,27 +59,40 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> list[tuple[str
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _credit AS
-        WITH links AS (
-            SELECT content_hash AS h, content_hash AS other, 1.0 AS similarity, TRUE AS exact FROM _touched
-            UNION ALL
-            SELECT n.content_hash, n.other_hash, n.similarity, FALSE
-            FROM near_pairs n JOIN _touched USING (content_hash)
-        ), docs AS (
-            SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.submitted_at,
+        WITH docs AS (
+            SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.submitted_at, d.withdrawn_at,
                    coalesce(d.withdrawn_at, {IN_FOREVER}) AS gone,
                    d.status AS old_status, d.duplicate_of AS old_duplicate_of, d.earns_from AS old_earns_from
             FROM documents d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
-        ), earlier AS (
+        ), exact AS (
+            -- copies of the same text: the documents before each one in submission order (a window, not a join:
+            -- a text uploaded k times costs k rows, not k squared)
+            SELECT contributor_id, period, file, position, gone,
+                   first_value((FALSE, submitted_at, contributor_id, file, position, 1.0::DOUBLE)) OVER earlier AS first,
+                   count(*) FILTER (WHERE withdrawn_at IS NULL) OVER earlier AS still_in,
+                   max(withdrawn_at) OVER earlier AS last_withdrawn_at
+            FROM docs
+            WINDOW earlier AS (PARTITION BY content_hash ORDER BY submitted_at, contributor_id, file, position, gone
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        ), near AS (
             SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
-                   min((NOT l.exact, e.submitted_at, e.contributor_id, e.file, e.position, l.similarity)) AS first,
+                   min((TRUE, e.submitted_at, e.contributor_id, e.file, e.position, n.similarity)) AS first,
                    count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in,
                    max(e.withdrawn_at) AS last_withdrawn_at
             FROM docs d
-            JOIN links l ON l.h = d.content_hash
-            JOIN documents e ON e.content_hash = l.other AND e.status IN {COMPETING}
+            JOIN near_pairs n ON n.content_hash = d.content_hash
+            JOIN documents e ON e.content_hash = n.other_hash AND e.status IN {COMPETING}
             WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, {IN_FOREVER}))
                 < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
             GROUP BY ALL
+        ), earlier AS (
+            -- an exact copy before it decides over any near one
+            SELECT contributor_id, period, file, position, gone,
+                   coalesce(x.first, n.first) AS first,
+                   coalesce(x.still_in, 0) + coalesce(n.still_in, 0) AS still_in,
+                   greatest(x.last_withdrawn_at, n.last_withdrawn_at) AS last_withdrawn_at
+            FROM exact x FULL JOIN near n USING (contributor_id, period, file, position, gone)
+            WHERE x.first IS NOT NULL OR n.first IS NOT NULL
         ), decided AS (
             SELECT d.*, x.first,
                    CASE WHEN x.first IS NULL THEN d.submitted_at

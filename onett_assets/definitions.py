@@ -38,7 +38,8 @@ def build_resources(settings: Settings) -> dict:
         "warehouse": Warehouse(
             database=str(settings.warehouse),
             # DuckDB takes 80% of RAM by default; bounded, its joins spill to disk instead of crowding the workers.
-            connection_config={"memory_limit": settings.warehouse_memory, "temp_directory": str(settings.warehouse) + ".tmp"},
+            connection_config={"memory_limit": settings.warehouse_memory, "temp_directory": str(settings.warehouse) + ".tmp",
+                               **({"threads": settings.warehouse_threads} if settings.warehouse_threads else {})},
         ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "platform": Platform(
@@ -57,7 +58,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([ingest, reference, revenue, payouts]),
         asset_checks=[checks.payouts_sum_to_pool, checks.ratios_sum_to_one, checks.credited_tokens_match_funnel],
-        jobs=[jobs.ingest_submission, jobs.refresh_reference, jobs.load_revenue, jobs.close_period],
+        jobs=[jobs.ingest_submission, jobs.read_submission, jobs.filter_submission, jobs.credit_submission,
+              jobs.refresh_reference,
+              jobs.load_revenue, jobs.close_period],
         sensors=[landing_zone_sensor, reference_and_revenue_sensor],
         schedules=[monthly_close],
         resources=build_resources(settings or load_settings()),

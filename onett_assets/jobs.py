@@ -14,6 +14,29 @@ ingest_submission = define_asset_job(
     description="Read, filter, deduplicate and count one contributor's uploads of one month.",
 )
 
+# The same steps as three jobs, so `onett ingest` can filter one partition on the workers while another process
+# deduplicates the one before in the warehouse (cli.py: reading and deduplicating both write the warehouse).
+read_submission = define_asset_job(
+    "read_submission",
+    selection=AssetSelection.assets("raw_submission"),
+    partitions_def=submission_partitions,
+    description="Read one contributor's uploads of one month.",
+)
+
+filter_submission = define_asset_job(
+    "filter_submission",
+    selection=AssetSelection.assets("filtered"),
+    partitions_def=submission_partitions,
+    description="Normalize, mask, filter and count one contributor's documents of one month.",
+)
+
+credit_submission = define_asset_job(
+    "credit_submission",
+    selection=AssetSelection.assets("deduped", "token_counts"),
+    partitions_def=submission_partitions,
+    description="Deduplicate one contributor's filtered month against everything before it, and count it.",
+)
+
 refresh_reference = define_asset_job(
     "refresh_reference",
     selection=AssetSelection.assets("reference_corpus"),

@@ -7,11 +7,12 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from onett_assets.preprocessing import near_dedup
-from onett_resources.warehouse import insert_frame
 
-SIGNATURE_DTYPE = np.dtype(np.uint32)  # datasketch's 32-bit permutations; stored as raw bytes
+SIGNATURE_DTYPE = np.dtype("<u4")  # datasketch's 32-bit permutations; stored as raw little-endian bytes
+VERIFY_BATCH = 32_768  # candidate pairs verified at once: two 1 KiB signatures each
 
 
 def _register_hashes(conn: duckdb.DuckDBPyConnection, name: str, hashes: list[str]) -> None:
@@ -78,41 +79,61 @@ def _add_to_index(conn: duckdb.DuckDBPyConnection, source: str) -> int:
     return added
 
 
-def find_near_pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> int:
-    """Finds and stores (both ways) every indexed text near one of `hashes`; returns the pairs found."""
-    _register_hashes(conn, "_queries", hashes)
-    candidates = conn.execute(
-        """
-        SELECT DISTINCT a.content_hash, b.content_hash
-        FROM minhash_bands a JOIN _queries q USING (content_hash)
-        JOIN minhash_bands b ON a.band = b.band AND a.bucket = b.bucket AND a.content_hash <> b.content_hash
-        ORDER BY ALL
-        """
-    ).fetchall()
+def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str) -> int:
+    """Finds and stores (both ways) every indexed text near one of the texts in table `queries` (column
+    content_hash); returns the pairs found. Candidates come from an equality join on the LSH bands and are
+    verified in batches as DuckDB streams them, with their signatures: memory stays bounded however many
+    candidates a large upload brings."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _queries AS SELECT DISTINCT content_hash FROM {queries}")
     conn.execute(
         """DELETE FROM near_pairs WHERE content_hash IN (SELECT content_hash FROM _queries)
                                   OR other_hash IN (SELECT content_hash FROM _queries)"""
     )
-    conn.unregister("_queries")
-    if not candidates:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _candidates AS
+        SELECT DISTINCT least(a.content_hash, b.content_hash) AS a, greatest(a.content_hash, b.content_hash) AS b
+        FROM minhash_bands a JOIN _queries q USING (content_hash)
+        JOIN minhash_bands b ON a.band = b.band AND a.bucket = b.bucket AND a.content_hash <> b.content_hash
+        """
+    )
+    reader = conn.sql(
+        """SELECT c.a, c.b, sa.signature AS sa, sb.signature AS sb FROM _candidates c
+           JOIN minhash_signatures sa ON sa.content_hash = c.a JOIN minhash_signatures sb ON sb.content_hash = c.b"""
+    ).to_arrow_reader(VERIFY_BATCH)
+    found = []
+    for batch in reader:  # no other statement may run on the connection while it streams
+        similarity = near_dedup.similarity(_matrix(batch.column("sa")), _matrix(batch.column("sb")))
+        keep = similarity >= near_dedup.THRESHOLD
+        if keep.any():
+            mask = pa.array(keep)
+            found.append(pa.table({"a": batch.column("a").filter(mask), "b": batch.column("b").filter(mask),
+                                   "similarity": pa.array(similarity[keep], pa.float64())}))
+    conn.execute("DROP TABLE _candidates; DROP TABLE _queries")
+    if not found:
         return 0
-    involved = sorted({h for pair in candidates for h in pair})
-    _register_hashes(conn, "_involved", involved)
-    rows = conn.execute(
-        "SELECT content_hash, signature FROM minhash_signatures JOIN _involved USING (content_hash)"
-    ).fetchall()
-    conn.unregister("_involved")
-    position = {h: i for i, (h, _) in enumerate(rows)}
-    matrix = np.stack([np.frombuffer(sig, dtype=SIGNATURE_DTYPE) for _, sig in rows])
-    left = matrix[[position[a] for a, _ in candidates]]
-    right = matrix[[position[b] for _, b in candidates]]
-    similarity = near_dedup.similarity(left, right)
-    keep = similarity >= near_dedup.THRESHOLD
-    found = [(a, b, float(s)) for (a, b), s, k in zip(candidates, similarity, keep) if k]
-    pairs = pl.DataFrame(
-        found + [(b, a, s) for a, b, s in found],
-        schema={"content_hash": pl.String, "other_hash": pl.String, "similarity": pl.Float64},
-        orient="row",
-    ).unique()
-    insert_frame(conn, "near_pairs", pairs)
-    return len(found)
+    pairs = pa.concat_tables(found)
+    conn.register("_found", pairs)
+    try:
+        conn.execute(
+            """INSERT INTO near_pairs SELECT a, b, similarity FROM _found
+               UNION ALL SELECT b, a, similarity FROM _found"""
+        )
+        return pairs.num_rows
+    finally:
+        conn.unregister("_found")
+
+
+def _matrix(signatures: pa.Array) -> np.ndarray:
+    """(n, NUM_PERM) uint32 signatures from an Arrow binary column, without copying row by row."""
+    if isinstance(signatures, pa.ChunkedArray):
+        signatures = signatures.combine_chunks()
+    width = near_dedup.NUM_PERM * SIGNATURE_DTYPE.itemsize
+    offset_type = np.int64 if pa.types.is_large_binary(signatures.type) else np.int32
+    offsets = np.frombuffer(signatures.buffers()[1], offset_type)[signatures.offset: signatures.offset + len(signatures) + 1]
+    if len(signatures) == 0:
+        return np.zeros((0, near_dedup.NUM_PERM), SIGNATURE_DTYPE)
+    if not (np.diff(offsets) == width).all():
+        raise ValueError("a stored MinHash signature has the wrong size: the near-duplicate index is damaged")
+    data = np.frombuffer(signatures.buffers()[2], np.uint8)[offsets[0]: offsets[-1]]
+    return data.view(SIGNATURE_DTYPE).reshape(len(signatures), near_dedup.NUM_PERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from typing import Any, Sequence
 
@@ -45,3 +46,19 @@ def _width(text: str) -> int:
 def _pad(text: str, width: int, right: bool) -> str:
     fill = " " * (width - _width(text))
     return fill + text if right else text + fill
+
+
+class Stopwatch:
+    """Wall seconds per named step of an asset, for its metadata: where a run's time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._last
+        self._last = now
+
+    def rounded(self) -> dict[str, float]:
+        return {step: round(value, 3) for step, value in self.seconds.items()}

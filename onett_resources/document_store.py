@@ -54,16 +54,35 @@ class PartWriter:
 
 class PartitionWriter:
     def __init__(self, folder: Path):
-        self.folder, self._parts = folder, []
+        self.folder, self._parts, self._numbers = folder, [], 0
 
     def part(self, kind: str) -> PartWriter:
-        writer = PartWriter(self.folder / f"{kind}-{len(self._parts):05d}.parquet")
+        writer = PartWriter(self.reserve(kind)[0])
         self._parts.append(writer)
         return writer
+
+    def reserve(self, *kinds: str) -> list[Path]:
+        """Paths for parts of the given kinds, sharing the next number, for another process to write (a worker
+        writes its own output: the documents never travel back through this process)."""
+        number, self._numbers = self._numbers, self._numbers + 1
+        return [self.folder / f"{kind}-{number:05d}.parquet" for kind in kinds]
 
     def close(self) -> None:
         for part in self._parts:
             part.close()
+
+
+def read_row_group(path: Path | str, group: int, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.from_arrow(pq.ParquetFile(path).read_row_group(group, columns=columns))
+
+
+def write_part(path: Path | str, frame: pl.DataFrame) -> None:
+    """One whole part file (one row group), as PartWriter writes them."""
+    writer = PartWriter(Path(path))
+    try:
+        writer.write(frame)
+    finally:
+        writer.close()
 
 
 class DocumentStore(ConfigurableResource):
@@ -81,6 +100,12 @@ class DocumentStore(ConfigurableResource):
                 f"no {stage} output for {contributor_id} {period:%Y-%m}: materialize {stage} for this partition first"
             )
         return sorted(folder.glob(f"{kind}-*.parquet"))
+
+    def row_groups(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> Iterator[tuple[Path, int]]:
+        """(part, row group) of every written batch, in order: what a worker reads with `read_row_group`."""
+        for path in self.parts(stage, contributor_id, period, kind):
+            for group in range(pq.ParquetFile(path).num_row_groups):
+                yield path, group
 
     def batches(self, stage: str, contributor_id: str, period: date, kind: str = "docs",
                 columns: list[str] | None = None) -> Iterator[pl.DataFrame]:

@@ -101,14 +101,15 @@ class LandingZone(ConfigurableResource):
         return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
 
     def read(self, entry: LandingFile, sha256: str | None = None,
-             sink: Callable[[list[Record]], None] | None = None) -> tuple[ReadResult, str | None, str]:
+             sink: Callable[[list[Record]], None] | None = None,
+             batch_chars: int = 32 << 20) -> tuple[ReadResult, str | None, str]:
         """Read one file: its records, a file-level error (or None), and the sha256 of its bytes.
 
         Streams the file twice (hash, then parse) rather than holding it in memory; with a `sink`, records are
         handed over in batches as they are read. A file that changes while it is read is refused, so half a
         file is never counted (the next run reads it whole): the result then holds no documents, and whatever
         went to the sink must be discarded."""
-        result = ReadResult(sink=sink)
+        result = ReadResult(sink=sink, batch_bytes=batch_chars)
         if entry.is_symlink:
             return result, f"{entry.file}: a symbolic link; links are never followed (upload the file itself)", ""
         try:

@@ -48,6 +48,7 @@ class Settings:
     workers: int
     count_raw_tokens: bool
     warehouse_memory: str
+    warehouse_threads: int = 0  # 0: DuckDB picks (one per core)
 
     @property
     def currency_digits(self) -> int:
@@ -118,6 +119,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", warehouse_memory, re.IGNORECASE):
         raise SettingsError(f"ONETT_WAREHOUSE_MEMORY={warehouse_memory!r} must be a size such as 1GB or 512MB")
 
+    threads_text = env.get("ONETT_WAREHOUSE_THREADS", "0")
+    if not threads_text.strip().isdigit():
+        raise SettingsError(f"ONETT_WAREHOUSE_THREADS={threads_text!r} must be a whole number (0: one per core)")
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -136,5 +141,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_compression_ratio=positive_int("ONETT_MAX_COMPRESSION_RATIO", 200),
         workers=workers,
         warehouse_memory=warehouse_memory,
+        warehouse_threads=int(threads_text),
         count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
     )

@@ -8,6 +8,7 @@ own thread limits before polars is loaded.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 from collections import deque
@@ -25,6 +26,15 @@ def _init_worker() -> None:
     os.environ["POLARS_MAX_THREADS"] = "1"
     os.environ["ONETT_SCAN_THREADS"] = "1"
     os.environ["RAYON_NUM_THREADS"] = "1"
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed by the last job back to the kernel (glibc keeps it otherwise, and a worker's size would
+    creep up with fragmentation from job to job). A no-op where the C library is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _pool(processes: int) -> ProcessPoolExecutor:
@@ -52,6 +62,21 @@ class Workers(ConfigurableResource):
         if self.processes > 0:
             return self.processes
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    def warm(self, fn: Callable[[], Any]) -> None:
+        """Start the workers now and run `fn` (imports, tables) on them in the background, so the first real job
+        does not wait for them: called while the caller has other things to do."""
+        processes = self.count()
+        if processes > 1:
+            pool = _pool(processes)
+            for _ in range(processes):
+                pool.submit(fn)
+
+    def release(self) -> None:
+        """Stop the workers (the next `map` starts new ones): their memory goes back to what comes next."""
+        pool = _pools.pop(self.count(), None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable[..., Any], jobs: Iterable[tuple], in_process: bool = False) -> Iterator[Any]:
         """`fn(*job)` for every job, results in job order. At most two jobs per worker are in flight, so memory

@@ -179,6 +179,8 @@ def positive_cases() -> dict[str, list[str]]:
         "keyword_stuffing_top3": [KOREAN.split(".")[0] + ". " + " ".join(["최저가 무료배송 대출출장"] * 25)],
         "word_salad": [shuffled(ENGLISH * 2, rng), shuffled(KOREAN * 3, rng)],
         "word_salad_long": [shuffled(KOREAN * 8, rng)],
+        "word_salad_medium": [shuffled(" ".join(KOREAN.split()[:40]), random.Random(SEED + 3))],
+        "word_salad_short": [shuffled(" ".join(KOREAN.split()[:25]), random.Random(SEED + 1))],
         "spam": [ADVANCE_FEE],
     }
 

@@ -74,6 +74,12 @@ def test_constants_are_consistent():
     assert 0 < nd.THRESHOLD <= 1 and nd.MIN_SHINGLES >= 1 and nd.SHINGLE_DESCRIPTION
 
 
+def test_permutations_are_datasketchs():
+    a, b = MinHash(num_perm=nd.NUM_PERM, seed=nd.SEED, scheme="affine32").permutations
+    ours_a, ours_b = nd._permutations(nd.NUM_PERM)
+    assert (ours_a.ravel() == a).all() and (ours_b.ravel() == b).all()
+
+
 def test_signatures_are_datasketch_minhash_of_the_documented_shingles():
     """Same values as datasketch's own MinHash (affine32, SEED) fed with an independent shingle computation."""
     texts = [KOREAN, "The fool hath said in his heart, There is no God.", "x" * 40, "가나다라마바사아자차카타파하" * 3]

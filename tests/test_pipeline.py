@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
@@ -106,6 +107,44 @@ def test_first_come_credit_does_not_depend_on_processing_order(onett):
     assert documents[("kim", "k0")][0] == "duplicate"
     # the funnel rows of partitions whose credit moved were refreshed too
     assert ("zed", "accepted", 1) == next((c, s, d) for c, s, d, _ in forward[1] if c == "zed" and s == "accepted")
+
+
+def test_pipelined_ingest_matches_one_run_per_partition(onett, monkeypatch):
+    """With several partitions, `onett ingest` filters one partition while a second process deduplicates the one
+    before: the outcome must be exactly that of one `ingest_submission` run per partition, in order."""
+    import onett_assets.ingest_runner as runner
+    from dagster import RunsFilter
+
+    texts = distinct_texts(*PETITIONS, 16)
+    words = texts[0].split()
+    near_copy = " ".join(words[:5] + words[6:])  # one word dropped
+    onett.drop("amy", "a.jsonl", docs(texts[:6], "a"), seoul(2026, 9, 3))
+    bob = onett.drop("bob", "b.jsonl", docs(texts[4:10] + [near_copy], "b"), seoul(2026, 9, 5))
+    onett.drop("cat", "c.jsonl", docs(texts[9:14] + texts[1:2], "c"), seoul(2026, 10, 1, 9))
+    onett.drop("amy", "late.jsonl", docs(texts[12:16], "l"), seoul(2026, 10, 2))
+    monkeypatch.setattr(runner, "PIPELINE_MIN_BYTES", 0)
+    # bob's partition (the largest) is split over the two processes, the others run whole
+    monkeypatch.setattr(runner, "SPLIT_MIN_BYTES", bob.stat().st_size)
+    monkeypatch.setenv("ONETT_WORKERS", "2")
+    out = onett.ok("ingest")
+    assert out.count(" ok") == 4, out
+    instance = onett.session().instance
+    credit_runs = instance.get_runs(RunsFilter(job_name="credit_submission"))
+    assert [r.tags["dagster/partition"] for r in credit_runs] == ["bob|2026-09-01"]
+    assert credit_runs[0].tags["onett/pid"] != str(os.getpid())  # in the second process
+    assert len(instance.get_runs(RunsFilter(job_name="ingest_submission"))) == 3
+    tables = ["documents", "token_funnel", "submissions", "pii_masks", "near_pairs"]
+    pipelined = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
+    assert dict(onett.query("SELECT doc_id, status FROM documents WHERE contributor_id = 'bob'"))["b6"] == "near_duplicate"
+
+    onett.warehouse.unlink()
+    s = onett.session()
+    from onett_assets.partitions import submission_key
+
+    for period, contributor in sorted({(date(2026, 9, 1), "amy"), (date(2026, 9, 1), "bob"),
+                                       (date(2026, 10, 1), "cat"), (date(2026, 10, 1), "amy")}):
+        assert s.run("ingest_submission", submission_key(contributor, period)).success
+    assert {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables} == pipelined
 
 
 def test_rerun_is_idempotent_and_change_is_detected(onett):

@@ -4,7 +4,6 @@
 import time
 from datetime import date, datetime, timezone
 
-import numpy as np
 import polars as pl
 from dagster import (
     AssetExecutionContext,
@@ -13,13 +12,14 @@ from dagster import (
     asset,
 )
 
-from onett_assets.credit import competing_hashes, rerank
+from onett_assets.credit import rerank, store_competing_hashes
 from onett_assets.funnel import STAGES, funnel_rows, refresh_funnel
 from onett_assets.partitions import split_submission_key, submission_partitions
 from onett_assets.near_index import find_near_pairs, index_signatures
 from onett_assets.preprocessing.pii import PII_KINDS
-from onett_assets.preprocessing.pipeline import STEPS, preprocess
-from onett_assets.reporting import markdown_table
+from onett_assets.preprocessing.batches import combine_summaries, preprocess_row_group
+from onett_assets.preprocessing.pipeline import STEPS
+from onett_assets.reporting import Stopwatch, markdown_table
 from onett_assets.withdrawals import keep_withdrawn_documents, withdraw_submissions
 from onett_resources import DocumentStore, LandingZone, Platform, Tokenizer, UploadArchive, Warehouse, Workers
 from onett_resources.formats import ReadResult, Record
@@ -42,6 +42,14 @@ SUBMISSION_SCHEMA = {
     "submitted_at": pl.Datetime("us", "UTC"), "status": pl.String, "error": pl.String,
     "docs_read": pl.Int64, "docs_skipped": pl.Int64, "mtime_ns": pl.Int64, "notes": pl.String,
 }
+
+
+JOB_CHARS = 2 << 20  # text per raw batch, i.e. per preprocessing job: spreads a partition over the workers, and
+# bounds a worker's memory (about 300 MB for its tables plus 150 bytes per character of the job)
+IN_PROCESS_BYTES = 1 << 20  # compressed raw Parquet below which starting workers costs more than it saves
+# After a partition this large (compressed raw Parquet, about 1 GB of text) the workers are stopped, so the
+# warehouse step that follows has their memory (restarting them costs about 2 s, nothing next to such a partition)
+RELEASE_WORKERS_BYTES = 256 << 20
 
 
 def _partition(context: AssetExecutionContext) -> tuple[str, date]:
@@ -100,7 +108,7 @@ def raw_submission(
                 part = output.part("docs")
                 sink = lambda records, at=entry.submitted_at, part=part: part.write(  # noqa: E731
                     _records_frame(records, contributor_id, period, at))
-                result, file_error, sha256 = landing_zone.read(entry, sha256 or None, sink=sink)
+                result, file_error, sha256 = landing_zone.read(entry, sha256 or None, sink=sink, batch_chars=JOB_CHARS)
                 status, error = result.verdict(file_error)
                 if status != "rejected" and not upload_archive.keep(entry.path, sha256):
                     status, error = "rejected", f"{entry.file}: changed while it was being archived; it is read again once complete"
@@ -158,22 +166,6 @@ def _records_frame(records: list[Record], contributor_id: str, period: date, sub
     )
 
 
-JOB_CHARS = 4 << 20  # text per preprocessing job: small enough to spread a partition over the workers
-IN_PROCESS_BYTES = 1 << 20  # compressed raw Parquet below which starting workers costs more than it saves
-
-
-def _jobs(batches, encoding: str, count_raw: bool):
-    """Raw batches cut into jobs of about JOB_CHARS of text."""
-    for batch in batches:
-        sizes = batch["text"].str.len_chars().cum_sum().to_numpy()
-        cut = 0
-        while cut < batch.height:
-            end = int(np.searchsorted(sizes, (sizes[cut - 1] if cut else 0) + JOB_CHARS, side="right"))
-            end = max(end, cut + 1)
-            yield batch.slice(cut, end - cut), encoding, count_raw
-            cut = end
-
-
 @asset(
     group_name=GROUP,
     partitions_def=submission_partitions,
@@ -187,27 +179,27 @@ def filtered(
     with personal data masked, their language identified, and judged by the quality rules. Every document
     stays with the rule that rejected it and a plain-words `reason`, so a contributor can see why a document
     earns nothing. Tokens are counted here, once, on the text that would be paid for; kept texts get their
-    MinHash signature for the near-duplicate index. Runs in batches on every core."""
+    MinHash signature for the near-duplicate index. Each written batch of raw_submission is one job for the
+    workers (every core), which write their output parts themselves."""
     contributor_id, period = _partition(context)
     raw_parts = document_store.parts("raw_submission", contributor_id, period)
-    small = sum(p.stat().st_size for p in raw_parts) < IN_PROCESS_BYTES
-    jobs = _jobs(document_store.batches("raw_submission", contributor_id, period), tokenizer.encoding,
-                 tokenizer.count_raw)
+    raw_bytes = sum(p.stat().st_size for p in raw_parts)
+    small = raw_bytes < IN_PROCESS_BYTES
     summaries, seconds = [], {}
     started = time.perf_counter()
     with document_store.writing("filtered", contributor_id, period) as output:
-        docs_part, index_part = output.part("docs"), output.part("index")
-        for frame, index, steps in workers.map(preprocess, jobs, in_process=small):
-            docs_part.write(frame)
-            index_part.write(index)
-            summaries.append(summarize_batch(frame))
+        jobs = ((str(part), group, *map(str, output.reserve("docs", "index")), tokenizer.encoding, tokenizer.count_raw)
+                for part, group in document_store.row_groups("raw_submission", contributor_id, period))
+        for summary, steps in workers.map(preprocess_row_group, jobs, in_process=small):
+            summaries.append(summary)
             for step, value in steps.items():
                 seconds[step] = seconds.get(step, 0.0) + value
     wall = time.perf_counter() - started
-    summary = combine_summaries(summaries)
+    if raw_bytes >= RELEASE_WORKERS_BYTES:
+        workers.release()
     return MaterializeResult(
         metadata={
-            **summary,
+            **combine_summaries(summaries),
             "seconds": round(wall, 2),
             "cpu_seconds": MetadataValue.json({s: round(seconds.get(s, 0.0), 3) for s in STEPS}),
             "CPU seconds by step": MetadataValue.md(
@@ -215,48 +207,6 @@ def filtered(
             ),
         }
     )
-
-
-def summarize_batch(frame: pl.DataFrame) -> dict:
-    """What `filtered` reports, for one batch (small: counts only, never text)."""
-    kept = frame["rejected_by"] == ""
-    return {
-        "documents": frame.height,
-        "raw_tokens": int(frame["raw_tokens"].sum()),
-        "tokens": int(frame["tokens"].sum()),
-        "kept_documents": int(kept.sum()),
-        "kept_tokens": int(frame["tokens"].filter(kept).sum()),
-        "pii": {kind: int(frame[kind].sum()) for kind in PII_KINDS},
-        "languages": frame.group_by("language").agg(docs=pl.len(), tokens=pl.col("tokens").sum()),
-        "rules": frame.filter(~kept).group_by("filter_group", "rejected_by").agg(
-            docs=pl.len(), tokens=pl.col("tokens").sum()),
-    }
-
-
-def combine_summaries(parts: list[dict]) -> dict:
-    total = lambda key: sum(p[key] for p in parts)  # noqa: E731
-    def merged(key: str, by: list[str]) -> pl.DataFrame:
-        frames = [p[key] for p in parts if p[key].height]
-        if not frames:
-            return pl.DataFrame()
-        return pl.concat(frames).group_by(by).agg(pl.col("docs").sum(), pl.col("tokens").sum()).sort(by)
-    languages, by_rule = merged("languages", ["language"]), merged("rules", ["filter_group", "rejected_by"])
-    masked = {kind: sum(p["pii"][kind] for p in parts) for kind in PII_KINDS}
-    return {
-        "documents in": total("documents"),
-        "tokens in": total("raw_tokens"),
-        "tokens after normalization and masking": total("tokens"),
-        "documents kept": total("kept_documents"),
-        "tokens kept": total("kept_tokens"),
-        "personal data masked": MetadataValue.md(
-            markdown_table(["kind", "values masked"], [[k.removeprefix("pii_"), n] for k, n in masked.items()])
-        ),
-        "languages": MetadataValue.md(
-            markdown_table(["language", "documents", "tokens"], languages.rows()) if languages.height else "none"),
-        "removed by rule": MetadataValue.md(
-            markdown_table(["stage", "rule", "documents", "tokens"], by_rule.rows()) if by_rule.height else "nothing removed"
-        ),
-    }
 
 
 @asset(
@@ -280,8 +230,10 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
     contributor_id, period = _partition(context)
     docs = [str(p) for p in document_store.parts("filtered", contributor_id, period, "docs")]
     index = [str(p) for p in document_store.parts("filtered", contributor_id, period, "index")]
+    clock = Stopwatch()
     with warehouse.connection() as conn, transaction(conn):
-        released = competing_hashes(conn, contributor_id, period)
+        clock.lap("connect")
+        store_competing_hashes(conn, "_affected", contributor_id, period)  # before: credit they held is released
         # The documents of withdrawn uploads are kept, marked (onett_assets/withdrawals.py); the rest are replaced.
         withdrawn = keep_withdrawn_documents(conn, contributor_id, period)
         conn.execute("DELETE FROM documents WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL",
@@ -290,18 +242,28 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
         if docs:
             conn.execute(DOCUMENTS_FROM_PARQUET, [docs])
             conn.execute(PII_FROM_PARQUET, [docs])
+        clock.lap("documents")
         indexed = index_signatures(conn, index)
-        near = find_near_pairs(conn, competing_hashes(conn, contributor_id, period))
+        clock.lap("near index")
+        store_competing_hashes(conn, "_competing", contributor_id, period)
+        near = find_near_pairs(conn, "_competing")
+        clock.lap("near pairs")
         reference_matches = match_reference(conn, contributor_id, period)
-        moved = rerank(conn, released + competing_hashes(conn, contributor_id, period))
+        clock.lap("reference match")
+        store_competing_hashes(conn, "_affected", contributor_id, period, replace=False)  # and after
+        moved = rerank(conn, "_affected")
+        conn.execute("DROP TABLE _affected; DROP TABLE _competing")
+        clock.lap("credit")
         others = [p for p in moved if p != (contributor_id, period)]
         refresh_funnel(conn, others)
+        clock.lap("other funnels")
         status = conn.execute(
             """SELECT CASE WHEN withdrawn_at IS NULL THEN status ELSE 'withdrawn' END, count(*),
                       coalesce(sum(tokens), 0)::BIGINT FROM documents
                WHERE contributor_id = ? AND period = ? GROUP BY 1 ORDER BY 1""",
             [contributor_id, period],
         ).fetchall()
+    clock.lap("commit")
     counts = {s: (n, t) for s, n, t in status}
     if others:
         context.log.info(f"credit moved in other partitions, their funnels were refreshed: {others}")
@@ -320,6 +282,7 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
             "other partitions re-credited": MetadataValue.md(
                 "\n".join(f"- {c} {p:%Y-%m}" for c, p in others) or "none"
             ),
+            "seconds by step": MetadataValue.json(clock.rounded()),
         }
     )
 

@@ -34,12 +34,14 @@ from onett_assets.preprocessing.scan import (
 
 STATS_MIN_WORDS = 50  # Gopher's minimum document length: word n-gram and word-order statistics start here
 SHORT_STATS_MIN_WORDS = 10  # repeated lines, paragraphs and words are padding at any length from here
-BATCH_BYTES = 1 << 22  # text per scan batch
+BATCH_BYTES = 1 << 20  # text per scan batch: its arrays take about 50 bytes per byte of text
 BATCH_DOCS = 1 << 19
 THREADS = int(os.environ.get("ONETT_SCAN_THREADS") or min(4, os.cpu_count() or 1))  # batches measured at once
 SHORT_LINE_CHARS = 30  # FineWeb: a line of at most 30 characters is short
 LONG_TOKEN_CHARS = 30  # a "word" this long is a link, an encoded blob or a hash, not language
 ORDER_PAIRS = 1000  # word pairs scored per document at most
+# documents whose word order is scored: Korean from 20 words (rule word_salad_short), English from STATS_MIN_WORDS
+ORDER_MIN_WORDS = {"ko": 20, "en": STATS_MIN_WORDS}
 
 t = pl.col("text")
 
@@ -49,7 +51,7 @@ def _word_set(words: frozenset[str]) -> Lookup:
     """Lookup of the hashes of a word list, as written and capitalized (computed by the same scan as the texts)."""
     forms = sorted(set(words) | {w[:1].upper() + w[1:] for w in words})
     sc = scan(pl.Series([" ".join(forms)]))
-    return Lookup(np.unique(sc.segment_hash(sc.ws, sc.we, sc.space)))
+    return Lookup(np.unique(sc.segment_hash(sc.ws, sc.we)))
 
 
 def _in(hashes: np.ndarray, words: frozenset[str]) -> np.ndarray:
@@ -117,7 +119,7 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     www = www[sc.ws[word_of(www)] == www] if len(www) else www  # at the start of a word
     link[word_of(www)] = True
     out["links"] = sc.per_doc(w_doc, link)
-    h = sc.segment_hash(sc.ws, sc.we, sc.space)  # words as written: 'the' and 'The' count, 'the,' does not (rules have margin)
+    h = sc.segment_hash(sc.ws, sc.we)  # words as written: 'the' and 'The' count, 'the,' does not (rules have margin)
     word_ko = languages[w_doc] == "ko"
     last_hangul = word_order.last_hangul(sc)
     out["en_stop_words"] = sc.per_doc(w_doc, _in(h, frozenset(EN_STOP_WORDS)))
@@ -139,12 +141,9 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     some = out["words"] >= SHORT_STATS_MIN_WORDS
     some_compact, m_some = np.cumsum(some) - 1, int(some.sum())
     sw = some[w_doc]
-    top = np.zeros(n)
-    top[some] = repetition.top_count(some_compact[w_doc[sw]], content[sw], m_some)
-    out["top_content_word"] = top
-    top3 = np.zeros(n)
-    top3[some] = repetition.top_k_count(some_compact[w_doc[sw]], content[sw], m_some, 3)
-    out["top3_content_words"] = top3
+    out["top_content_word"], out["top3_content_words"] = np.zeros(n), np.zeros(n)
+    out["top_content_word"][some], out["top3_content_words"][some] = repetition.top_counts(
+        some_compact[w_doc[sw]], content[sw], m_some, 3)
     long_doc = out["words"] >= STATS_MIN_WORDS
     compact = np.cumsum(long_doc) - 1  # document number among the long ones
     m = int(long_doc.sum())
@@ -154,23 +153,23 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
         out[c] = np.zeros(n)
         out[c][long_doc] = rep[c].to_numpy()
 
-    # word order, scored with the document language's table on at most ORDER_PAIRS pairs per document, spread
-    # evenly over it (the mean of a thousand pairs is as good as the mean of all of them)
-    pair_ok = np.zeros(len(w_doc), bool)
+    # word order, scored with the document language's table on at most ORDER_PAIRS words per document, spread
+    # evenly over it (the mean of a thousand pairs is as good as the mean of all of them); each word is scored
+    # against what follows it (word_order.word_scores: English only where a word follows on the same line)
+    sampled = np.zeros(len(w_doc), bool)
     if len(w_doc) > 1:
-        pair_ok[:-1] = (w_doc[:-1] == w_doc[1:]) & ~sc.w_line_start[1:]
         first_word = np.searchsorted(w_doc, np.arange(n))
         stride = np.maximum(1, -(-out["words"] // ORDER_PAIRS))
-        pair_ok &= (np.arange(len(w_doc)) - first_word[w_doc]) % stride[w_doc] == 0
+        sampled = (np.arange(len(w_doc)) - first_word[w_doc]) % stride[w_doc] == 0
     order_sum, order_pairs = np.zeros(n), np.zeros(n)
-    for language in ("ko", "en"):
-        sel = (languages[w_doc] == language) & pair_ok & lw
+    for language, min_words in ORDER_MIN_WORDS.items():
+        sel = (languages[w_doc] == language) & sampled & (out["words"] >= min_words)[w_doc]
         if not sel.any():
             continue
-        score = word_order.pair_scores(sc, sel, language)
-        order_sum += np.bincount(w_doc[sel], weights=score, minlength=n)
-        order_pairs += np.bincount(w_doc[sel], minlength=n)
-    out["word_pairs"] = order_pairs
+        scored, score = word_order.word_scores(sc, sel, language)
+        order_sum += np.bincount(w_doc[scored], weights=score, minlength=n)
+        order_pairs += np.bincount(w_doc[scored], minlength=n)
+    out["word_pairs"] = order_pairs  # words scored (English: word pairs)
     out["word_order_score"] = np.divide(order_sum, order_pairs, out=np.zeros(n), where=order_pairs > 0)
 
     # --- lines
@@ -195,10 +194,10 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
         for c in ("bullet_lines", "terminal_lines", "terminal_lines_ko", "ellipsis_lines", "short_lines"):
             out[c] = np.zeros(n)
     out["paragraphs"] = np.bincount(sc.p_doc, minlength=n)
-    for count_col, chars_col, start, end, doc, skip in (("dup_lines", "dup_line_chars", ls, le, l_doc, sc.newline),
-                                                        ("dup_paras", "dup_para_chars", sc.ps, sc.pe, sc.p_doc, sc.blank)):
+    for count_col, chars_col, start, end, doc in (("dup_lines", "dup_line_chars", ls, le, l_doc),
+                                                  ("dup_paras", "dup_para_chars", sc.ps, sc.pe, sc.p_doc)):
         keep = some[doc]
-        hashes = sc.segment_hash(start, end, skip)[keep]
+        hashes = sc.segment_hash(start, end)[keep]
         count, chars = repetition.element_repetition(some_compact[doc[keep]], hashes, (end - start)[keep], m_some)
         out[count_col], out[chars_col] = np.zeros(n), np.zeros(n)
         out[count_col][some], out[chars_col][some] = count, chars

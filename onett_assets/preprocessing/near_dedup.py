@@ -75,7 +75,6 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-from datasketch import MinHash
 
 NGRAM = 6
 SHINGLE_DESCRIPTION = (
@@ -156,8 +155,12 @@ def _shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.nd
 
 
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutations (a odd, b) for the fixed SEED, as (num_perm, 1) columns."""
-    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme="affine32").permutations
+    """datasketch's affine32 permutations (a odd, b) for the fixed SEED, as (num_perm, 1) columns: the same draws
+    as its `MinHash._init_permutations` (tests/test_near_dedup.py compares with datasketch itself), made here so the
+    worker processes do not import datasketch and SciPy (40 MB each) for two arrays."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a.astype(np.uint32)[:, None], b.astype(np.uint32)[:, None]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 # Zero-width characters, BOMs, soft hyphens and bidirectional marks: invisible, yet each costs tokens.
@@ -10,8 +12,10 @@ _INVISIBLE = "[" + "".join(
 ) + "]"
 # C0/C1 control characters except tab and newline.
 _CONTROL = "[" + "".join(chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]) + "]"
-# Horizontal spaces, including no-break and the ideographic space common in Korean documents.
-_SPACES = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+# Horizontal spaces, including no-break and the ideographic space common in Korean documents: a run of them
+# becomes one space. Only runs that are not already a single space are matched (most runs are).
+_SPACE = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = f"[{_SPACE}]*[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][{_SPACE}]*| {{2,}}"
 
 
 def tidy_whitespace(text: pl.Expr) -> pl.Expr:
@@ -26,10 +30,24 @@ def tidy_whitespace(text: pl.Expr) -> pl.Expr:
     )
 
 
+def remove_invisible(text: pl.Expr) -> pl.Expr:
+    """Unix line ends, no invisible or control characters."""
+    return text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "")
+
+
 def clean_unicode(text: pl.Expr) -> pl.Expr:
     """Unix line ends, no invisible or control characters, NFC (Hangul is never left as jamo)."""
     # Remove before composing: a zero-width space between jamo would otherwise keep them apart.
-    return text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "").str.normalize("NFC")
+    return remove_invisible(text).str.normalize("NFC")
+
+
+def compose(texts: pl.Series) -> pl.Series:
+    """NFC, composing only the texts not in NFC already: Python's quick check costs a fifteenth of composing, and
+    almost every text passes it. Equal to `texts.str.normalize("NFC")`."""
+    todo = [i for i, t in enumerate(texts.to_list()) if t is not None and not unicodedata.is_normalized("NFC", t)]
+    if not todo:
+        return texts
+    return texts.clone().scatter(todo, texts.gather(todo).str.normalize("NFC"))
 
 
 def normalize_text(text: pl.Expr) -> pl.Expr:

@@ -198,6 +198,7 @@ _STEPS: dict[str, tuple[str, str, Callable[[pl.Expr], pl.Expr] | None]] = {
 }
 
 _T = "text"
+_MAY_HOLD_PII = "@|[0-9]{3}"
 
 
 def _mask_plain(work: pl.DataFrame, core: str, left: str, placeholder: str) -> pl.DataFrame:
@@ -234,7 +235,11 @@ def mask_pii(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with personal data in `text` replaced by placeholders and one Int64 column per kind
     (`PII_KINDS`) counting the values masked in each document (0 for a null text). Other columns are
     kept as they are; the count columns are replaced if present."""
-    original = frame.get_column(_T).cast(pl.String)
+    text = frame.get_column(_T).cast(pl.String)
+    # Every pattern needs an '@' (e-mail) or three digits in a row (the numbers): only those documents are
+    # searched, the rest keep their text and count nothing.
+    candidates = text.str.contains(_MAY_HOLD_PII).fill_null(False)
+    original = text.filter(candidates)
     work = pl.DataFrame({_T: original})
     for kind in MASK_ORDER:
         placeholder = PLACEHOLDERS[kind]
@@ -247,12 +252,11 @@ def mask_pii(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             work = _mask_validated(work, core, left, placeholder, valid)
     masked = work.get_column(_T)
-    # Counted as placeholders gained, so a text that already held "[전화번호]" counts only new masks.
-    counts = {
-        kind: (
-            masked.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)
-            - original.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)
-        ).fill_null(0)
-        for kind in PII_KINDS
-    }
-    return frame.with_columns(masked.alias(_T), **counts)
+    rows = candidates.arg_true()
+    counts = {}
+    for kind in PII_KINDS:
+        # Counted as placeholders gained, so a text that already held "[전화번호]" counts only new masks.
+        gained = (masked.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)
+                  - original.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)).fill_null(0)
+        counts[kind] = pl.zeros(len(text), pl.Int64, eager=True).scatter(rows, gained)
+    return frame.with_columns(text.scatter(rows, masked).alias(_T), **counts)

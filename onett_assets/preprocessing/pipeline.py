@@ -22,7 +22,7 @@ from onett_assets.preprocessing import near_dedup
 from onett_assets.preprocessing.filters import apply_rules
 from onett_assets.preprocessing.hashing import content_hash
 from onett_assets.preprocessing.language import detect_language
-from onett_assets.preprocessing.normalize import clean_unicode, tidy_whitespace
+from onett_assets.preprocessing.normalize import compose, remove_invisible, tidy_whitespace
 from onett_assets.preprocessing.pii import mask_pii
 from onett_resources.tokenizer import load_encoding
 
@@ -30,9 +30,21 @@ STEPS = ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minh
 INDEX_SCHEMA = {"content_hash": pl.String, "signature": pl.Binary, "bands": pl.List(pl.Int64)}
 
 
+COUNT_CHARS = 1 << 20  # text tokenized at once: the token lists are thrown away, only their lengths are kept
+
+
 def count_tokens(texts: list[str], encoding: str, threads: int = 1) -> list[int]:
     # encode_ordinary: text that looks like a special token (<|endoftext|>) is counted as plain text.
-    return [len(t) for t in load_encoding(encoding).encode_ordinary_batch(texts, num_threads=threads)]
+    enc = load_encoding(encoding)
+    counts, start = [], 0
+    while start < len(texts):
+        end, size = start, 0
+        while end < len(texts) and (end == start or size + len(texts[end]) <= COUNT_CHARS):
+            size += len(texts[end])
+            end += 1
+        counts += [len(t) for t in enc.encode_ordinary_batch(texts[start:end], num_threads=threads)]
+        start = end
+    return counts
 
 
 def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
@@ -50,7 +62,7 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
         seconds[step] = seconds.get(step, 0.0) + now - clock
         clock = now
 
-    cleaned = raw.select(clean_unicode(pl.col("text")))["text"]
+    cleaned = compose(raw.select(remove_invisible(pl.col("text")))["text"])  # = clean_unicode, composing only what needs it
     normalized = cleaned.to_frame().select(tidy_whitespace(pl.col("text")))["text"]
     if count_raw:
         before = raw["text"]
@@ -94,3 +106,9 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
             )
     lap("minhash")
     return frame, index, seconds
+
+
+def warm_up(encoding: str) -> None:
+    """Loads the tokenizer and builds every table preprocessing uses, so a worker's first batch does not wait."""
+    preprocess(pl.DataFrame({"text": ["따뜻한 봄날 오후에 우리는 공원을 천천히 걸었습니다. " * 8,
+                                      "A short warm-up paragraph, written only to load the tables. " * 8]}), encoding)

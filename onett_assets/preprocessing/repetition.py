@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
@@ -26,24 +25,18 @@ COLUMNS = [*(f"top_{k}gram_char_frac" for k in TOP_NGRAM_SIZES),
            *(f"dup_{k}gram_char_frac" for k in DUP_NGRAM_SIZES)]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX_DOC = np.uint64(0xD6E8FEB86659FD93)  # another odd multiplier, for mixing the document into a key
 _SPAN_BITS = np.uint64(12)  # n-gram length (characters, capped) kept in the low bits of its key
 _SPAN_MASK = np.uint64((1 << 12) - 1)
 _BATCH = 1 << 19  # documents per batch: the document number lives in the top 20 bits of a sort key
 
 
-def _as_lists(doc: np.ndarray, values: np.ndarray, n_docs: int) -> pl.Series:
-    offsets = np.zeros(n_docs + 1, np.int64)
-    np.cumsum(np.bincount(doc, minlength=n_docs), out=offsets[1:])
-    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
-
-
-def _flags(lists: pl.Series, later: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(occurs more than once in its document, is a later occurrence), flattened in text order."""
-    exprs = {"rep": pl.col("v").list.eval(pl.element().is_duplicated())}
-    if later:
-        exprs["later"] = pl.col("v").list.eval(~pl.element().is_first_distinct())
-    frame = pl.DataFrame({"v": lists}).select(**exprs)
-    return frame["rep"].explode().to_numpy(), frame["later"].explode().to_numpy() if later else None
+def _flags(doc: np.ndarray, key: np.ndarray, later: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(occurs more than once in its document, is a later occurrence), in text order. One hash pass by polars
+    over (document, key) mixed into 64 bits: two different pairs collide with probability 2**-64."""
+    mixed = pl.Series(key ^ ((doc.astype(np.uint64) + np.uint64(1)) * _MIX_DOC), dtype=pl.UInt64)
+    rep = mixed.is_duplicated().to_numpy()
+    return rep, (~mixed.is_first_distinct()).to_numpy() if later else None
 
 
 def _per_doc_max(doc_sorted: np.ndarray, values: np.ndarray, n_docs: int) -> np.ndarray:
@@ -59,7 +52,7 @@ def _top_repeated(doc: np.ndarray, key: np.ndarray, span: np.ndarray, n_docs: in
     if not len(key):
         return np.zeros(n_docs)
     packed = (doc.astype(np.uint64) << np.uint64(44)) | (
-        (key >> np.uint64(32)) << _SPAN_BITS
+        ((key * _MIX) >> np.uint64(32)) << _SPAN_BITS  # mixed first: the top bits of a word's hash alone miss its first characters
     ) | np.minimum(span, 4095).astype(np.uint64)
     s = np.sort(packed)
     start = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
@@ -70,35 +63,34 @@ def _top_repeated(doc: np.ndarray, key: np.ndarray, span: np.ndarray, n_docs: in
     return _per_doc_max((value >> np.uint64(44)).astype(np.int64), score.astype(np.float64), n_docs)
 
 
-def top_count(doc: np.ndarray, key: np.ndarray, n_docs: int) -> np.ndarray:
-    """Per document, how often its most frequent key occurs (0 for a document without keys)."""
-    return _top_repeated(doc, key, np.ones(len(key), np.int64), n_docs, at_least=1)
-
-
-def top_k_count(doc: np.ndarray, key: np.ndarray, n_docs: int, k: int) -> np.ndarray:
-    """Per document, how many of its keys are one of its `k` most frequent keys (keyword stuffing spreads over a
-    few keywords: no single one needs to dominate)."""
+def top_counts(doc: np.ndarray, key: np.ndarray, n_docs: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how often its most frequent key occurs, and how many of its keys are one of its `k` most
+    frequent keys (keyword stuffing spreads over a few keywords: no single one needs to dominate). 0 for a
+    document without keys. Two sorts of packed 64-bit keys (document in the top 20 bits)."""
     if not len(key):
-        return np.zeros(n_docs)
-    order = np.lexsort((key, doc))
-    d, kk = doc[order], key[order]
-    new = np.ones(len(d), bool)
-    new[1:] = (d[1:] != d[:-1]) | (kk[1:] != kk[:-1])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, len(d)))
-    group_doc = d[starts]
-    by_count = np.lexsort((-counts, group_doc))
-    group_doc, counts = group_doc[by_count], counts[by_count]
-    rank = np.arange(len(group_doc)) - np.searchsorted(group_doc, group_doc, side="left")
+        return np.zeros(n_docs), np.zeros(n_docs)
+    if n_docs > 1 << 20:
+        raise ValueError("top_counts: at most 2**20 documents per call")
+    s = np.sort((doc.astype(np.uint64) << np.uint64(44)) | ((key * _MIX) >> np.uint64(20)))  # mixed, as above
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    counts = np.diff(np.append(starts, len(s))).astype(np.uint64)
+    # the documents' groups by decreasing count: (document, ~count) sorted
+    g = np.sort(((s[starts] >> np.uint64(44)) << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - counts))
+    group_doc = (g >> np.uint64(32)).astype(np.int64)
+    counts = (np.uint64(0xFFFFFFFF) - (g & np.uint64(0xFFFFFFFF))).astype(np.int64)
+    first = np.flatnonzero(np.concatenate(([True], group_doc[1:] != group_doc[:-1])))
+    rank = np.arange(len(group_doc)) - np.repeat(first, np.diff(np.append(first, len(group_doc))))
     top = rank < k
-    return np.bincount(group_doc[top], weights=counts[top], minlength=n_docs)
+    top1 = np.zeros(n_docs)
+    top1[group_doc[first]] = counts[first]
+    return top1, np.bincount(group_doc[top], weights=counts[top], minlength=n_docs)
 
 
 def element_repetition(doc: np.ndarray, h: np.ndarray, length: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
     """For lines or paragraphs: per document, how many are repeats of an earlier one, and their characters."""
     if not len(h):
         return np.zeros(n_docs), np.zeros(n_docs)
-    _, later = _flags(_as_lists(doc, h, n_docs), later=True)
+    _, later = _flags(doc, h, later=True)
     return (np.bincount(doc, weights=later, minlength=n_docs),
             np.bincount(doc, weights=length * later, minlength=n_docs))
 
@@ -122,7 +114,7 @@ def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars:
     def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.divide(num, den, out=np.zeros(n_docs), where=den > 0)
 
-    rep, _ = _flags(_as_lists(doc, h, n_docs), later=False)
+    rep, _ = _flags(doc, h, later=False)
     cum_chars = np.zeros(n + 1, np.int64)
     np.cumsum(wl, out=cum_chars[1:])
 
@@ -145,7 +137,7 @@ def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars:
         if k in TOP_NGRAM_SIZES:
             out[f"top_{k}gram_char_frac"] = share(_top_repeated(cdoc, key, span, n_docs), total_chars)
         if len(cand):
-            rep, later = _flags(_as_lists(cdoc, key, n_docs), later=k in DUP_NGRAM_SIZES)
+            rep, later = _flags(cdoc, key, later=k in DUP_NGRAM_SIZES)
         else:
             rep, later = np.zeros(0, bool), np.zeros(0, bool)
         if k in DUP_NGRAM_SIZES:

@@ -141,17 +141,23 @@ class Scan:
         """Per document: the sum of `values` over its segments (words or lines) `seg_doc`."""
         return np.bincount(seg_doc, weights=values, minlength=self.n_docs)
 
-    def segment_hash(self, start: np.ndarray, end: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+    def segment_hash(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """64-bit polynomial hash of the code points of each segment [start, end): equal text, equal hash,
-        wherever it is. Segments are sorted and do not overlap; `skip` marks characters between segments that
-        must not count (separators), which lets one reduceat pass over all characters do the sums."""
+        wherever it is. A difference of prefix sums of cp[i] * P**i, shifted back by P**-start (all modulo 2**64),
+        so words, lines and paragraphs share one pass over the characters."""
         if not len(start):
             return np.zeros(0, np.uint64)
-        pw, inv = self._pw
-        v = self.cp64 * pw[: len(self.cp)]
-        if skip is not None:
-            v[skip] = 0
-        return np.add.reduceat(v, start) * inv[start]
+        _, inv = self._pw
+        prefix = self._prefix
+        return (prefix[end] - prefix[start]) * inv[start]
+
+    @property
+    def _prefix(self) -> np.ndarray:
+        if not hasattr(self, "_prefix_sums"):
+            pw, _ = self._pw
+            self._prefix_sums = np.zeros(len(self.cp) + 1, np.uint64)
+            np.cumsum(self.cp64 * pw[: len(self.cp)], out=self._prefix_sums[1:])
+        return self._prefix_sums
 
     @property
     def cp64(self) -> np.ndarray:

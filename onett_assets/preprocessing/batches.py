@@ -1,0 +1,73 @@
+"""One written batch of raw documents through `preprocess`, as a job for a worker process: the worker reads the
+batch (a Parquet row group) and writes its documents and index parts itself, and only a summary (counts, never
+text) travels back. The process that runs the asset then holds no documents at all, and spends no time shipping
+and compressing them, whatever the size of the upload."""
+
+from __future__ import annotations
+
+import polars as pl
+from dagster import MetadataValue
+
+from onett_assets.preprocessing.pii import PII_KINDS
+from onett_assets.preprocessing.pipeline import preprocess
+from onett_assets.reporting import markdown_table
+from onett_resources.document_store import read_row_group, write_part
+from onett_resources.workers import release_freed_memory
+
+
+def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, encoding: str,
+                         count_raw: bool) -> tuple[dict, dict[str, float]]:
+    """Row group `group` of the raw part `source` -> documents at `docs_path`, index at `index_path` (written
+    only when the batch keeps a text long enough for MinHash); returns (summary, CPU seconds per step)."""
+    frame, index, seconds = preprocess(read_row_group(source, group), encoding, count_raw)
+    write_part(docs_path, frame)
+    write_part(index_path, index)
+    summary = summarize_batch(frame)
+    del frame, index
+    release_freed_memory()
+    return summary, seconds
+
+
+def summarize_batch(frame: pl.DataFrame) -> dict:
+    """What `filtered` reports, for one batch (small: counts only, never text)."""
+    kept = frame["rejected_by"] == ""
+    return {
+        "documents": frame.height,
+        "raw_tokens": int(frame["raw_tokens"].sum()),
+        "tokens": int(frame["tokens"].sum()),
+        "kept_documents": int(kept.sum()),
+        "kept_tokens": int(frame["tokens"].filter(kept).sum()),
+        "pii": {kind: int(frame[kind].sum()) for kind in PII_KINDS},
+        "languages": frame.group_by("language").agg(docs=pl.len(), tokens=pl.col("tokens").sum()),
+        "rules": frame.filter(~kept).group_by("filter_group", "rejected_by").agg(
+            docs=pl.len(), tokens=pl.col("tokens").sum()),
+    }
+
+
+def combine_summaries(parts: list[dict]) -> dict:
+    """The batches' summaries as the metadata of `filtered`."""
+    total = lambda key: sum(p[key] for p in parts)  # noqa: E731
+
+    def merged(key: str, by: list[str]) -> pl.DataFrame:
+        frames = [p[key] for p in parts if p[key].height]
+        if not frames:
+            return pl.DataFrame()
+        return pl.concat(frames).group_by(by).agg(pl.col("docs").sum(), pl.col("tokens").sum()).sort(by)
+
+    languages, by_rule = merged("languages", ["language"]), merged("rules", ["filter_group", "rejected_by"])
+    masked = {kind: sum(p["pii"][kind] for p in parts) for kind in PII_KINDS}
+    return {
+        "documents in": total("documents"),
+        "tokens in": total("raw_tokens"),
+        "tokens after normalization and masking": total("tokens"),
+        "documents kept": total("kept_documents"),
+        "tokens kept": total("kept_tokens"),
+        "personal data masked": MetadataValue.md(
+            markdown_table(["kind", "values masked"], [[k.removeprefix("pii_"), n] for k, n in masked.items()])
+        ),
+        "languages": MetadataValue.md(
+            markdown_table(["language", "documents", "tokens"], languages.rows()) if languages.height else "none"),
+        "removed by rule": MetadataValue.md(
+            markdown_table(["stage", "rule", "documents", "tokens"], by_rule.rows()) if by_rule.height else "nothing removed"
+        ),
+    }
