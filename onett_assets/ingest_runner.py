@@ -22,7 +22,8 @@ from onett_assets.preprocessing.pipeline import warm_up
 
 PIPELINE_MIN_BYTES = 16 << 20  # below this, the second process costs more than the overlap saves
 SPLIT_MIN_BYTES = 4 << 20  # a smaller partition runs whole: three runs would cost more than the overlap saves
-WARM_MIN_BYTES = 1 << 20  # below this, `filtered` runs in this process (assets/ingest.py: IN_PROCESS_BYTES)
+WARM_MIN_BYTES = 3 << 20  # smaller uploads make under 1 MB of compressed Parquet: `filtered` then runs without
+# workers (assets/ingest.py: IN_PROCESS_BYTES)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def run_partitions(session, pending: list, say: Callable[[str], None]) -> list[O
     outcomes = [Outcome(p.contributor_id, p.period, len(p.files)) for p in pending]
     total_bytes = sum(f.size for p in pending for f in p.files)
     split = sum(sum(f.size for f in p.files) >= SPLIT_MIN_BYTES for p in pending)
-    if total_bytes >= WARM_MIN_BYTES:  # the workers start while the first partition is read
+    if any(sum(f.size for f in p.files) >= WARM_MIN_BYTES for p in pending):  # start while the first is read
         session.resources["workers"].warm(partial(warm_up, session.resources["tokenizer"].encoding))
     if split and len(pending) > 1 and total_bytes >= PIPELINE_MIN_BYTES and session.resources["workers"].count() > 1:
         return _pipelined(session, pending, outcomes, say)
