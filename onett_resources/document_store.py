@@ -76,15 +76,6 @@ def read_row_group(path: Path | str, group: int, columns: list[str] | None = Non
     return pl.from_arrow(pq.ParquetFile(path).read_row_group(group, columns=columns))
 
 
-def write_part(path: Path | str, frame: pl.DataFrame) -> None:
-    """One whole part file (one row group), as PartWriter writes them."""
-    writer = PartWriter(Path(path))
-    try:
-        writer.write(frame)
-    finally:
-        writer.close()
-
-
 class DocumentStore(ConfigurableResource):
     """`<base_dir>/<stage>/<contributor>/<YYYY-MM-DD>/<kind>-NNNNN.parquet`."""
 
@@ -106,14 +97,6 @@ class DocumentStore(ConfigurableResource):
         for path in self.parts(stage, contributor_id, period, kind):
             for group in range(pq.ParquetFile(path).num_row_groups):
                 yield path, group
-
-    def batches(self, stage: str, contributor_id: str, period: date, kind: str = "docs",
-                columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
-        """The partition's rows, one written batch (row group) at a time."""
-        for path in self.parts(stage, contributor_id, period, kind):
-            file = pq.ParquetFile(path)
-            for group in range(file.num_row_groups):
-                yield pl.from_arrow(file.read_row_group(group, columns=columns))
 
     def scan(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> pl.LazyFrame | None:
         parts = self.parts(stage, contributor_id, period, kind)

@@ -246,3 +246,34 @@ def test_same_uploads_in_another_arrival_order_give_identical_payouts(onett):
     assert first == second
     paid = {(p.month, c): t for p, c, t, _ in first}
     assert paid[(9, "bob")] > 0 and (9, "carol") not in paid
+
+
+def test_large_raw_batch_is_preprocessed_in_slices(tmp_path):
+    """A raw row group larger than a job (written by an older version) is preprocessed slice by slice, with the
+    same documents, counts and index as in one piece."""
+    import polars as pl
+
+    from onett_assets.preprocessing.batches import preprocess_row_group
+    from onett_resources.document_store import PartWriter
+
+    texts = [f"문서 {i}번입니다. 오늘은 날씨가 맑고 바람이 조금 불었습니다. 연락처는 010-1234-{i:04d}입니다." * (1 + i % 5)
+             for i in range(40)] + [f"Document {i}: a plain English sentence about the weather." * 3 for i in range(20)]
+    raw = pl.DataFrame({"contributor_id": "c", "file": "f.jsonl", "position": range(len(texts)),
+                        "doc_id": [f"d{i}" for i in range(len(texts))], "text": texts})
+    writer = PartWriter(tmp_path / "raw.parquet")
+    writer.write(raw)
+    writer.close()
+
+    def run(max_chars: int, name: str):
+        summaries, _ = preprocess_row_group(str(tmp_path / "raw.parquet"), 0, str(tmp_path / f"{name}-docs.parquet"),
+                                            str(tmp_path / f"{name}-index.parquet"), "cl100k_base", False, max_chars)
+        return summaries, pl.read_parquet(tmp_path / f"{name}-docs.parquet")
+
+    whole, whole_docs = run(10**9, "whole")
+    sliced, sliced_docs = run(500, "sliced")
+    assert len(whole) == 1 and len(sliced) > 5
+    assert sliced_docs.equals(whole_docs)
+    assert sum(s["tokens"] for s in sliced) == whole[0]["tokens"]
+    assert sum(s["pii"]["pii_phone"] for s in sliced) == whole[0]["pii"]["pii_phone"] == sum(1 + i % 5 for i in range(40))
+    index = lambda name: pl.read_parquet(tmp_path / f"{name}-index.parquet").unique("content_hash").sort("content_hash")  # noqa: E731
+    assert index("sliced").equals(index("whole"))

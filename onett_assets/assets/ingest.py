@@ -188,10 +188,10 @@ def filtered(
     summaries, seconds = [], {}
     started = time.perf_counter()
     with document_store.writing("filtered", contributor_id, period) as output:
-        jobs = ((str(part), group, *map(str, output.reserve("docs", "index")), tokenizer.encoding, tokenizer.count_raw)
-                for part, group in document_store.row_groups("raw_submission", contributor_id, period))
-        for summary, steps in workers.map(preprocess_row_group, jobs, in_process=small):
-            summaries.append(summary)
+        jobs = ((str(part), group, *map(str, output.reserve("docs", "index")), tokenizer.encoding, tokenizer.count_raw,
+                 JOB_CHARS) for part, group in document_store.row_groups("raw_submission", contributor_id, period))
+        for batch_summaries, steps in workers.map(preprocess_row_group, jobs, in_process=small):
+            summaries += batch_summaries
             for step, value in steps.items():
                 seconds[step] = seconds.get(step, 0.0) + value
     wall = time.perf_counter() - started

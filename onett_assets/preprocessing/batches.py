@@ -5,27 +5,55 @@ and compressing them, whatever the size of the upload."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import polars as pl
 from dagster import MetadataValue
 
 from onett_assets.preprocessing.pii import PII_KINDS
 from onett_assets.preprocessing.pipeline import preprocess
 from onett_assets.reporting import markdown_table
-from onett_resources.document_store import read_row_group, write_part
+from onett_resources.document_store import PartWriter, read_row_group
 from onett_resources.workers import release_freed_memory
 
 
 def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, encoding: str,
-                         count_raw: bool) -> tuple[dict, dict[str, float]]:
+                         count_raw: bool, max_chars: int) -> tuple[list[dict], dict[str, float]]:
     """Row group `group` of the raw part `source` -> documents at `docs_path`, index at `index_path` (written
-    only when the batch keeps a text long enough for MinHash); returns (summary, CPU seconds per step)."""
-    frame, index, seconds = preprocess(read_row_group(source, group), encoding, count_raw)
-    write_part(docs_path, frame)
-    write_part(index_path, index)
-    summary = summarize_batch(frame)
-    del frame, index
+    only when the batch keeps a text long enough for MinHash); returns (summaries, CPU seconds per step).
+
+    raw_submission writes row groups of about `max_chars` characters; a larger one (written by an older version)
+    is preprocessed in slices of that size, so a worker's memory stays bounded either way."""
+    raw = read_row_group(source, group)
+    docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path))
+    summaries, seconds = [], {}
+    try:
+        for piece in _slices(raw, max_chars):
+            frame, index, spent = preprocess(piece, encoding, count_raw)
+            docs.write(frame)
+            index_part.write(index)
+            summaries.append(summarize_batch(frame))
+            for step, value in spent.items():
+                seconds[step] = seconds.get(step, 0.0) + value
+            del frame, index
+    finally:
+        docs.close()
+        index_part.close()
+    del raw
     release_freed_memory()
-    return summary, seconds
+    return summaries, seconds
+
+
+def _slices(frame: pl.DataFrame, max_chars: int):
+    """Consecutive slices of about `max_chars` characters of text (at least one document each)."""
+    sizes = frame["text"].str.len_chars().fill_null(0).cum_sum().to_numpy()
+    start = 0
+    while start < frame.height:
+        before = sizes[start - 1] if start else 0
+        end = max(int(np.searchsorted(sizes, before + max_chars, side="right")), start + 1)
+        yield frame.slice(start, end - start)
+        start = end
 
 
 def summarize_batch(frame: pl.DataFrame) -> dict:
