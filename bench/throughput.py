@@ -19,7 +19,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
 STAGES = ("raw_submission", "filtered", "deduped", "token_counts")
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def corpus_texts(corpora: Path) -> dict[str, list[str]]:
@@ -95,20 +95,52 @@ def tokenizer_only(texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def _tree_rss(root: int) -> tuple[int, int]:
+    """(summed RSS of `root` and all its descendants, RSS of the largest of them), in bytes, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21]) * PAGE
+    total, largest, todo = 0, 0, [root]
+    while todo:
+        pid = todo.pop()
+        total, largest = total + rss.get(pid, 0), max(largest, rss.get(pid, 0))
+        todo += children.get(pid, [])
+    return total, largest
+
+
 def run_ingest(home: Path, landing: Path) -> dict:
-    """`onett ingest` in its own process; wall time and the peak RSS of it and its workers."""
+    """`onett ingest` in its own process; wall time and the peak RSS of its process tree (it, its worker and
+    credit processes), sampled from /proc every 0.2 s: getrusage's ru_maxrss of children would also count this
+    script's own memory, which a child shares between fork and exec."""
     env = {**os.environ, "DAGSTER_HOME": str(home), "ONETT_LANDING_DIR": str(landing), "ONETT_SETTLE_SECONDS": "0"}
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    result = subprocess.run([str(ONETT), "ingest"], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"onett ingest failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child ever waited for: only a new maximum is this run's
-    return {"wall": wall, "peak_rss_mb": peak_kb / 1024 if peak_kb > before else None, "stdout": result.stdout}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([str(ONETT), "ingest"], env=env, stdout=out, stderr=err, text=True)
+        peak_total = peak_one = 0
+        while proc.poll() is None:
+            if os.path.isdir("/proc"):
+                total, largest = _tree_rss(proc.pid)
+                peak_total, peak_one = max(peak_total, total), max(peak_one, largest)
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        sys.exit(f"onett ingest failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    return {"wall": wall, "peak_rss_mb": peak_one / 2**20 or None, "peak_total_rss_mb": peak_total / 2**20 or None,
+            "stdout": stdout}
 
 
 def stage_times(home: Path) -> dict:
@@ -177,13 +209,15 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
     print(f"  {'total (onett ingest)':40s} {ingest['wall']:8.2f} {mb(size) / ingest['wall']:8.2f} "
           f"{docs / ingest['wall']:9.0f}")
     if ingest["peak_rss_mb"]:
-        print(f"  peak RSS of one process: {ingest['peak_rss_mb']:.0f} MB")
+        print(f"  peak RSS: largest process {ingest['peak_rss_mb']:.0f} MB, "
+              f"all of onett ingest's processes together {ingest['peak_total_rss_mb']:.0f} MB")
     if times["cpu"]:
         total_cpu = sum(times["cpu"].values())
         print("  CPU seconds inside `filtered` (all workers): "
               + ", ".join(f"{k} {v:.1f}" for k, v in times["cpu"].items()) + f" (total {total_cpu:.1f})")
     result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "peak_rss_mb": ingest["peak_rss_mb"],
-              "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
+              "peak_total_rss_mb": ingest["peak_total_rss_mb"], "stages": dict(rows), "cpu_seconds": times["cpu"],
+              "runs": times["runs"]}
     if tokenizer:
         result["tokenizer_seconds"] = tokenizer
         result["ratio_to_tokenizer"] = ingest["wall"] / tokenizer

@@ -40,10 +40,23 @@ def store_competing_hashes(conn: duckdb.DuckDBPyConnection, table: str, contribu
         conn.execute(f"INSERT INTO {table} {select}", [contributor_id, period])
 
 
-def rerank(conn: duckdb.DuckDBPyConnection, hashes: str) -> list[tuple[str, date]]:
+# The columns the re-rank reads, from `documents` and from a partition's incoming documents alike.
+_RANKED = "contributor_id, period, file, position, content_hash, submitted_at, withdrawn_at, status, reason, " \
+          "duplicate_of, similarity, rule, filter_group, earns_from"
+
+
+def rerank(conn: duckdb.DuckDBPyConnection, hashes: str, incoming: str | None = None) -> list[tuple[str, date]]:
     """Re-decide every document whose text is in table `hashes` (column content_hash) or near one of them.
 
-    Returns the partitions whose statuses, duplicate links or earning starts changed."""
+    `incoming`: a table or view (the columns of `documents`) of a partition's new documents, not yet in
+    `documents`: they are decided with the rest and then inserted with their final status, and only the
+    documents already stored whose outcome changed are updated. (DuckDB rewrites every row an UPDATE touches:
+    inserting a 2 GB upload as accepted and then updating its 3.9 M rows took many minutes.)
+
+    Returns the partitions whose statuses, duplicate links or earning starts changed (and those of `incoming`)."""
+    stored = f"SELECT {_RANKED}, FALSE AS incoming FROM documents"
+    conn.execute(f"""CREATE OR REPLACE TEMP VIEW _ranked AS {stored}
+                     {f"UNION ALL SELECT {_RANKED}, TRUE FROM {incoming}" if incoming else ""}""")
     conn.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT content_hash FROM {hashes}")
     # Documents similar to a changed text may change too: one step along the near pairs is enough,
     # because a document's status depends only on the documents similar to it.
@@ -61,9 +74,11 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: str) -> list[tuple[str, date
         CREATE OR REPLACE TEMP TABLE _credit AS
         WITH docs AS (
             SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.submitted_at, d.withdrawn_at,
-                   coalesce(d.withdrawn_at, {IN_FOREVER}) AS gone,
-                   d.status AS old_status, d.duplicate_of AS old_duplicate_of, d.earns_from AS old_earns_from
-            FROM documents d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
+                   coalesce(d.withdrawn_at, {IN_FOREVER}) AS gone, d.incoming,
+                   d.status AS old_status, d.reason AS old_reason, d.duplicate_of AS old_duplicate_of,
+                   d.similarity AS old_similarity, d.rule AS old_rule, d.filter_group AS old_filter_group,
+                   d.earns_from AS old_earns_from
+            FROM _ranked d JOIN _touched USING (content_hash) WHERE d.status IN {COMPETING}
         ), exact AS (
             -- copies of the same text: the documents before each one in submission order (a window, not a join:
             -- a text uploaded k times costs k rows, not k squared)
@@ -81,7 +96,7 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: str) -> list[tuple[str, date
                    max(e.withdrawn_at) AS last_withdrawn_at
             FROM docs d
             JOIN near_pairs n ON n.content_hash = d.content_hash
-            JOIN documents e ON e.content_hash = n.other_hash AND e.status IN {COMPETING}
+            JOIN _ranked e ON e.content_hash = n.other_hash AND e.status IN {COMPETING}
             WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, {IN_FOREVER}))
                 < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
             GROUP BY ALL
@@ -99,40 +114,62 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: str) -> list[tuple[str, date
                         WHEN x.still_in = 0 AND greatest(d.submitted_at, x.last_withdrawn_at) < d.gone
                             THEN greatest(d.submitted_at, x.last_withdrawn_at) END AS earns_from
             FROM docs d LEFT JOIN earlier x USING (contributor_id, period, file, position, gone)
+        ), credited AS (
+            SELECT contributor_id, period, file, position, gone, incoming, earns_from, old_status, old_reason,
+                   old_duplicate_of, old_similarity, old_rule, old_filter_group, old_earns_from,
+                   CASE WHEN earns_from IS NOT NULL THEN 'accepted'
+                        WHEN NOT first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
+                   CASE WHEN first IS NULL THEN ''
+                        ELSE (CASE WHEN NOT first[1] THEN 'exact copy' ELSE 'near copy (similarity '
+                                   || round(first[6], 2) || ')' END)
+                            || (CASE WHEN first[3] = contributor_id
+                                     THEN ' of your earlier document ' || first[4] || ' #' || first[5]
+                                     ELSE ' of a document another contributor submitted earlier' END)
+                            || (CASE WHEN earns_from IS NOT NULL
+                                     THEN '; every earlier copy was withdrawn, so this one earns from then on'
+                                     ELSE '' END) END AS reason,
+                   CASE WHEN first IS NULL THEN '' ELSE first[3] || '/' || first[4] || '#' || first[5] END
+                       AS duplicate_of,
+                   CASE WHEN first IS NULL THEN NULL ELSE first[6] END AS similarity,
+                   CASE WHEN first IS NULL OR earns_from IS NOT NULL THEN ''
+                        WHEN NOT first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
+            FROM decided
         )
-        SELECT contributor_id, period, file, position, gone, old_status, old_duplicate_of, old_earns_from, earns_from,
-               CASE WHEN earns_from IS NOT NULL THEN 'accepted'
-                    WHEN NOT first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
-               CASE WHEN first IS NULL THEN ''
-                    ELSE (CASE WHEN NOT first[1] THEN 'exact copy' ELSE 'near copy (similarity '
-                               || round(first[6], 2) || ')' END)
-                        || (CASE WHEN first[3] = contributor_id
-                                 THEN ' of your earlier document ' || first[4] || ' #' || first[5]
-                                 ELSE ' of a document another contributor submitted earlier' END)
-                        || (CASE WHEN earns_from IS NOT NULL
-                                 THEN '; every earlier copy was withdrawn, so this one earns from then on'
-                                 ELSE '' END) END AS reason,
-               CASE WHEN first IS NULL THEN '' ELSE first[3] || '/' || first[4] || '#' || first[5] END
-                   AS duplicate_of,
-               CASE WHEN first IS NULL THEN NULL ELSE first[6] END AS similarity,
-               CASE WHEN first IS NULL OR earns_from IS NOT NULL THEN ''
-                    WHEN NOT first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
-        FROM decided
+        SELECT *, incoming OR status <> old_status OR reason <> old_reason OR duplicate_of <> old_duplicate_of
+                  OR similarity IS DISTINCT FROM old_similarity OR rule <> old_rule OR old_filter_group <> ''
+                  OR earns_from IS DISTINCT FROM old_earns_from AS changed
+        FROM credited
         """
     )
     changed = conn.execute(
         """SELECT DISTINCT contributor_id, period FROM _credit
            WHERE status <> old_status OR duplicate_of <> old_duplicate_of
-              OR earns_from IS DISTINCT FROM old_earns_from ORDER BY ALL"""
+              OR earns_from IS DISTINCT FROM old_earns_from OR incoming ORDER BY ALL"""
     ).fetchall()
     conn.execute(
         f"""
         UPDATE documents d SET status = c.status, reason = c.reason, duplicate_of = c.duplicate_of,
                similarity = c.similarity, rule = c.rule, filter_group = '', earns_from = c.earns_from
         FROM _credit c
-        WHERE d.contributor_id = c.contributor_id AND d.period = c.period
+        WHERE c.changed AND NOT c.incoming
+          AND d.contributor_id = c.contributor_id AND d.period = c.period
           AND d.file = c.file AND d.position = c.position AND coalesce(d.withdrawn_at, {IN_FOREVER}) = c.gone
         """
     )
-    conn.execute("DROP TABLE _changed; DROP TABLE _touched; DROP TABLE _credit")
+    if incoming:
+        conn.execute(
+            f"""
+            INSERT INTO documents BY NAME
+            SELECT i.* REPLACE (coalesce(c.status, i.status) AS status, coalesce(c.reason, i.reason) AS reason,
+                                coalesce(c.duplicate_of, i.duplicate_of) AS duplicate_of,
+                                CASE WHEN c.status IS NULL THEN i.similarity ELSE c.similarity END AS similarity,
+                                coalesce(c.rule, i.rule) AS rule,
+                                CASE WHEN c.status IS NULL THEN i.filter_group ELSE '' END AS filter_group,
+                                CASE WHEN c.status IS NULL THEN i.earns_from ELSE c.earns_from END AS earns_from)
+            FROM {incoming} i LEFT JOIN _credit c
+              ON c.incoming AND c.contributor_id = i.contributor_id AND c.period = i.period AND c.file = i.file
+             AND c.position = i.position
+            """
+        )
+    conn.execute("DROP VIEW _ranked; DROP TABLE _changed; DROP TABLE _touched; DROP TABLE _credit")
     return [(c, p) for c, p in changed]

@@ -12,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from onett_assets.credit import rerank, store_competing_hashes
+from onett_assets.credit import COMPETING, rerank, store_competing_hashes
 from onett_assets.funnel import STAGES, funnel_rows, refresh_funnel
 from onett_assets.partitions import split_submission_key, submission_partitions
 from onett_assets.near_index import find_near_pairs, index_signatures
@@ -239,20 +239,26 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
         conn.execute("DELETE FROM documents WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL",
                      [contributor_id, period])
         conn.execute("DELETE FROM pii_masks WHERE contributor_id = ? AND period = ?", [contributor_id, period])
+        # The new documents stay in their Parquet parts until their status is decided, then are inserted once.
+        store_competing_hashes(conn, "_competing", contributor_id, period)  # withdrawn documents still compete
         if docs:
-            conn.execute(DOCUMENTS_FROM_PARQUET, [docs])
-            conn.execute(PII_FROM_PARQUET, [docs])
+            conn.read_parquet(docs).create_view("_filtered", replace=True)
+            conn.execute("INSERT INTO _competing SELECT DISTINCT content_hash FROM _filtered WHERE rejected_by = ''")
+            conn.execute(PII_FROM_PARQUET)
         clock.lap("documents")
         indexed = index_signatures(conn, index)
         clock.lap("near index")
-        store_competing_hashes(conn, "_competing", contributor_id, period)
         near = find_near_pairs(conn, "_competing")
         clock.lap("near pairs")
-        reference_matches = match_reference(conn, contributor_id, period)
+        reference_matches = match_reference(conn, contributor_id, period, incoming=bool(docs))
         clock.lap("reference match")
         store_competing_hashes(conn, "_affected", contributor_id, period, replace=False)  # and after
-        moved = rerank(conn, "_affected")
-        conn.execute("DROP TABLE _affected; DROP TABLE _competing")
+        if docs:
+            conn.execute(f"INSERT INTO _affected SELECT DISTINCT content_hash FROM _incoming WHERE status IN {COMPETING}")
+        moved = rerank(conn, "_affected", incoming="_incoming" if docs else None)
+        conn.execute("DROP TABLE _affected; DROP TABLE _competing; DROP TABLE _reference_hits")
+        if docs:
+            conn.execute("DROP VIEW _incoming; DROP VIEW _filtered")
         clock.lap("credit")
         others = [p for p in moved if p != (contributor_id, period)]
         refresh_funnel(conn, others)
@@ -287,54 +293,72 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
     )
 
 
-DOCUMENTS_FROM_PARQUET = """
-INSERT INTO documents BY NAME
-SELECT contributor_id, period, file, position, doc_id, submitted_at, content_hash, raw_tokens, tokens, language,
-       filter_group, CASE WHEN rejected_by <> '' THEN 'rejected' ELSE 'accepted' END AS status, reason,
-       rejected_by AS rule, '' AS duplicate_of, NULL::DOUBLE AS similarity
-FROM read_parquet(?)
-"""
 PII_FROM_PARQUET = f"""
 INSERT INTO pii_masks BY NAME
 SELECT contributor_id, period, file, kind, values_masked FROM (
     UNPIVOT (SELECT contributor_id, period, file, {", ".join(f"sum({k})::BIGINT AS {k.removeprefix('pii_')}" for k in PII_KINDS)}
-             FROM read_parquet(?) GROUP BY ALL)
+             FROM _filtered GROUP BY ALL)
     ON {", ".join(k.removeprefix("pii_") for k in PII_KINDS)} INTO NAME kind VALUE values_masked
 ) WHERE values_masked > 0
 """
+REFERENCE_REASON = "'text the consumer already has or that is public (' || r.reference_id || ')'"
+NEAR_REFERENCE_REASON = ("'near copy (similarity ' || round(r.similarity, 2) || ') of text the consumer already has '"
+                         "|| 'or that is public (' || r.reference_id || ')'")
+# The partition's new documents as `documents` rows, judged by the filters and the reference match: what the
+# first-come re-rank (credit.py) starts from.
+INCOMING = f"""
+CREATE OR REPLACE TEMP VIEW _incoming AS
+SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at, f.content_hash, f.raw_tokens,
+       f.tokens, f.language, f.filter_group,
+       CASE WHEN f.rejected_by <> '' THEN 'rejected' WHEN r.content_hash IS NOT NULL THEN 'reference'
+            ELSE 'accepted' END AS status,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.reason
+            WHEN r.exact THEN {REFERENCE_REASON} ELSE {NEAR_REFERENCE_REASON} END AS reason,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.rejected_by ELSE 'reference_match' END AS rule,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN ''
+            ELSE 'reference:' || r.reference_id END AS duplicate_of,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN NULL ELSE r.similarity END AS similarity,
+       NULL::TIMESTAMPTZ AS withdrawn_at, NULL::TIMESTAMPTZ AS earns_from
+FROM _filtered f LEFT JOIN _reference_hits r USING (content_hash)
+"""
 
 
-def match_reference(conn, contributor_id: str, period: date) -> int:
-    """Marks the partition's documents equal or near to a reference document; returns how many."""
-    exact = conn.execute(
+def match_reference(conn, contributor_id: str, period: date, incoming: bool) -> int:
+    """Finds the partition's competing texts equal or near to a reference document (table `_reference_hits`:
+    the exact match, else the most similar near one; ties by reference id). With `incoming`, view `_incoming`
+    gives the new documents (still in Parquet) their status; the partition's withdrawn documents already in the
+    warehouse are updated. Returns how many documents match."""
+    conn.execute(
         """
-        UPDATE documents d SET status = 'reference', rule = 'reference_match', similarity = 1.0,
-               reason = 'text the consumer already has or that is public (' || r.reference_id || ')',
-               duplicate_of = 'reference:' || r.reference_id
-        FROM (SELECT content_hash, min(reference_id) AS reference_id FROM reference_documents GROUP BY 1) r
-        WHERE d.content_hash = r.content_hash AND d.contributor_id = ? AND d.period = ? AND d.status = 'accepted'
-        RETURNING d.position
-        """,
-        [contributor_id, period],
-    ).fetchall()
-    near = conn.execute(
-        """
-        UPDATE documents d SET status = 'reference', rule = 'reference_match', similarity = r.similarity,
-               reason = 'near copy (similarity ' || round(r.similarity, 2) || ') of text the consumer already has '
-                        || 'or that is public (' || r.reference_id || ')',
-               duplicate_of = 'reference:' || r.reference_id
-        FROM (
-            SELECT n.content_hash, max(n.similarity) AS similarity,
-                   arg_min(ref.reference_id, (-n.similarity, ref.reference_id)) AS reference_id
-            FROM near_pairs n JOIN reference_documents ref ON ref.content_hash = n.other_hash
+        CREATE OR REPLACE TEMP TABLE _reference_hits AS
+        SELECT content_hash, reference_id, similarity, exact FROM (
+            SELECT content_hash, min(reference_id) AS reference_id, 1.0::DOUBLE AS similarity, TRUE AS exact
+            FROM reference_documents JOIN _competing USING (content_hash) GROUP BY 1
+            UNION ALL
+            SELECT n.content_hash, arg_min(ref.reference_id, (-n.similarity, ref.reference_id)), max(n.similarity),
+                   FALSE
+            FROM near_pairs n JOIN _competing USING (content_hash)
+            JOIN reference_documents ref ON ref.content_hash = n.other_hash
             GROUP BY 1
-        ) r
+        ) QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY exact DESC) = 1
+        """
+    )
+    stored = conn.execute(
+        f"""
+        UPDATE documents d SET status = 'reference', rule = 'reference_match', similarity = r.similarity,
+               reason = CASE WHEN r.exact THEN {REFERENCE_REASON} ELSE {NEAR_REFERENCE_REASON} END,
+               duplicate_of = 'reference:' || r.reference_id
+        FROM _reference_hits r
         WHERE d.content_hash = r.content_hash AND d.contributor_id = ? AND d.period = ? AND d.status = 'accepted'
         RETURNING d.position
         """,
         [contributor_id, period],
     ).fetchall()
-    return len(exact) + len(near)
+    new = 0
+    if incoming:
+        conn.execute(INCOMING)
+        new = conn.execute("SELECT count(*) FROM _incoming WHERE status = 'reference'").fetchall()[0][0]
+    return len(stored) + new
 
 
 @asset(
