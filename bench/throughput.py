@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -124,6 +125,7 @@ def run_ingest(home: Path, landing: Path) -> dict:
     env = {**os.environ, "DAGSTER_HOME": str(home), "ONETT_LANDING_DIR": str(landing), "ONETT_SETTLE_SECONDS": "0"}
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([str(ONETT), "ingest"], env=env, stdout=out, stderr=err, text=True)
@@ -139,8 +141,14 @@ def run_ingest(home: Path, landing: Path) -> dict:
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         sys.exit(f"onett ingest failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
-    return {"wall": wall, "peak_rss_mb": peak_one / 2**20 or None, "peak_total_rss_mb": peak_total / 2**20 or None,
-            "stdout": stdout}
+    return {"wall": wall, "cpu": _children_cpu() - cpu_before, "peak_rss_mb": peak_one / 2**20 or None,
+            "peak_total_rss_mb": peak_total / 2**20 or None, "stdout": stdout}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished descendant: the ingest's processes once it has ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stage_times(home: Path) -> dict:
@@ -208,6 +216,8 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
               f"{docs / seconds if seconds > 0 else 0:9.0f}")
     print(f"  {'total (onett ingest)':40s} {ingest['wall']:8.2f} {mb(size) / ingest['wall']:8.2f} "
           f"{docs / ingest['wall']:9.0f}")
+    print(f"  CPU seconds of all its processes: {ingest['cpu']:.1f} ({ingest['cpu'] / ingest['wall']:.2f} cores busy "
+          f"on average, of {os.cpu_count()})")
     if ingest["peak_rss_mb"]:
         print(f"  peak RSS: largest process {ingest['peak_rss_mb']:.0f} MB, "
               f"all of onett ingest's processes together {ingest['peak_total_rss_mb']:.0f} MB")
@@ -215,9 +225,9 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
         total_cpu = sum(times["cpu"].values())
         print("  CPU seconds inside `filtered` (all workers): "
               + ", ".join(f"{k} {v:.1f}" for k, v in times["cpu"].items()) + f" (total {total_cpu:.1f})")
-    result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "peak_rss_mb": ingest["peak_rss_mb"],
-              "peak_total_rss_mb": ingest["peak_total_rss_mb"], "stages": dict(rows), "cpu_seconds": times["cpu"],
-              "runs": times["runs"]}
+    result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "cpu": ingest["cpu"],
+              "peak_rss_mb": ingest["peak_rss_mb"], "peak_total_rss_mb": ingest["peak_total_rss_mb"],
+              "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
     if tokenizer:
         result["tokenizer_seconds"] = tokenizer
         result["ratio_to_tokenizer"] = ingest["wall"] / tokenizer

@@ -107,16 +107,19 @@ CREATE TABLE IF NOT EXISTS pii_masks (
     values_masked  BIGINT NOT NULL
 );
 
--- The persistent near-duplicate index: MinHash signatures and LSH band buckets per distinct text
--- (submissions and reference alike), and the near-duplicate pairs found through them (both directions).
-CREATE TABLE IF NOT EXISTS minhash_signatures (
-    content_hash   VARCHAR PRIMARY KEY,
-    signature      BLOB NOT NULL
+-- The persistent near-duplicate index: per distinct text (submissions and reference alike) a text id, its
+-- MinHash signature and its LSH band buckets; and the near-duplicate pairs found through them (both directions).
+-- Every submission scans the buckets, so a bucket row is two integers: the band number is mixed into the key,
+-- and the text is its id, not its 32-character hash. (Warehouses from before this layout, with
+-- minhash_signatures and minhash_bands, are converted by Warehouse.connection.)
+CREATE TABLE IF NOT EXISTS minhash_texts (
+    text_id        BIGINT NOT NULL,     -- 1, 2, 3... in the order texts were indexed
+    content_hash   VARCHAR NOT NULL,    -- one row per content hash
+    signature      UINTEGER[256] NOT NULL
 );
-CREATE TABLE IF NOT EXISTS minhash_bands (
-    band           SMALLINT NOT NULL,
-    bucket         BIGINT NOT NULL,
-    content_hash   VARCHAR NOT NULL
+CREATE TABLE IF NOT EXISTS minhash_buckets (
+    bucket         BIGINT NOT NULL,     -- band key: hashes the band number and its 4 signature values
+    text_id        BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS near_pairs (
     content_hash   VARCHAR NOT NULL,

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
+SIGNATURE_VALUES = 256  # minhash_texts.signature is UINTEGER[256]
 
 
 class Warehouse(DuckDBResource):
@@ -21,6 +24,7 @@ class Warehouse(DuckDBResource):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as conn:
             conn.execute(SCHEMA)
+            upgrade_index(conn)
             yield conn
 
     def migrate(self) -> bool:
@@ -34,6 +38,7 @@ class Warehouse(DuckDBResource):
             return False
         try:
             conn.execute(SCHEMA)
+            upgrade_index(conn)
         finally:
             conn.close()
         return True
@@ -55,6 +60,41 @@ class Warehouse(DuckDBResource):
             yield conn
         finally:
             conn.close()
+
+
+def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None:
+    """Converts a near-duplicate index from before minhash_texts / minhash_buckets (signatures as 1 KiB blobs
+    keyed by content hash, band rows naming the hash) in one transaction; nothing to do on a current warehouse."""
+    old = {name for (name,) in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('minhash_signatures', 'minhash_bands')"
+    ).fetchall()}
+    if not old:
+        return
+    with transaction(conn):
+        if "minhash_signatures" in old:
+            conn.execute(
+                """CREATE OR REPLACE TEMP TABLE _upgrade AS
+                   SELECT (SELECT coalesce(max(text_id), 0) FROM minhash_texts) + row_number() OVER (ORDER BY content_hash)
+                          AS text_id, content_hash
+                   FROM minhash_signatures ANTI JOIN minhash_texts USING (content_hash)"""
+            )
+            (first, last), = conn.execute("SELECT coalesce(min(text_id), 1), coalesce(max(text_id), 0) FROM _upgrade").fetchall()
+            for start in range(first, last + 1, batch):  # a batch of blobs at a time: memory stays bounded
+                rows = conn.sql(
+                    """SELECT u.text_id, u.content_hash, s.signature FROM _upgrade u JOIN minhash_signatures s
+                       USING (content_hash) WHERE u.text_id BETWEEN ? AND ?""", params=[start, start + batch - 1]
+                ).to_arrow_table()
+                values = np.frombuffer(b"".join(rows.column("signature").to_pylist()), dtype="<u4")
+                converted = rows.set_column(2, "signature", pa.FixedSizeListArray.from_arrays(
+                    pa.array(values.astype(np.uint32)), SIGNATURE_VALUES))
+                conn.register("_upgrade_batch", converted)
+                conn.execute("INSERT INTO minhash_texts SELECT text_id, content_hash, signature FROM _upgrade_batch")
+                conn.unregister("_upgrade_batch")
+            conn.execute("DROP TABLE _upgrade")
+        if "minhash_bands" in old:
+            conn.execute("""INSERT INTO minhash_buckets SELECT b.bucket, t.text_id
+                            FROM minhash_bands b JOIN minhash_texts t USING (content_hash)""")
+        conn.execute("DROP TABLE IF EXISTS minhash_bands; DROP TABLE IF EXISTS minhash_signatures")
 
 
 @contextmanager

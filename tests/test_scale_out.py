@@ -36,8 +36,9 @@ TABLES = {
     "documents": "SELECT * FROM documents",
     "token_funnel": "SELECT * FROM token_funnel",
     "pii_masks": "SELECT * FROM pii_masks",
-    "minhash_signatures": "SELECT * FROM minhash_signatures",
-    "minhash_bands": "SELECT * FROM minhash_bands",
+    # text ids follow the order partitions were indexed in, which differs: compared through the content hash
+    "minhash_texts": "SELECT content_hash, signature FROM minhash_texts",
+    "minhash_buckets": "SELECT t.content_hash, b.bucket FROM minhash_buckets b JOIN minhash_texts t USING (text_id)",
     "near_pairs": "SELECT * FROM near_pairs",
     "reference_documents": "SELECT * FROM reference_documents",
     "api_revenue": "SELECT * FROM api_revenue",

@@ -27,7 +27,8 @@ from onett_assets.preprocessing.pii import mask_pii
 from onett_resources.tokenizer import load_encoding
 
 STEPS = ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minhash")
-INDEX_SCHEMA = {"content_hash": pl.String, "signature": pl.Binary, "bands": pl.List(pl.Int64)}
+INDEX_SCHEMA = {"content_hash": pl.String, "signature": pl.Array(pl.UInt32, near_dedup.NUM_PERM),
+                "bands": pl.Array(pl.Int64, near_dedup.BANDS)}
 
 
 COUNT_CHARS = 1 << 20  # text tokenized at once: the token lists are thrown away, only their lengths are kept
@@ -52,7 +53,7 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
 
     documents: `raw` with `text` normalized and masked, `raw_tokens`, `tokens`, the PII counts, `language`,
     `rejected_by` / `filter_group` / `reason` and `content_hash`. index: one row per distinct kept text long
-    enough for MinHash, with its signature (uint32 bytes) and LSH band keys."""
+    enough for MinHash, with its signature (NUM_PERM uint32 values) and LSH band keys."""
     seconds: dict[str, float] = {}
     clock = time.process_time()  # CPU time: what the step costs, whatever else the machine is doing
 
@@ -94,18 +95,18 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
     index = pl.DataFrame(schema=INDEX_SCHEMA)
     if kept.height:
         sigs, eligible = near_dedup.signatures(kept["text"].to_list())
-        sigs = sigs[eligible].astype("<u4", casting="safe")
-        if len(sigs):
-            index = pl.DataFrame(
-                {
-                    "content_hash": kept["content_hash"].filter(pl.Series(eligible)),
-                    "signature": [row.tobytes() for row in sigs],
-                    "bands": near_dedup.band_keys(sigs).astype(np.int64),
-                },
-                schema=INDEX_SCHEMA,
-            )
+        index = index_frame(kept["content_hash"].filter(pl.Series(eligible)), sigs[eligible])
     lap("minhash")
     return frame, index, seconds
+
+
+def index_frame(hashes: list[str] | pl.Series, sigs: np.ndarray) -> pl.DataFrame:
+    """Near-duplicate index rows (texts eligible for MinHash only): content hash, signature, LSH band keys."""
+    return pl.DataFrame(
+        {"content_hash": hashes, "signature": sigs.astype(np.uint32, casting="safe"),
+         "bands": near_dedup.band_keys(sigs).astype(np.int64)},
+        schema=INDEX_SCHEMA,
+    )
 
 
 def warm_up(encoding: str) -> None:
