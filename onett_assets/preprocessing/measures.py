@@ -93,12 +93,11 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     w_doc = sc.w_doc
     wlen = (sc.we - sc.ws).astype(np.int64)
     out["words"] = np.bincount(w_doc, minlength=n)
-    letter_upto = np.concatenate(([0], np.cumsum(has(LETTER), dtype=np.int32)))
-    out["alpha_words"] = sc.per_doc(w_doc, (letter_upto[sc.we] - letter_upto[sc.ws]) > 0)
+    word_bits = sc.word_bits
+    out["alpha_words"] = sc.word_sum((word_bits & LETTER) != 0)
     # long tokens: 30+ characters without Hangul (Korean written without spaces is language, a link is not)
-    hangul_upto = np.concatenate(([0], np.cumsum(has(HANGUL), dtype=np.int32)))
-    no_hangul = (hangul_upto[sc.we] - hangul_upto[sc.ws]) == 0
-    out["long_token_chars"] = sc.per_doc(w_doc, np.where((wlen >= LONG_TOKEN_CHARS) & no_hangul, wlen, 0))
+    no_hangul = (word_bits & HANGUL) == 0
+    out["long_token_chars"] = sc.word_sum(np.where((wlen >= LONG_TOKEN_CHARS) & no_hangul, wlen, 0))
     # links and e-mail addresses: words with '://', starting with 'www.', or with an '@' followed by a '.'
     # (positions of these few characters are looked up in the word starts, no pass over all characters)
     cp = sc.cp
@@ -118,20 +117,19 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     www = www[((cp[www + 1] | 0x20) == ord("w")) & ((cp[www + 2] | 0x20) == ord("w")) & (cp[www + 3] == ord("."))]
     www = www[sc.ws[word_of(www)] == www] if len(www) else www  # at the start of a word
     link[word_of(www)] = True
-    out["links"] = sc.per_doc(w_doc, link)
-    h = sc.segment_hash(sc.ws, sc.we)  # words as written: 'the' and 'The' count, 'the,' does not (rules have margin)
-    word_ko = languages[w_doc] == "ko"
+    out["links"] = sc.word_sum(link)
+    h = sc.word_hash  # words as written: 'the' and 'The' count, 'the,' does not (rules have margin)
+    word_ko = (languages == "ko")[w_doc]  # compared per document: languages is an array of Python strings
     last_hangul = word_order.last_hangul(sc)
-    out["en_stop_words"] = sc.per_doc(w_doc, _in(h, frozenset(EN_STOP_WORDS)))
-    out["ko_endings"] = sc.per_doc(w_doc, (last_hangul >= 0) & ((cls[np.maximum(last_hangul, 0)] & KO_ENDING) != 0))
+    out["en_stop_words"] = sc.word_sum(_in(h, frozenset(EN_STOP_WORDS)))
+    out["ko_endings"] = sc.word_sum((last_hangul >= 0) & ((cls[np.maximum(last_hangul, 0)] & KO_ENDING) != 0))
     first_cp = sc.cp[sc.ws] if len(sc.ws) else np.zeros(0, np.uint32)
     suffix_first = ((cls[sc.ws] & KO_SUFFIX_ONLY) != 0) if len(sc.ws) else np.zeros(0, bool)
     suffix_first &= ~((wlen == 1) & (first_cp == ord("을")))  # 을 alone names the second party in legal text (갑/을)
-    out["ko_suffix_first"] = sc.per_doc(w_doc, suffix_first)
-    out["lorem_words"] = sc.per_doc(w_doc, _in(h, LOREM_WORDS))
+    out["ko_suffix_first"] = sc.word_sum(suffix_first)
+    out["lorem_words"] = sc.word_sum(_in(h, LOREM_WORDS))
     # keyword stuffing: the most frequent word that is not a function word (those get keys that never repeat)
-    alnum_upto = np.concatenate(([0], np.cumsum(has(LETTER | NUMBER), dtype=np.int32)))
-    no_alnum = (alnum_upto[sc.we] - alnum_upto[sc.ws]) == 0
+    no_alnum = (word_bits & (LETTER | NUMBER)) == 0
     function = np.where(word_ko, _in(h, KO_FUNCTION_WORDS), _in(h, EN_FUNCTION_WORDS)) | no_alnum
     content = h.copy()
     content[function] = np.arange(int(function.sum()), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
@@ -163,7 +161,7 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
         sampled = (np.arange(len(w_doc)) - first_word[w_doc]) % stride[w_doc] == 0
     order_sum, order_pairs = np.zeros(n), np.zeros(n)
     for language, min_words in ORDER_MIN_WORDS.items():
-        sel = (languages[w_doc] == language) & sampled & (out["words"] >= min_words)[w_doc]
+        sel = ((languages == language) & (out["words"] >= min_words))[w_doc] & sampled
         if not sel.any():
             continue
         scored, score = word_order.word_scores(sc, sel, language)

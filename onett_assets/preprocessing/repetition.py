@@ -32,11 +32,35 @@ _BATCH = 1 << 19  # documents per batch: the document number lives in the top 20
 
 
 def _flags(doc: np.ndarray, key: np.ndarray, later: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(occurs more than once in its document, is a later occurrence), in text order. One hash pass by polars
-    over (document, key) mixed into 64 bits: two different pairs collide with probability 2**-64."""
-    mixed = pl.Series(key ^ ((doc.astype(np.uint64) + np.uint64(1)) * _MIX_DOC), dtype=pl.UInt64)
-    rep = mixed.is_duplicated().to_numpy()
-    return rep, (~mixed.is_first_distinct()).to_numpy() if later else None
+    """(occurs more than once in its document, is a later occurrence), in text order, of (document, key) mixed
+    into 64 bits: two different pairs collide with probability 2**-64.
+
+    One sort of the mixed values' top bits packed above their position puts equal values side by side, earliest
+    first (cheaper than hashing them with polars). Should two different values share those top bits (rare), polars
+    hashes that call's values instead: the same answer either way."""
+    # multiplying by an odd number is one-to-one and carries the differences of short words' hashes, which sit in
+    # the low bits, up into the top bits
+    mixed = (key ^ ((doc.astype(np.uint64) + np.uint64(1)) * _MIX_DOC)) * _MIX
+    n = len(mixed)
+    if n < 2:
+        return np.zeros(n, bool), np.zeros(n, bool) if later else None
+    bits = np.uint64((n - 1).bit_length())
+    packed = np.sort(((mixed >> bits) << bits) | np.arange(n, dtype=np.uint64))
+    pos = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    value = mixed[pos]
+    same = value[1:] == value[:-1]  # equal to the one before it in sorted order
+    if not np.array_equal(same, (packed[1:] >> bits) == (packed[:-1] >> bits)):
+        series = pl.Series(mixed, dtype=pl.UInt64)
+        return series.is_duplicated().to_numpy(), (~series.is_first_distinct()).to_numpy() if later else None
+    in_sorted = np.zeros(n, bool)  # equal to the one before it: a later occurrence
+    in_sorted[1:] = same
+    rep = np.empty(n, bool)
+    rep[pos] = in_sorted | np.append(same, False)  # ... or equal to the one after it
+    if not later:
+        return rep, None
+    is_later = np.empty(n, bool)
+    is_later[pos] = in_sorted
+    return rep, is_later
 
 
 def _per_doc_max(doc_sorted: np.ndarray, values: np.ndarray, n_docs: int) -> np.ndarray:

@@ -38,7 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from onett_assets.preprocessing.scan import CLASS, COMMA, HANGUL, LETTER, LOWER, NUMBER, TERMINAL, UPPER, Lookup, Scan
+from onett_assets.preprocessing.scan import (
+    CLASS, COMMA, HANGUL, LETTER, LOWER, NUMBER, TERMINAL, UPPER, Lookup, Scan, distinct,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 SCALE = 16.0  # PMI stored as int8, in 1/16 nats
@@ -190,13 +192,37 @@ def chain(language: str) -> tuple[np.ndarray, np.ndarray] | None:
     return tail_tail, _table(data["line_end_pmi_int8_zlib_base64"], 2, rows)
 
 
+def _union(n_words: int, *selections: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The words of all `selections` (positions), each once and in order, and where each word is in that union
+    (valid for the selected words)."""
+    needed = np.zeros(n_words, bool)
+    for words in selections:
+        needed[words] = True
+    return np.flatnonzero(needed), np.cumsum(needed) - 1
+
+
+def class_rows(sc: Scan, words: np.ndarray, language: str, starts: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in the `language` table of the tail and the head class of each of the given words (positions).
+
+    Worked out once per distinct word (by its hash): a word's classes depend only on its characters (and, for a
+    word with no letter or digit, on the scan's first characters, the same for all its words), and a batch of
+    text repeats its words: a fifth (English) to a third (Korean) of them are distinct."""
+    tails, heads, pmi = model(language)
+    once, each = distinct(sc.word_hash[words])
+    words = words[once]
+    features = word_features(sc, words, starts=starts)
+    tail = resolve(*classes(sc, features, words, language, "tail"), tails, pmi.shape[0] - 1)
+    head = resolve(*classes(sc, features, words, language, "head"), heads, pmi.shape[1] - 1)
+    return tail[each], head[each]
+
+
 def pair_scores(sc: Scan, pairs: np.ndarray, language: str) -> np.ndarray:
     """PMI of each selected word (`pairs`: boolean over words) with the word after it."""
-    tails, heads, pmi = model(language)
+    _, _, pmi = model(language)
     first = np.flatnonzero(pairs)
-    ti = resolve(*classes(sc, word_features(sc, first), first, language, "tail"), tails, pmi.shape[0] - 1)
-    hi = resolve(*classes(sc, word_features(sc, first + 1), first + 1, language, "head"), heads, pmi.shape[1] - 1)
-    return pmi[ti, hi]
+    union, at = _union(len(sc.ws), first, first + 1)
+    tail, head = class_rows(sc, union, language)
+    return pmi[tail[at[first]], head[at[first + 1]]]
 
 
 LINE_END_WEIGHT = 2.0  # a line end stands for the next word in both tables (tail->head and tail->tail)
@@ -209,28 +235,21 @@ def word_scores(sc: Scan, words: np.ndarray, language: str) -> tuple[np.ndarray,
     English (no chain table): the word's pair score with the next word on its line (pair_scores); a word that ends
     its line is not scored. Korean: a word followed on its line scores tail->head + tail->tail + the PMI of being
     followed; a word that ends its line (or the document) scores LINE_END_WEIGHT times the PMI of ending it.
-    The word features are computed once for the selected words and the words after them (a Korean head class
-    needs none)."""
+    The classes are worked out once for the selected words and the words after them (class_rows)."""
     follows = np.zeros(len(sc.ws), bool)
     follows[:-1] = ~sc.w_line_start[1:]  # a new line or a new document starts a line
     chained = chain(language)
     if chained is None:
         return np.flatnonzero(words & follows), pair_scores(sc, words & follows, language)
-    tails, heads, pmi = model(language)
+    _, _, pmi = model(language)
     tail_tail, line_end = chained
     scored = np.flatnonzero(words)
     followed = follows[scored]
     nxt = scored[followed] + 1
-    needed = np.zeros(len(sc.ws), bool)  # the selected words and the words after them, each once
-    needed[scored] = True
-    needed[nxt] = True
-    at = np.cumsum(needed) - 1
-    union = np.flatnonzero(needed)
-    features = word_features(sc, union, starts=False)
-    tail = resolve(*classes(sc, features, union, language, "tail"), tails, pmi.shape[0] - 1)
-    head = resolve(*classes(sc, {}, nxt, language, "head"), heads, pmi.shape[1] - 1)
+    union, at = _union(len(sc.ws), scored, nxt)
+    tail, head = class_rows(sc, union, language, starts=False)  # Korean classes never read first_alnum
     own = tail[at[scored]]
     score = LINE_END_WEIGHT * line_end[0, own]
     lead = own[followed]
-    score[followed] = pmi[lead, head] + tail_tail[lead, tail[at[nxt]]] + line_end[1, lead]
+    score[followed] = pmi[lead, head[at[nxt]]] + tail_tail[lead, tail[at[nxt]]] + line_end[1, lead]
     return scored, score
