@@ -92,6 +92,28 @@ def test_signatures_are_datasketch_minhash_of_the_documented_shingles():
     assert eligible.tolist() == [len(reference_shingle_hashes(t)) >= nd.MIN_SHINGLES for t in texts]
 
 
+
+@pytest.mark.parametrize("group, chunk", [(2048, 8192), (16, 500)])
+def test_minhash_equals_the_plain_minimum_per_text(monkeypatch, group, chunk):
+    """Repeats dropped (sorted in long texts), short texts in size-sorted groups, long ones in blocks that cut
+    texts: every path gives min(a * fmix32(h) + b) over the text's shingles, computed here directly."""
+    monkeypatch.setattr(nd, "_GROUP", group)
+    monkeypatch.setattr(nd, "_CHUNK", chunk)
+    rng = random.Random(3)
+    words = KOREAN.split() + "the fool hath said in his heart there is no god".split()
+    texts = [" ".join(rng.choices(words, k=rng.choice([0, 1, 3, 10, 40, 200, 3000]))) for _ in range(300)]
+    texts += [KOREAN * 200, "ㅋ" * 500]  # mostly repeats; one distinct shingle
+    hashes, counts = nd._shingle_hashes(texts, nd.NGRAM)
+    assert (counts > nd._CHUNK).any() and ((0 < counts) & (counts <= nd._SHORT)).sum() > 100  # both paths
+    a, b = nd._permutations(nd.NUM_PERM)
+    expected = np.full((len(texts), nd.NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
+    for i, h in enumerate(np.split(nd._fmix32(hashes), np.cumsum(counts)[:-1])):
+        if len(h):
+            expected[i] = (a * h[None, :] + b).min(axis=1)
+    before = hashes.copy()
+    assert np.array_equal(nd._minhash(hashes, counts, nd.NUM_PERM), expected)
+    assert np.array_equal(hashes, before)  # the caller's hashes are left alone
+
 def test_signatures_do_not_depend_on_batching():
     docs = normalized([d["text"] for d in corpus("ko_petitions", "petitions.jsonl.gz", limit=200)])
     together, _ = nd.signatures(docs)
