@@ -1,12 +1,11 @@
 """How `onett ingest` runs the pending (contributor, month) partitions.
 
 One partition is one run of `ingest_submission`, in order. With several partitions and enough text, the steps are
-split over two processes so the cores never wait on the warehouse: this process reads a partition and filters it
-on the workers, while a second process deduplicates and counts the partition before it (`credit_submission`).
-Reading and deduplicating both write the warehouse (Dagster's `duckdb` pool lets one at a time in), so the
-previous partition is handed over only once the next one has been read: filtering, the long step, then overlaps
-deduplication. A small partition still runs whole (three runs would cost more than they overlap). Every step is
-an ordinary Dagster run on the same instance, visible in the UI.
+split over two processes so the cores never wait on reading or on the warehouse: this process filters a partition
+on the workers (`filter_submission`), while a second process reads the next one (`read_submission`) and then
+deduplicates and counts the one before (`credit_submission`). Reading and deduplicating both write the warehouse,
+so they take turns in that second process. A small partition still runs whole (three runs would cost more than
+they overlap). Every step is an ordinary Dagster run on the same instance, visible in the UI.
 """
 
 from __future__ import annotations
@@ -53,9 +52,9 @@ class Outcome:
 def run_partitions(session, pending: list, say: Callable[[str], None]) -> list[Outcome]:
     pending = sorted(pending, key=lambda p: (p.period, p.contributor_id))
     outcomes = [Outcome(p.contributor_id, p.period, len(p.files)) for p in pending]
-    total_bytes = sum(f.size for p in pending for f in p.files)
-    split = sum(sum(f.size for f in p.files) >= SPLIT_MIN_BYTES for p in pending)
-    if any(sum(f.size for f in p.files) >= WARM_MIN_BYTES for p in pending):  # start while the first is read
+    total_bytes = sum(_bytes(p) for p in pending)
+    split = sum(_bytes(p) >= SPLIT_MIN_BYTES for p in pending)
+    if any(_bytes(p) >= WARM_MIN_BYTES for p in pending):  # start while the first is read
         session.resources["workers"].warm(partial(warm_up, session.resources["tokenizer"].encoding))
     if split and len(pending) > 1 and total_bytes >= PIPELINE_MIN_BYTES and session.resources["workers"].count() > 1:
         return _pipelined(session, pending, outcomes, say)
@@ -85,92 +84,114 @@ def _run_whole(session, p, out: Outcome, say) -> None:
 
 def _announce(n: int, total: int, p) -> str:
     return (f"[{n}/{total}] {p.contributor_id} {p.period:%Y-%m}: {len(p.files)} file(s), "
-            f"{sum(f.size for f in p.files) / 1e6:.2f} MB ...")
+            f"{_bytes(p) / 1e6:.2f} MB ...")
 
 
 def _pipelined(session, pending: list, outcomes: list[Outcome], say) -> list[Outcome]:
+    """Filters partition after partition in this process while a second process reads the next one and then
+    deduplicates this one: only the first read and the last deduplication are not overlapped with filtering."""
     from onett_assets.cli import _failure, _metadata
 
     context = multiprocessing.get_context("spawn")
     todo, done = context.Queue(), context.Queue()
-    credit = context.Process(target=credit_process, args=(todo, done), name="onett-credit", daemon=True)
-    credit.start()
+    helper = context.Process(target=warehouse_process, args=(todo, done), name="onett-warehouse", daemon=True)
+    helper.start()
     by_key = {p.partition_key: out for p, out in zip(pending, outcomes)}
-    handed, finished = [], set()
+    asked: list[tuple[str, str]] = []  # (job, partition key) handed to the second process, in order
+    answers: dict[tuple[str, str], tuple[str, dict]] = {}  # (job, key) -> (error, metadata)
 
-    def collect(block: bool) -> None:
-        while len(finished) < len(handed):
-            try:
-                key, error, accepted_documents, accepted_tokens = done.get(timeout=0.5 if block else 0)
-            except queue.Empty:
-                if not credit.is_alive():
-                    for key in handed:
-                        if key not in finished:
-                            by_key[key].error = (f"the deduplication process stopped (exit code {credit.exitcode}); "
-                                                 "run `onett ingest` again")
-                            finished.add(key)
-                    return
-                if not block:
-                    return
-                continue
-            out = by_key[key]
-            finished.add(key)
-            out.error, out.accepted_documents, out.accepted_tokens = error, accepted_documents, accepted_tokens
-            label = f"{out.contributor_id} {out.period:%Y-%m}"
-            if error:
-                say(f"    {label}: FAILED {error}")
-            else:
-                say(f"    {label}: {out.documents} documents read, {accepted_tokens} tokens accepted "
-                    f"({time.monotonic() - out.started:.1f}s)")
+    def ask(job: str, p) -> None:
+        todo.put((job, p.partition_key))
+        asked.append((job, p.partition_key))
 
-    def hand_over(key: str | None) -> None:
-        if key is not None:
-            todo.put(key)
-            handed.append(key)
+    def answer(job: str, key: str) -> tuple[str, dict]:
+        """Waits for the second process to finish (job, key), reporting finished credits meanwhile."""
+        while (job, key) not in answers:
+            if not collect(block=True):
+                return (f"the warehouse process stopped (exit code {helper.exitcode}); run `onett ingest` again", {})
+        return answers[(job, key)]
 
-    previous = None
+    def collect(block: bool) -> bool:
+        """Takes the answers that have arrived (waiting up to 0.5 s for one if `block`); False if the second
+        process is gone with work outstanding."""
+        try:
+            job, key, error, metadata = done.get(timeout=0.5 if block else 0)
+        except queue.Empty:
+            return helper.is_alive() or len(answers) == len(asked)
+        answers[(job, key)] = (error, metadata)
+        if job == "credit_submission":
+            report_credit(key, error, metadata)
+        return True
+
+    def report_credit(key: str, error: str, metadata: dict) -> None:
+        out = by_key[key]
+        out.error = out.error or error
+        out.accepted_documents = metadata.get("accepted documents", "")
+        out.accepted_tokens = metadata.get("accepted tokens", "")
+        label = f"{out.contributor_id} {out.period:%Y-%m}"
+        if error:
+            say(f"    {label}: FAILED {error}")
+        else:
+            say(f"    {label}: {out.documents} documents read, {out.accepted_tokens} tokens accepted "
+                f"({time.monotonic() - out.started:.1f}s)")
+
+    split = [p for p in pending if _bytes(p) >= SPLIT_MIN_BYTES]
+    following = dict(zip((p.partition_key for p in split), split[1:]))  # the next split partition of each
     try:
+        if split:
+            ask("read_submission", split[0])
         for n, p in enumerate(pending, start=1):
             out = by_key[p.partition_key]
-            out.started = time.monotonic()
             say(_announce(n, len(pending), p))
-            if sum(f.size for f in p.files) < SPLIT_MIN_BYTES:
+            if _bytes(p) < SPLIT_MIN_BYTES:
                 # Small: one run is cheaper than three, and there is little to overlap.
-                hand_over(previous)
-                previous = None
                 _run_whole(session, p, out, say)
                 continue
-            read = session.run("read_submission", p.partition_key)
-            # Only now may the previous partition take the warehouse: this one's read no longer needs it.
-            hand_over(previous)
-            previous = None
-            if not read.success:
-                out.error = _failure(read)
+            error, metadata = answer("read_submission", p.partition_key)
+            out.started = time.monotonic()
+            if p.partition_key in following:  # read while this one is filtered
+                ask("read_submission", following[p.partition_key])
+            if error:
+                out.error = error
                 say(f"    FAILED {out.error}")
                 continue
-            out.documents = _metadata(read, "raw_submission", "documents")
-            out.files_rejected = _metadata(read, "raw_submission", "files rejected")
+            out.documents = metadata.get("documents", "")
+            out.files_rejected = metadata.get("files rejected", "")
             filtered = session.run("filter_submission", p.partition_key)
             if not filtered.success:
                 out.error = _failure(filtered)
                 say(f"    FAILED {out.error}")
                 continue
-            previous = p.partition_key
+            ask("credit_submission", p)
             collect(block=False)
-        hand_over(previous)
         todo.put(None)
-        collect(block=True)
+        for job, key in asked:
+            error, _ = answer(job, key)
+            if error and job == "credit_submission" and not by_key[key].error:
+                report_credit(key, error, {})
     finally:
-        if credit.is_alive():
+        if helper.is_alive():
             todo.put(None)
-        credit.join(timeout=30)
-        if credit.is_alive():
-            credit.terminate()
+        helper.join(timeout=30)
+        if helper.is_alive():
+            helper.terminate()
     return outcomes
 
 
-def credit_process(todo, done) -> None:
-    """The second process: `credit_submission` for each partition key it is handed, until None."""
+def _bytes(p) -> int:
+    return sum(f.size for f in p.files)
+
+
+# What the second process reports of each job (asset, metadata label).
+REPORTED = {
+    "read_submission": [("raw_submission", "documents"), ("raw_submission", "files rejected")],
+    "credit_submission": [("token_counts", "accepted documents"), ("token_counts", "accepted tokens")],
+}
+
+
+def warehouse_process(todo, done) -> None:
+    """The second process: runs the (job, partition key) it is handed, in order, until None; a failure is
+    reported for its partition and the others go on."""
     import os
 
     from onett_assets.cli import Session, _failure, _metadata
@@ -178,13 +199,13 @@ def credit_process(todo, done) -> None:
     # The workers of the other process keep the cores busy: DuckDB threads beyond one would only contend with them.
     os.environ.setdefault("ONETT_WAREHOUSE_THREADS", "1")
     session = Session()
-    while (key := todo.get()) is not None:
+    while (task := todo.get()) is not None:
+        job, key = task
         try:
-            result = session.run("credit_submission", key)
+            result = session.run(job, key)
             if result.success:
-                done.put((key, "", _metadata(result, "token_counts", "accepted documents"),
-                          _metadata(result, "token_counts", "accepted tokens")))
+                done.put((job, key, "", {label: _metadata(result, asset, label) for asset, label in REPORTED[job]}))
             else:
-                done.put((key, _failure(result), "", ""))
+                done.put((job, key, _failure(result), {}))
         except Exception as exc:  # noqa: BLE001 - reported for this partition; the others go on
-            done.put((key, f"{exc.__class__.__name__}: {exc}", "", ""))
+            done.put((job, key, f"{exc.__class__.__name__}: {exc}", {}))

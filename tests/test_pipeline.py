@@ -110,29 +110,38 @@ def test_first_come_credit_does_not_depend_on_processing_order(onett):
 
 
 def test_pipelined_ingest_matches_one_run_per_partition(onett, monkeypatch):
-    """With several partitions, `onett ingest` filters one partition while a second process deduplicates the one
-    before: the outcome must be exactly that of one `ingest_submission` run per partition, in order."""
+    """With several partitions, `onett ingest` filters one partition while a second process reads the next and
+    deduplicates the one before: the outcome must be exactly that of one `ingest_submission` run per partition,
+    in order."""
     import onett_assets.ingest_runner as runner
     from dagster import RunsFilter
 
     texts = distinct_texts(*PETITIONS, 16)
     words = texts[0].split()
     near_copy = " ".join(words[:5] + words[6:])  # one word dropped
-    onett.drop("amy", "a.jsonl", docs(texts[:6], "a"), seoul(2026, 9, 3))
-    bob = onett.drop("bob", "b.jsonl", docs(texts[4:10] + [near_copy], "b"), seoul(2026, 9, 5))
-    onett.drop("cat", "c.jsonl", docs(texts[9:14] + texts[1:2], "c"), seoul(2026, 10, 1, 9))
-    onett.drop("amy", "late.jsonl", docs(texts[12:16], "l"), seoul(2026, 10, 2))
+    files = {
+        "amy|2026-09-01": onett.drop("amy", "a.jsonl", docs(texts[:6], "a"), seoul(2026, 9, 3)),
+        "bob|2026-09-01": onett.drop("bob", "b.jsonl", docs(texts[4:10] + [near_copy], "b"), seoul(2026, 9, 5)),
+        "cat|2026-10-01": onett.drop("cat", "c.jsonl", docs(texts[9:14] + texts[1:2], "c"), seoul(2026, 10, 1, 9)),
+        "amy|2026-10-01": onett.drop("amy", "late.jsonl", docs(texts[12:16], "l"), seoul(2026, 10, 2)),
+    }
     monkeypatch.setattr(runner, "PIPELINE_MIN_BYTES", 0)
-    # bob's partition (the largest) is split over the two processes, the others run whole
-    monkeypatch.setattr(runner, "SPLIT_MIN_BYTES", bob.stat().st_size)
+    # the two largest partitions are split over the two processes, the others run whole
+    threshold = sorted(f.stat().st_size for f in files.values())[-2]
+    monkeypatch.setattr(runner, "SPLIT_MIN_BYTES", threshold)
+    split = sorted(key for key, f in files.items() if f.stat().st_size >= threshold)
+    assert len(split) == 2
     monkeypatch.setenv("ONETT_WORKERS", "2")
     out = onett.ok("ingest")
     assert out.count(" ok") == 4, out
     instance = onett.session().instance
-    credit_runs = instance.get_runs(RunsFilter(job_name="credit_submission"))
-    assert [r.tags["dagster/partition"] for r in credit_runs] == ["bob|2026-09-01"]
-    assert credit_runs[0].tags["onett/pid"] != str(os.getpid())  # in the second process
-    assert len(instance.get_runs(RunsFilter(job_name="ingest_submission"))) == 3
+    for job in ("read_submission", "credit_submission"):  # in the second process
+        runs = instance.get_runs(RunsFilter(job_name=job))
+        assert sorted(r.tags["dagster/partition"] for r in runs) == split, job
+        assert all(r.tags["onett/pid"] != str(os.getpid()) for r in runs)
+    filter_runs = instance.get_runs(RunsFilter(job_name="filter_submission"))
+    assert {r.tags["onett/pid"] for r in filter_runs} == {str(os.getpid())}
+    assert len(instance.get_runs(RunsFilter(job_name="ingest_submission"))) == 2
     tables = ["documents", "token_funnel", "submissions", "pii_masks", "near_pairs"]
     pipelined = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
     assert dict(onett.query("SELECT doc_id, status FROM documents WHERE contributor_id = 'bob'"))["b6"] == "near_duplicate"
