@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from onett_assets.preprocessing import near_dedup
 from onett_assets.preprocessing.pipeline import index_frame
+from onett_resources.warehouse import signatures_from_blobs
 
 VERIFY_BATCH = 32_768  # candidate pairs verified at once: two 1 KiB signatures each
 
@@ -66,8 +67,7 @@ def _index_blob_parts(conn: duckdb.DuckDBPyConnection, parquet_files: list[str])
     added = 0
     for path in parquet_files:
         part = pq.read_table(path, columns=["content_hash", "signature", "bands"])
-        values = np.frombuffer(b"".join(part.column("signature").to_pylist()), dtype="<u4").astype(np.uint32)
-        part = part.set_column(1, "signature", pa.FixedSizeListArray.from_arrays(pa.array(values), near_dedup.NUM_PERM))
+        part = part.set_column(1, "signature", signatures_from_blobs(part.column("signature")))
         conn.register("_index_in", part.append_column("row_key", pa.array(np.arange(part.num_rows))))
         try:
             added += _add_to_index(conn, "_index_in")

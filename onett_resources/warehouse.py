@@ -84,9 +84,7 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
                     """SELECT u.text_id, u.content_hash, s.signature FROM _upgrade u JOIN minhash_signatures s
                        USING (content_hash) WHERE u.text_id BETWEEN ? AND ?""", params=[start, start + batch - 1]
                 ).to_arrow_table()
-                values = np.frombuffer(b"".join(rows.column("signature").to_pylist()), dtype="<u4")
-                converted = rows.set_column(2, "signature", pa.FixedSizeListArray.from_arrays(
-                    pa.array(values.astype(np.uint32)), SIGNATURE_VALUES))
+                converted = rows.set_column(2, "signature", signatures_from_blobs(rows.column("signature")))
                 conn.register("_upgrade_batch", converted)
                 conn.execute("INSERT INTO minhash_texts SELECT text_id, content_hash, signature FROM _upgrade_batch")
                 conn.unregister("_upgrade_batch")
@@ -95,6 +93,12 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
             conn.execute("""INSERT INTO minhash_buckets SELECT b.bucket, t.text_id
                             FROM minhash_bands b JOIN minhash_texts t USING (content_hash)""")
         conn.execute("DROP TABLE IF EXISTS minhash_bands; DROP TABLE IF EXISTS minhash_signatures")
+
+
+def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeListArray:
+    """Signatures stored by earlier versions as raw little-endian uint32 bytes, as UINTEGER[256] values."""
+    values = np.frombuffer(b"".join(blobs.to_pylist()), dtype="<u4").astype(np.uint32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values), SIGNATURE_VALUES)
 
 
 @contextmanager
