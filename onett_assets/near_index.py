@@ -55,7 +55,8 @@ def index_signatures(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) 
     (signature_type,), = conn.execute(f"SELECT typeof(signature) FROM {parts} LIMIT 1").fetchall() or [("",)]
     if signature_type == "BLOB":
         return _index_blob_parts(conn, parquet_files)
-    conn.execute(f"CREATE OR REPLACE TEMP VIEW _index_in AS SELECT *, (filename, file_row_number) AS row_key FROM {parts}")
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW _index_in AS "
+                 f"SELECT *, (filename, file_row_number) AS row_key FROM {parts}")
     try:
         return _add_to_index(conn, "_index_in")
     finally:
@@ -139,9 +140,9 @@ def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str) -> int:
                 keep = similarity >= near_dedup.THRESHOLD
                 if keep.any():
                     mask = pa.array(keep)
-                    writer.write_table(pa.table({"a": batch.column("a").filter(mask), "b": batch.column("b").filter(mask),
-                                                 "similarity": pa.array(similarity[keep], pa.float64())},
-                                                schema=PAIRS_SCHEMA))
+                    writer.write_table(pa.table(
+                        {"a": batch.column("a").filter(mask), "b": batch.column("b").filter(mask),
+                         "similarity": pa.array(similarity[keep], pa.float64())}, schema=PAIRS_SCHEMA))
                     found += int(keep.sum())
         conn.execute("DROP TABLE _candidates; DROP TABLE _query_ids; DROP TABLE _queries")
         if found:

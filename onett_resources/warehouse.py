@@ -74,11 +74,12 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
         if "minhash_signatures" in old:
             conn.execute(
                 """CREATE OR REPLACE TEMP TABLE _upgrade AS
-                   SELECT (SELECT coalesce(max(text_id), 0) FROM minhash_texts) + row_number() OVER (ORDER BY content_hash)
-                          AS text_id, content_hash
+                   SELECT (SELECT coalesce(max(text_id), 0) FROM minhash_texts)
+                          + row_number() OVER (ORDER BY content_hash) AS text_id, content_hash
                    FROM minhash_signatures ANTI JOIN minhash_texts USING (content_hash)"""
             )
-            (first, last), = conn.execute("SELECT coalesce(min(text_id), 1), coalesce(max(text_id), 0) FROM _upgrade").fetchall()
+            (first, last), = conn.execute(
+                "SELECT coalesce(min(text_id), 1), coalesce(max(text_id), 0) FROM _upgrade").fetchall()
             for start in range(first, last + 1, batch):  # a batch of blobs at a time: memory stays bounded
                 rows = conn.sql(
                     """SELECT u.text_id, u.content_hash, s.signature FROM _upgrade u JOIN minhash_signatures s

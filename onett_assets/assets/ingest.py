@@ -250,11 +250,15 @@ def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store
         clock.lap("near index")
         near = find_near_pairs(conn, "_competing")
         clock.lap("near pairs")
-        reference_matches = match_reference(conn, contributor_id, period, incoming=bool(docs))
-        clock.lap("reference match")
+        reference_matches = match_reference(conn, contributor_id, period)
         store_competing_hashes(conn, "_affected", contributor_id, period, replace=False)  # and after
         if docs:
-            conn.execute(f"INSERT INTO _affected SELECT DISTINCT content_hash FROM _incoming WHERE status IN {COMPETING}")
+            conn.execute(INCOMING)  # view `_incoming`: the new documents as judged so far
+            (new_matches,), = conn.execute("SELECT count(*) FROM _incoming WHERE status = 'reference'").fetchall()
+            reference_matches += new_matches
+            conn.execute(f"INSERT INTO _affected SELECT DISTINCT content_hash FROM _incoming "
+                         f"WHERE status IN {COMPETING}")
+        clock.lap("reference match")
         moved = rerank(conn, "_affected", incoming="_incoming" if docs else None)
         conn.execute("DROP TABLE _affected; DROP TABLE _competing; DROP TABLE _reference_hits")
         if docs:
@@ -323,11 +327,11 @@ FROM _filtered f LEFT JOIN _reference_hits r USING (content_hash)
 """
 
 
-def match_reference(conn, contributor_id: str, period: date, incoming: bool) -> int:
-    """Finds the partition's competing texts equal or near to a reference document (table `_reference_hits`:
-    the exact match, else the most similar near one; ties by reference id). With `incoming`, view `_incoming`
-    gives the new documents (still in Parquet) their status; the partition's withdrawn documents already in the
-    warehouse are updated. Returns how many documents match."""
+def match_reference(conn, contributor_id: str, period: date) -> int:
+    """Finds the partition's competing texts (table `_competing`) equal or near to a reference document: table
+    `_reference_hits` (the exact match, else the most similar near one; ties by reference id), which view
+    `_incoming` reads for the new documents. The partition's documents already in the warehouse (its withdrawn
+    ones) are updated here; returns how many of them match."""
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE _reference_hits AS
@@ -354,11 +358,7 @@ def match_reference(conn, contributor_id: str, period: date, incoming: bool) -> 
         """,
         [contributor_id, period],
     ).fetchall()
-    new = 0
-    if incoming:
-        conn.execute(INCOMING)
-        new = conn.execute("SELECT count(*) FROM _incoming WHERE status = 'reference'").fetchall()[0][0]
-    return len(stored) + new
+    return len(stored)
 
 
 @asset(
