@@ -4,8 +4,11 @@ One partition is one run of `ingest_submission`, in order. With several partitio
 split over two processes so the cores never wait on reading or on the warehouse: this process filters a partition
 on the workers (`filter_submission`), while a second process reads the next one (`read_submission`) and then
 deduplicates and counts the one before (`credit_submission`). Reading and deduplicating both write the warehouse,
-so they take turns in that second process. A small partition still runs whole (three runs would cost more than
-they overlap). Every step is an ordinary Dagster run on the same instance, visible in the UI.
+so they take turns in that second process. Only the first read and the last deduplication are not overlapped:
+the first read runs here while the second process starts, and the largest partitions go first, so the last
+deduplication is a small one (credit is re-ranked over the whole warehouse, so the order never changes an
+outcome). A small partition still runs whole (three runs would cost more than they overlap). Every step is an
+ordinary Dagster run on the same instance, visible in the UI.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def run_partitions(session, pending: list, say: Callable[[str], None]) -> list[O
     if any(_bytes(p) >= WARM_MIN_BYTES for p in pending):  # start while the first is read
         session.resources["workers"].warm(partial(warm_up, session.resources["tokenizer"].encoding))
     if split and len(pending) > 1 and total_bytes >= PIPELINE_MIN_BYTES and session.resources["workers"].count() > 1:
-        return _pipelined(session, pending, outcomes, say)
+        largest_first = sorted(pending, key=lambda p: -_bytes(p))  # stable: ties stay in (month, contributor) order
+        _pipelined(session, largest_first, {p.partition_key: out for p, out in zip(pending, outcomes)}, say)
+        return outcomes
     for n, (p, out) in enumerate(zip(pending, outcomes), start=1):
         say(_announce(n, len(pending), p))
         _run_whole(session, p, out, say)
@@ -87,16 +92,16 @@ def _announce(n: int, total: int, p) -> str:
             f"{_bytes(p) / 1e6:.2f} MB ...")
 
 
-def _pipelined(session, pending: list, outcomes: list[Outcome], say) -> list[Outcome]:
-    """Filters partition after partition in this process while a second process reads the next one and then
-    deduplicates this one: only the first read and the last deduplication are not overlapped with filtering."""
-    from onett_assets.cli import _failure, _metadata
+def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
+    """Filters partition after partition (in `pending` order) in this process while a second process reads the
+    next one and then deduplicates this one: only the first read and the last deduplication are not overlapped
+    with filtering."""
+    from onett_assets.cli import _failure
 
     context = multiprocessing.get_context("spawn")
     todo, done = context.Queue(), context.Queue()
     helper = context.Process(target=warehouse_process, args=(todo, done), name="onett-warehouse", daemon=True)
     helper.start()
-    by_key = {p.partition_key: out for p, out in zip(pending, outcomes)}
     asked: list[tuple[str, str]] = []  # (job, partition key) handed to the second process, in order
     answers: dict[tuple[str, str], tuple[str, dict]] = {}  # (job, key) -> (error, metadata)
 
@@ -138,8 +143,6 @@ def _pipelined(session, pending: list, outcomes: list[Outcome], say) -> list[Out
     split = [p for p in pending if _bytes(p) >= SPLIT_MIN_BYTES]
     following = dict(zip((p.partition_key for p in split), split[1:]))  # the next split partition of each
     try:
-        if split:
-            ask("read_submission", split[0])
         for n, p in enumerate(pending, start=1):
             out = by_key[p.partition_key]
             say(_announce(n, len(pending), p))
@@ -147,7 +150,10 @@ def _pipelined(session, pending: list, outcomes: list[Outcome], say) -> list[Out
                 # Small: one run is cheaper than three, and there is little to overlap.
                 _run_whole(session, p, out, say)
                 continue
-            error, metadata = answer("read_submission", p.partition_key)
+            if p is split[0]:  # read here while the second process starts (its imports take about two seconds)
+                error, metadata = run_reported(session, "read_submission", p.partition_key)
+            else:
+                error, metadata = answer("read_submission", p.partition_key)
             out.started = time.monotonic()
             if p.partition_key in following:  # read while this one is filtered
                 ask("read_submission", following[p.partition_key])
@@ -175,7 +181,6 @@ def _pipelined(session, pending: list, outcomes: list[Outcome], say) -> list[Out
         helper.join(timeout=30)
         if helper.is_alive():
             helper.terminate()
-    return outcomes
 
 
 def _bytes(p) -> int:
@@ -189,23 +194,29 @@ REPORTED = {
 }
 
 
+def run_reported(session, job: str, key: str) -> tuple[str, dict]:
+    """Runs `job` for partition `key`: (error, metadata in REPORTED); never raises, the other partitions go on."""
+    from onett_assets.cli import _failure, _metadata
+
+    try:
+        result = session.run(job, key)
+    except Exception as exc:  # noqa: BLE001 - reported for this partition
+        return f"{exc.__class__.__name__}: {exc}", {}
+    if not result.success:
+        return _failure(result), {}
+    return "", {label: _metadata(result, asset, label) for asset, label in REPORTED[job]}
+
+
 def warehouse_process(todo, done) -> None:
     """The second process: runs the (job, partition key) it is handed, in order, until None; a failure is
     reported for its partition and the others go on."""
     import os
 
-    from onett_assets.cli import Session, _failure, _metadata
+    from onett_assets.cli import Session
 
     # The workers of the other process keep the cores busy: DuckDB threads beyond one would only contend with them.
     os.environ.setdefault("ONETT_WAREHOUSE_THREADS", "1")
     session = Session()
     while (task := todo.get()) is not None:
         job, key = task
-        try:
-            result = session.run(job, key)
-            if result.success:
-                done.put((job, key, "", {label: _metadata(result, asset, label) for asset, label in REPORTED[job]}))
-            else:
-                done.put((job, key, _failure(result), {}))
-        except Exception as exc:  # noqa: BLE001 - reported for this partition; the others go on
-            done.put((job, key, f"{exc.__class__.__name__}: {exc}", {}))
+        done.put((job, key, *run_reported(session, job, key)))

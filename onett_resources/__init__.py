@@ -1,17 +1,21 @@
-"""Everything that touches the outside world: files, the warehouse, the tokenizer, revenue, settings."""
+"""Everything that touches the outside world: files, the warehouse, the tokenizer, revenue, settings.
 
-from onett_resources.landing_zone import LandingFile, LandingZone
-from onett_resources.document_store import DocumentStore
-from onett_resources.platform import Platform
-from onett_resources.reference import ReferenceFolder
-from onett_resources.revenue import RevenueSource
-from onett_resources.settings import Settings, load_settings
-from onett_resources.tokenizer import Tokenizer
-from onett_resources.upload_archive import UploadArchive
-from onett_resources.warehouse import Warehouse
-from onett_resources.workers import Workers
+The names below are imported on first use, so a process that needs one module (a preprocessing worker needs
+`parquet_parts`, `token_encoding` and `worker_process`, none of which load Dagster) does not import them all.
+"""
 
-__all__ = [
-    "DocumentStore", "LandingFile", "LandingZone", "Platform", "ReferenceFolder", "RevenueSource", "Settings",
-    "Tokenizer", "UploadArchive", "Warehouse", "Workers", "load_settings",
-]
+from importlib import import_module
+
+_MODULES = {
+    "DocumentStore": "document_store", "LandingFile": "landing_zone", "LandingZone": "landing_zone",
+    "Platform": "platform", "ReferenceFolder": "reference", "RevenueSource": "revenue", "Settings": "settings",
+    "load_settings": "settings", "Tokenizer": "tokenizer", "UploadArchive": "upload_archive",
+    "Warehouse": "warehouse", "Workers": "workers",
+}
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name not in _MODULES:
+        raise AttributeError(f"module 'onett_resources' has no attribute {name!r}")
+    return getattr(import_module(f"onett_resources.{_MODULES[name]}"), name)

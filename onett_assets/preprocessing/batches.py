@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from dagster import MetadataValue
 
 from onett_assets.preprocessing.pii import PII_KINDS
 from onett_assets.preprocessing.pipeline import preprocess
 from onett_assets.reporting import markdown_table
-from onett_resources.document_store import PartWriter, read_row_group
-from onett_resources.workers import release_freed_memory
+from onett_resources.parquet_parts import PartWriter, read_row_group
+from onett_resources.worker_process import release_freed_memory
 
 
 def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, encoding: str,
@@ -74,6 +73,8 @@ def summarize_batch(frame: pl.DataFrame) -> dict:
 
 def combine_summaries(parts: list[dict]) -> dict:
     """The batches' summaries as the metadata of `filtered`."""
+    from dagster import MetadataValue  # here: the workers that import this module never load Dagster
+
     total = lambda key: sum(p[key] for p in parts)  # noqa: E731
 
     def merged(key: str, by: list[str]) -> pl.DataFrame:

@@ -24,7 +24,7 @@ from onett_assets.preprocessing.hashing import content_hash
 from onett_assets.preprocessing.language import detect_language
 from onett_assets.preprocessing.normalize import compose, remove_invisible, tidy_whitespace
 from onett_assets.preprocessing.pii import mask_pii
-from onett_resources.tokenizer import load_encoding
+from onett_resources.token_encoding import load_encoding
 
 STEPS = ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minhash")
 INDEX_SCHEMA = {"content_hash": pl.String, "signature": pl.Array(pl.UInt32, near_dedup.NUM_PERM),
