@@ -305,16 +305,6 @@ def _formatted(value: pl.Expr, percent: bool) -> pl.Expr:
     )
 
 
-def _threshold_expr(rule: Rule) -> pl.Expr:
-    """The rule's threshold for each document's language (null where the rule does not apply)."""
-    values = {k: v for k, v in rule.thresholds.items() if v is not None}
-    default = values.pop(ALL, None)
-    expr = pl.lit(default, pl.Float64)
-    for language, value in values.items():
-        expr = pl.when(pl.col("language") == language).then(pl.lit(float(value))).otherwise(expr)
-    return expr
-
-
 def apply_rules(frame: pl.DataFrame, rules: list[Rule] = RULES) -> pl.DataFrame:
     """Adds `rejected_by` (rule name), `filter_group` (its group) and `reason` (plain words with the measured value
     and the threshold); all three are '' for a kept document. The first failing rule in `rules` order wins.
@@ -338,24 +328,48 @@ def apply_rules(frame: pl.DataFrame, rules: list[Rule] = RULES) -> pl.DataFrame:
     return frame.with_columns(_verdict(m, active))
 
 
-def _fails(rule: Rule) -> pl.Expr:
-    """Whether each document fails `rule` (False where the rule does not apply to it)."""
-    value = pl.col(rule.measure).cast(pl.Float64)
-    threshold = _threshold_expr(rule)
-    breaks = value < threshold if rule.bound == "min" else value > threshold
-    applies = threshold.is_not_null() & (pl.col("words") >= rule.min_words) & (pl.col("lines") >= rule.min_lines)
-    return (applies & breaks).fill_null(False)
+def _thresholds(rule: Rule, languages: list[str], code: np.ndarray) -> np.ndarray:
+    """The rule's threshold for each document's language, NaN where the rule does not apply: one per distinct
+    language (`languages`, codes from 1; 0 for null, which gets the default), gathered by each document's `code`."""
+    values = {k: v for k, v in rule.thresholds.items() if v is not None}
+    default = values.pop(ALL, None)
+    default = np.nan if default is None else float(default)
+    return np.array([default, *(float(values.get(lang, default)) for lang in languages)])[code]
 
 
-def _reason(rule: Rule) -> pl.Expr:
-    """The rule's explanation with each document's measured value and threshold filled in."""
-    value = pl.col(rule.measure).cast(pl.Float64)
-    threshold = _threshold_expr(rule)
+def _fails(m: pl.DataFrame, languages: list[str], code: np.ndarray, rule: Rule) -> np.ndarray:
+    """Whether each document fails `rule` (False where the rule does not apply to it), in numpy on the measures."""
+    value = m[rule.measure].cast(pl.Float64).to_numpy()
+    value = np.where(np.isnan(value), np.inf, value)  # polars orders NaN above every number
+    threshold = _thresholds(rule, languages, code)
+    with np.errstate(invalid="ignore"):
+        breaks = value < threshold if rule.bound == "min" else value > threshold
+    applies = (m["words"].to_numpy() >= rule.min_words) & (m["lines"].to_numpy() >= rule.min_lines)
+    return applies & breaks  # a NaN threshold breaks nothing
+
+
+def _template(rule: Rule) -> tuple[list[str], list[int]]:
+    """The rule's explanation as texts with slots between them (1: the value, 2: the threshold)."""
     parts = rule.explain.replace("{threshold}", "\x00T\x00").replace("{value}", "\x00V\x00").split("\x00")
-    return pl.concat_str([
-        _formatted(value, rule.percent) if p == "V" else _formatted(threshold, rule.percent) if p == "T" else pl.lit(p)
-        for p in parts if p
-    ])
+    return parts[0::2], [1 if p == "V" else 2 for p in parts[1::2]]
+
+
+def _reasons(rules: list[Rule], rule: np.ndarray, value: np.ndarray, threshold: np.ndarray, percent: bool) -> pl.Series:
+    """Each rejected row's explanation, with its value and threshold filled in: one polars call for the rows of
+    all `rules` (`rule`: index of each row's rule; all with the same `percent`) rather than one per rule."""
+    texts, slots = zip(*(_template(r) for r in rules))
+    k = max(len(s) for s in slots)
+    texts = [[*t, *[""] * (k + 1 - len(t))] for t in texts]
+    slots = np.array([[*s, *[0] * (k - len(s))] for s in slots], np.int8).reshape(len(rules), k)
+    frame = pl.DataFrame({"value": value, "threshold": threshold,
+                          **{f"t{j}": pl.Series([t[j] for t in texts], dtype=pl.String).gather(rule) for j in range(k + 1)},
+                          **{f"s{j}": slots[rule, j] for j in range(k)}})
+    filled = {1: _formatted(pl.col("value"), percent), 2: _formatted(pl.col("threshold"), percent)}
+    pieces = [pl.col("t0")]
+    for j in range(k):
+        pieces += [pl.when(pl.col(f"s{j}") == 1).then(filled[1]).when(pl.col(f"s{j}") == 2).then(filled[2])
+                   .otherwise(pl.lit("")), pl.col(f"t{j + 1}")]
+    return frame.select(pl.concat_str(pieces)).to_series()
 
 
 def _verdict(m: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
@@ -364,14 +378,30 @@ def _verdict(m: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     cost as much as a tenth of the measuring)."""
     n = m.height
     first = np.full(n, len(rules))  # index of the first failing rule; len(rules) for a kept document
-    if rules:
-        fails = m.select([_fails(rule).alias(str(i)) for i, rule in enumerate(rules)]).to_numpy()
-        first = np.where(fails.any(axis=1), fails.argmax(axis=1), len(rules))
     reason = pl.repeat("", n, dtype=pl.String, eager=True)
-    for i, rule in enumerate(rules):
-        rows = np.flatnonzero(first == i)
-        if len(rows):
-            reason = reason.scatter(rows, m.select(rule.measure, "language")[rows].select(_reason(rule)).to_series())
+    if rules:
+        languages = m["language"].drop_nulls().unique().to_list()
+        code = m["language"].replace_strict(languages, range(1, len(languages) + 1), default=0,
+                                            return_dtype=pl.Int64).to_numpy()
+        fails = np.stack([_fails(m, languages, code, rule) for rule in rules], axis=1)
+        first = np.where(fails.any(axis=1), fails.argmax(axis=1), len(rules))
+        # the rejected rows' reasons, percentages and plain numbers apart, put in place by one gather ('' at 0)
+        parts, where, done = [pl.Series([""], dtype=pl.String)], np.zeros(n, np.int64), 1
+        for percent in (True, False):
+            chosen = [i for i, rule in enumerate(rules) if rule.percent == percent]
+            rows = np.flatnonzero(np.isin(first, chosen))
+            if not len(rows):
+                continue
+            rows = rows[np.argsort(first[rows], kind="stable")]
+            index = np.searchsorted(chosen, first[rows])
+            value = np.concatenate([m[rules[i].measure].cast(pl.Float64).to_numpy()[rows[index == j]]
+                                    for j, i in enumerate(chosen)])
+            threshold = np.concatenate([_thresholds(rules[i], languages, code[rows[index == j]])
+                                        for j, i in enumerate(chosen)])
+            parts.append(_reasons([rules[i] for i in chosen], index, value, threshold, percent))
+            where[rows] = np.arange(done, done + len(rows))
+            done += len(rows)
+        reason = pl.concat(parts, rechunk=True).gather(where)
     return pl.DataFrame({
         "rejected_by": pl.Series([rule.name for rule in rules] + [""], dtype=pl.String).gather(first),
         "filter_group": pl.Series([rule.group for rule in rules] + [""], dtype=pl.String).gather(first),

@@ -29,7 +29,7 @@ from onett_assets.preprocessing.lexicon import (
 )
 from onett_assets.preprocessing.scan import (
     BULLET, CLOSER, CURLY, DOT, ELLIPSIS, HAN, HANGUL, HANGUL_COMMON, HASH, JAMO, KO_ENDING, KO_FINAL, KO_SUFFIX_ONLY, LATIN,
-    LETTER, NEWLINE, NUMBER, SPACE, TERMINAL, Lookup, _runs, scan,
+    LETTER, NEWLINE, NUMBER, SPACE, TERMINAL, Lookup, _runs, cached, scan,
 )
 
 STATS_MIN_WORDS = 50  # Gopher's minimum document length: word n-gram and word-order statistics start here
@@ -46,20 +46,29 @@ ORDER_MIN_WORDS = {"ko": 20, "en": STATS_MIN_WORDS}
 t = pl.col("text")
 
 
+# the word lists looked up in every batch, each a bit of one lookup (one probe per word for all of them)
+EN_STOP, LOREM, KO_FUNCTION, EN_FUNCTION = 1, 2, 4, 8
+WORD_LISTS = {EN_STOP: frozenset(EN_STOP_WORDS), LOREM: LOREM_WORDS, KO_FUNCTION: KO_FUNCTION_WORDS,
+              EN_FUNCTION: EN_FUNCTION_WORDS}
+
+
 @cache
-def _word_set(words: frozenset[str]) -> Lookup:
-    """Lookup of the hashes of a word list, as written and capitalized (computed by the same scan as the texts)."""
+def _word_set(words: frozenset[str]) -> np.ndarray:
+    """Hashes of a word list, as written and capitalized (computed by the same scan as the texts)."""
     forms = sorted(set(words) | {w[:1].upper() + w[1:] for w in words})
     sc = scan(pl.Series([" ".join(forms)]))
-    return Lookup(np.unique(sc.segment_hash(sc.ws, sc.we)))
+    return np.unique(sc.segment_hash(sc.ws, sc.we))
 
 
-def _in(hashes: np.ndarray, words: frozenset[str]) -> np.ndarray:
-    return _word_set(words).contains(hashes)
+@cache
+def _word_lists() -> Lookup:
+    """Lookup of every WORD_LISTS hash, its row the bits of the lists that have it."""
+    keys = np.unique(np.concatenate([_word_set(words) for words in WORD_LISTS.values()]))
+    return Lookup(keys, sum(np.isin(keys, _word_set(words)) * bit for bit, words in WORD_LISTS.items()))
 
 
-def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
-    sc = scan(texts)
+def _batch(texts: pl.Series, languages: np.ndarray, decoded: tuple | None = None) -> dict[str, np.ndarray]:
+    sc = scan(texts, decoded)
     n = sc.n_docs
     cls = sc.cls
     out: dict[str, np.ndarray] = {}
@@ -121,16 +130,21 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     h = sc.word_hash  # words as written: 'the' and 'The' count, 'the,' does not (rules have margin)
     word_ko = (languages == "ko")[w_doc]  # compared per document: languages is an array of Python strings
     last_hangul = word_order.last_hangul(sc)
-    out["en_stop_words"] = sc.word_sum(_in(h, frozenset(EN_STOP_WORDS)))
+    lists = _word_lists().row(h, default=0)  # WORD_LISTS bits of each word
+
+    def listed(bit: int) -> np.ndarray:
+        return (lists & bit) != 0
+
+    out["en_stop_words"] = sc.word_sum(listed(EN_STOP))
     out["ko_endings"] = sc.word_sum((last_hangul >= 0) & ((cls[np.maximum(last_hangul, 0)] & KO_ENDING) != 0))
     first_cp = sc.cp[sc.ws] if len(sc.ws) else np.zeros(0, np.uint32)
     suffix_first = ((cls[sc.ws] & KO_SUFFIX_ONLY) != 0) if len(sc.ws) else np.zeros(0, bool)
     suffix_first &= ~((wlen == 1) & (first_cp == ord("을")))  # 을 alone names the second party in legal text (갑/을)
     out["ko_suffix_first"] = sc.word_sum(suffix_first)
-    out["lorem_words"] = sc.word_sum(_in(h, LOREM_WORDS))
+    out["lorem_words"] = sc.word_sum(listed(LOREM))
     # keyword stuffing: the most frequent word that is not a function word (those get keys that never repeat)
     no_alnum = (word_bits & (LETTER | NUMBER)) == 0
-    function = np.where(word_ko, _in(h, KO_FUNCTION_WORDS), _in(h, EN_FUNCTION_WORDS)) | no_alnum
+    function = np.where(word_ko, listed(KO_FUNCTION), listed(EN_FUNCTION)) | no_alnum
     content = h.copy()
     content[function] = np.arange(int(function.sum()), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
     # the statistics below are only read by rules for documents of some length (STATS_MIN_WORDS words for word
@@ -147,9 +161,9 @@ def _batch(texts: pl.Series, languages: np.ndarray) -> dict[str, np.ndarray]:
     m = int(long_doc.sum())
     lw = long_doc[w_doc]
     rep = repetition.word_repetition(compact[w_doc[lw]], h[lw], wlen[lw], out["chars"][long_doc])
-    for c in rep.columns:
+    for c, values in rep.items():
         out[c] = np.zeros(n)
-        out[c][long_doc] = rep[c].to_numpy()
+        out[c][long_doc] = values
 
     # word order, scored with the document language's table on at most ORDER_PAIRS words per document, spread
     # evenly over it (the mean of a thousand pairs is as good as the mean of all of them); each word is scored
@@ -227,7 +241,12 @@ def _regex_counts(frame: pl.DataFrame) -> pl.DataFrame:
     policy = np.zeros(frame.height, np.int64)
     if english.any():
         policy[english.to_numpy()] = frame.filter(english).select(t.str.count_matches(POLICY)).to_series().to_numpy()
-    return frame.select(markup_tags=t.str.count_matches(MARKUP)).with_columns(boilerplate_phrases=policy)
+    # every markup match starts with '<': the regex runs only on the few documents that have one
+    angle = frame["text"].str.contains("<", literal=True).fill_null(False)
+    markup = np.zeros(frame.height, np.uint32)
+    if angle.any():
+        markup[angle.to_numpy()] = frame.filter(angle).select(t.str.count_matches(MARKUP)).to_series().to_numpy()
+    return pl.DataFrame({"markup_tags": pl.Series(markup, dtype=pl.UInt32), "boilerplate_phrases": policy})
 
 
 def _ratio(num: str, den: str) -> pl.Expr:
@@ -245,7 +264,15 @@ def measure(frame: pl.DataFrame) -> pl.DataFrame:
     by_count = np.arange(len(size)) // BATCH_DOCS
     cuts = np.flatnonzero((np.diff(by_bytes) != 0) | (np.diff(by_count) != 0)) + 1
     bounds = [0, *cuts.tolist(), len(size)]
-    jobs = [(texts.slice(a, b - a), languages[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    known = cached(texts)  # decoded and counted by detect_language just before
+
+    def decoded(a: int, b: int) -> tuple | None:
+        if known is None:
+            return None
+        lo, hi = known.doc_char[a], known.doc_char[b]
+        return known.cp[lo:hi], known.doc_char[a : b + 1] - lo, known.counts[a:b]
+
+    jobs = [(texts.slice(a, b - a), languages[a:b], decoded(a, b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     if len(jobs) > 1 and THREADS > 1:
         # numpy releases the GIL in its array loops: batches overlap on several cores
         with ThreadPoolExecutor(THREADS) as pool:

@@ -48,8 +48,10 @@ def _flags(doc: np.ndarray, key: np.ndarray, later: bool) -> tuple[np.ndarray, n
     packed = np.sort(((mixed >> bits) << bits) | np.arange(n, dtype=np.uint64))
     pos = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
     value = mixed[pos]
-    same = value[1:] == value[:-1]  # equal to the one before it in sorted order
-    if not np.array_equal(same, (packed[1:] >> bits) == (packed[:-1] >> bits)):
+    diff = value[1:] ^ value[:-1]
+    same = diff == 0  # equal to the one before it in sorted order
+    # two different values side by side with the same top bits differ only below them: 0 < diff < 2**bits
+    if np.any(diff - np.uint64(1) < (np.uint64(1) << bits) - np.uint64(1)):
         series = pl.Series(mixed, dtype=pl.UInt64)
         return series.is_duplicated().to_numpy(), (~series.is_first_distinct()).to_numpy() if later else None
     in_sorted = np.zeros(n, bool)  # equal to the one before it: a later occurrence
@@ -103,8 +105,8 @@ def top_counts(doc: np.ndarray, key: np.ndarray, n_docs: int, k: int) -> tuple[n
     group_doc = (g >> np.uint64(32)).astype(np.int64)
     counts = (np.uint64(0xFFFFFFFF) - (g & np.uint64(0xFFFFFFFF))).astype(np.int64)
     first = np.flatnonzero(np.concatenate(([True], group_doc[1:] != group_doc[:-1])))
-    rank = np.arange(len(group_doc)) - np.repeat(first, np.diff(np.append(first, len(group_doc))))
-    top = rank < k
+    top = np.ones(len(group_doc), bool)  # among its document's k largest: the group k places before is another's
+    top[k:] = group_doc[k:] != group_doc[:-k]
     top1 = np.zeros(n_docs)
     top1[group_doc[first]] = counts[first]
     return top1, np.bincount(group_doc[top], weights=counts[top], minlength=n_docs)
@@ -119,9 +121,10 @@ def element_repetition(doc: np.ndarray, h: np.ndarray, length: np.ndarray, n_doc
             np.bincount(doc, weights=length * later, minlength=n_docs))
 
 
-def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars: np.ndarray) -> pl.DataFrame:
-    """Per document (rows of `total_chars`), from its words in text order: `doc` (document of each word, ascending),
-    `h` (64-bit hash of the word), `wl` (its length in characters). `total_chars` is each text's length."""
+def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars: np.ndarray) -> dict[str, np.ndarray]:
+    """Per document (entries of `total_chars`), from its words in text order: `doc` (document of each word,
+    ascending), `h` (64-bit hash of the word), `wl` (its length in characters). `total_chars` is each text's
+    length. Returns the COLUMNS, each an array over the documents."""
     n_docs = len(total_chars)
     if n_docs > _BATCH:  # the document number must fit the top 20 bits of a sort key
         parts = []
@@ -129,8 +132,10 @@ def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars:
             hi = min(lo + _BATCH, n_docs)
             a, b = np.searchsorted(doc, [lo, hi])
             parts.append(word_repetition(doc[a:b] - lo, h[a:b], wl[a:b], total_chars[lo:hi]))
-        return pl.concat(parts)
+        return {c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}
     n = len(h)
+    # words after each word in its document: an n-gram from there stays in the document if it is at most that + 1
+    words_left = np.cumsum(np.bincount(doc, minlength=n_docs))[doc] - 1 - np.arange(n)
     total_chars = total_chars.astype(np.float64)
     word_chars = np.bincount(doc, weights=wl, minlength=n_docs)
     out: dict[str, np.ndarray] = {}
@@ -148,12 +153,10 @@ def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars:
     mask = np.zeros(n + 1, bool)
     for k in range(2, max(DUP_NGRAM_SIZES) + 1):
         mask[pos] = True
-        keep = mask[pos + 1] & (pos + k - 1 < n)
+        keep = mask[pos + 1] & (words_left[pos] >= k - 1)  # the k-gram stays in the document
         mask[pos] = False
         where = np.flatnonzero(keep)
         cand = pos[where]
-        same_doc = doc[cand] == doc[np.minimum(cand + k - 1, n - 1)]
-        where, cand = where[same_doc], cand[same_doc]
         # key/span of the (k-1)-gram at each candidate, extended by the word k-1 places on
         key = key[where] * _MIX + h[cand + k - 1]
         span = span[where] + 1 + wl[cand + k - 1]
@@ -173,4 +176,4 @@ def word_repetition(doc: np.ndarray, h: np.ndarray, wl: np.ndarray, total_chars:
             dup_chars = np.bincount(doc[s], weights=np.maximum(covered, 0), minlength=n_docs)
             out[f"dup_{k}gram_char_frac"] = share(dup_chars, word_chars)
         pos, key, span = cand[rep], key[rep], span[rep]
-    return pl.DataFrame({c: out[c] for c in COLUMNS})
+    return {c: out[c] for c in COLUMNS}

@@ -77,6 +77,17 @@ CLASS, LOWER = _tables()
 COUNT_BITS = LETTER | NUMBER | HANGUL | HANGUL_COMMON | JAMO | LATIN | HAN | NEWLINE | CURLY | ELLIPSIS | HASH
 PATTERNS, PATTERN = np.unique(CLASS & COUNT_BITS, return_inverse=True)
 PATTERN = PATTERN.astype(np.uint8)
+
+
+def _all_code_points(table: np.ndarray) -> np.ndarray:
+    """`table` (BMP + one entry for beyond it) spread over every code point: np.take(full, cp) costs half of
+    table[np.minimum(cp, 0x10000)] (no clipped copy, and take's fast path for a contiguous table)."""
+    full = np.full(0x110000, table[0x10000], table.dtype)
+    full[:0x10000] = table[:0x10000]
+    return full
+
+
+CLASS_ALL, LOWER_ALL, PATTERN_ALL = _all_code_points(CLASS), _all_code_points(LOWER), _all_code_points(PATTERN)
 _P = np.uint64(0x100000001B3)  # FNV prime: odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 
@@ -127,9 +138,7 @@ class Scan:
     def class_counts(self) -> np.ndarray:
         """(documents x count patterns) character counts; `count(bits)` sums the patterns that have those bits."""
         if not hasattr(self, "_counts"):
-            k = len(PATTERNS)
-            key = self.char_doc.astype(np.int64) * k + PATTERN[np.minimum(self.cp, 0x10000)]
-            self._counts = np.bincount(key, minlength=self.n_docs * k).reshape(self.n_docs, k)
+            self._counts = _pattern_counts(self.cp, self.doc_char)
         return self._counts
 
     def count(self, bits: int, without: int = 0) -> np.ndarray:
@@ -158,7 +167,7 @@ class Scan:
             return np.zeros(0, np.uint64)
         _, inv = self._pw
         prefix = self._prefix
-        return (prefix[end] - prefix[start]) * inv[start]
+        return (np.take(prefix, end) - np.take(prefix, start)) * np.take(inv, start)
 
     @property
     def word_bits(self) -> np.ndarray:
@@ -181,14 +190,9 @@ class Scan:
         if not hasattr(self, "_prefix_sums"):
             pw, _ = self._pw
             self._prefix_sums = np.zeros(len(self.cp) + 1, np.uint64)
-            np.cumsum(self.cp64 * pw[: len(self.cp)], out=self._prefix_sums[1:])
+            np.multiply(self.cp, pw[: len(self.cp)], out=self._prefix_sums[1:], dtype=np.uint64)
+            np.cumsum(self._prefix_sums[1:], out=self._prefix_sums[1:])
         return self._prefix_sums
-
-    @property
-    def cp64(self) -> np.ndarray:
-        if not hasattr(self, "_cp64"):
-            self._cp64 = self.cp.astype(np.uint64)
-        return self._cp64
 
     @property
     def _pw(self):
@@ -209,26 +213,78 @@ def _runs(flag: np.ndarray, doc_char: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.flatnonzero(start), np.flatnonzero(end) + 1
 
 
-def decode(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Code points (uint32) of all texts concatenated, and each text's character offsets. Python's UTF-8 codec
-    does the decoding: one call for the whole batch, several times faster than decoding bytes with numpy."""
-    texts = texts.fill_null("")
-    arr = texts.to_arrow()
+def _filled(texts: pl.Series) -> pl.Series:
+    """`texts` with nulls as '' (fill_null copies every text, so only when there is a null)."""
+    return texts.fill_null("") if texts.null_count() else texts
+
+
+def _utf8(texts: pl.Series) -> tuple[bytes, np.ndarray]:
+    """UTF-8 bytes of all texts concatenated (nulls as ''), and each text's byte offsets (from 0)."""
+    arr = _filled(texts).to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.large_string())
     offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = arr.buffers()[2]
     raw = bytes(memoryview(data)[offsets[0] : offsets[-1]]) if data is not None and len(arr) else b""
+    return raw, offsets - offsets[0]
+
+
+def decode(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Code points (uint32) of all texts concatenated, and each text's character offsets. Python's UTF-8 codec
+    does the decoding: one call for the whole batch, several times faster than decoding bytes with numpy."""
+    return _decode(_utf8(texts)[0], texts)
+
+
+def _decode(raw: bytes, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     cp = np.frombuffer(raw.decode("utf-8").encode("utf-32-le"), np.uint32)
     doc_char = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(texts.str.len_chars().to_numpy(), out=doc_char[1:])
+    np.cumsum(_filled(texts).str.len_chars().to_numpy(), out=doc_char[1:])
     return cp, doc_char
 
 
-def scan(texts: pl.Series) -> Scan:
-    cp, doc_char = decode(texts)
-    cls = CLASS[np.minimum(cp, 0x10000)]
+def _pattern_counts(cp: np.ndarray, doc_char: np.ndarray) -> np.ndarray:
+    """(documents x count patterns) character counts: one bincount of document * k + pattern."""
+    n, k = len(doc_char) - 1, len(PATTERNS)
+    key = np.take(PATTERN_ALL, cp).astype(np.intp)  # adding int64 to int64 in place: a third cheaper than uint8
+    key += np.repeat(np.arange(0, n * k, k, dtype=np.intp), np.diff(doc_char))
+    return np.bincount(key, minlength=n * k).reshape(n, k)
+
+
+@dataclass
+class Decoded:
+    """A batch's code points and per-document class counts, kept with its UTF-8 bytes to recognize it."""
+
+    raw: bytes
+    offsets: np.ndarray
+    cp: np.ndarray
+    doc_char: np.ndarray
+    counts: np.ndarray
+
+
+CACHE_BYTES = 16 << 20  # batches up to this size of text are remembered (production batches are about 2 MB)
+_LAST: list[Decoded] = []  # the last batch class_counts decoded
+
+
+def cached(texts: pl.Series) -> Decoded | None:
+    """What class_counts computed for exactly these texts (equal bytes and offsets), if it was the last batch it
+    saw: the pipeline measures a batch right after detecting its language, and decoding and counting its
+    characters again cost the rules a tenth of their time."""
+    last = _LAST[0] if _LAST else None
+    if last is None or len(texts) != len(last.offsets) - 1:
+        return None
+    if int(_filled(texts).str.len_bytes().sum() or 0) != len(last.raw):
+        return None
+    raw, offsets = _utf8(texts)
+    same = np.array_equal(offsets, last.offsets) and np.array_equal(
+        np.frombuffer(raw, np.uint8), np.frombuffer(last.raw, np.uint8))
+    return last if same else None
+
+
+def scan(texts: pl.Series, decoded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Scan:
+    """Scan of `texts`; `decoded` (code points, character offsets, class counts) skips decoding them."""
+    cp, doc_char, counts = decoded if decoded is not None else (*decode(texts), None)
+    cls = np.take(CLASS_ALL, cp)
     space = (cls & SPACE) != 0
     newline = cp == 10
     ws, we = _runs(~space, doc_char)
@@ -245,13 +301,17 @@ def scan(texts: pl.Series) -> Scan:
         blank[:-1] = newline[:-1] & newline[1:]
         blank[1:] |= blank[:-1]
     ps, pe = _runs(~blank, doc_char)
-    char_doc = np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(doc_char))
+    n = len(doc_char) - 1
+    char_doc = np.repeat(np.arange(n, dtype=np.int32), np.diff(doc_char))
     doc_of = lambda pos: char_doc[pos].astype(np.int64)  # noqa: E731
     w_doc = doc_of(ws)
     w_line_start = np.zeros(len(ws), bool)  # the word is the first of its line (and maybe of its document)
     w_line_start[first_word] = True
-    return Scan(len(texts), cp, char_doc, cls, doc_char, ws, we, w_doc, w_line_start, ls, le, doc_of(ls), ps, pe,
-                doc_of(ps), space, newline, blank)
+    sc = Scan(n, cp, char_doc, cls, doc_char, ws, we, w_doc, w_line_start, ls, le, doc_of(ls), ps, pe,
+              doc_of(ps), space, newline, blank)
+    if counts is not None:
+        sc._counts = counts
+    return sc
 
 
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)
@@ -301,22 +361,25 @@ class Lookup:
         self.keys[slot] = keys
         self.rows[slot] = rows
 
+    def _slot(self, values: np.ndarray) -> np.ndarray:
+        # as int64 (the slots are small): numpy converts an unsigned index array before every gather
+        return ((np.asarray(values, np.uint64) * self.mult) >> self.shift).view(np.int64)
+
     def row(self, values: np.ndarray, default: int = -1) -> np.ndarray:
-        slot = (np.asarray(values, np.uint64) * self.mult) >> self.shift
-        found = self.keys[slot] == values
-        return np.where(found, self.rows[slot], default)
+        slot = self._slot(values)
+        found = np.take(self.keys, slot) == values
+        return np.where(found, np.take(self.rows, slot), default)
 
     def contains(self, values: np.ndarray) -> np.ndarray:
-        slot = (np.asarray(values, np.uint64) * self.mult) >> self.shift
-        return self.keys[slot] == values
+        return np.take(self.keys, self._slot(values)) == values
 
 
 def class_counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(documents x count patterns) character counts and the PATTERNS they stand for, without splitting words
     or lines: the cheap pass language detection needs."""
-    cp, doc_char = decode(texts)
-    n = len(texts)
-    k = len(PATTERNS)
-    char_doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(doc_char))
-    counts = np.bincount(char_doc * k + PATTERN[np.minimum(cp, 0x10000)], minlength=n * k).reshape(n, k)
+    raw, offsets = _utf8(texts)
+    cp, doc_char = _decode(raw, texts)
+    counts = _pattern_counts(cp, doc_char)
+    if len(raw) <= CACHE_BYTES:
+        _LAST[:] = [Decoded(raw, offsets, cp, doc_char, counts)]
     return counts, PATTERNS

@@ -141,10 +141,11 @@ def _featurize_batch(texts: pl.Series, bits: int) -> Features:
     # (separators add 0), brought back to position 0; the sums are differences of prefix sums (modulo 2**64, so
     # exactly the sums), cheaper than np.add.reduceat over millions of short tokens
     pw, inv = _powers(len(raw) + 1)
-    prefix = np.zeros(len(raw) + 1, np.uint64)
+    prefix = np.empty(len(raw) + 1, np.uint64)  # not zeroed: every entry is written
+    prefix[0] = 0
     np.multiply(code, pw[: len(raw)], out=prefix[1:], dtype=np.uint64)
     np.cumsum(prefix[1:], out=prefix[1:])
-    h = _mix((prefix[np.append(starts[1:], len(raw))] - prefix[starts]) * inv[starts])
+    h = _mix((np.take(prefix, np.append(starts[1:], len(raw))) - np.take(prefix, starts)) * np.take(inv, starts))
     tok_doc = np.searchsorted(offsets, starts, side="right") - 1
     same = tok_doc[1:] == tok_doc[:-1]
     pair = _mix(h[:-1][same] * _PAIR + h[1:][same] + np.uint64(1))

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from onett_assets.preprocessing.scan import (
-    CLASS, COMMA, HANGUL, LETTER, LOWER, NUMBER, TERMINAL, UPPER, Lookup, Scan, distinct,
+    CLASS_ALL, COMMA, HANGUL, LETTER, LOWER_ALL, NUMBER, TERMINAL, UPPER, Lookup, Scan, distinct,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -59,31 +59,33 @@ def word_features(sc: Scan, words: np.ndarray | None = None, starts: bool = True
     starts=False leaves first_alnum out (all -1): Korean classes never read it."""
     ws, we = (sc.ws, sc.we) if words is None else (sc.ws[words], sc.we[words])
     cls = sc.cls
-    n = len(cls)
     if not len(ws):
         empty = np.zeros(0, np.int64)
         return {"first_alnum": empty, "last_alnum": empty, "last_hangul": empty, "mark": empty}
 
-    def bits(pos, lo, hi):
-        return np.where((pos >= lo) & (pos < hi), cls[np.minimum(np.maximum(pos, 0), n - 1)], 0)
+    def bits(pos, inside):
+        """Class bits at `pos` where `inside` (the position is in its word), else 0 (take clips the rest)."""
+        return np.where(inside, np.take(cls, pos, mode="clip"), 0)
 
     alnum = LETTER | NUMBER
+    wlen = we - ws
     first = np.full(len(ws), -1, np.int64)
     last = np.full(len(ws), -1, np.int64)
     last_hangul = np.full(len(ws), -1, np.int64)
     mark = np.zeros(len(ws), np.int64)
     for k in (3, 2, 1, 0):  # nearest wins: looked at last
+        inside = wlen > k  # the k-th character from either end is in the word
         if starts:
             p = ws + k
-            first = np.where((bits(p, ws, we) & alnum) != 0, p, first)
+            first = np.where((bits(p, inside) & alnum) != 0, p, first)
         q = we - 1 - k
-        b = bits(q, ws, we)
+        b = bits(q, inside)
         last = np.where((b & alnum) != 0, q, last)
         if k < 3:
             last_hangul = np.where((b & HANGUL) != 0, q, last_hangul)
     for k in (2, 1, 0):  # the punctuation nearest to the last letter or digit decides
         q = last + 1 + k
-        b = bits(q, ws, we) * (last >= 0)
+        b = bits(q, (q < we) & (last >= 0))  # last >= 0 is in the word, so q is past its start
         mark = np.where((b & TERMINAL) != 0, 1, np.where((b & COMMA) != 0, 2, mark))
     return {"first_alnum": first, "last_alnum": last, "last_hangul": last_hangul, "mark": mark}
 
@@ -91,10 +93,10 @@ def word_features(sc: Scan, words: np.ndarray | None = None, starts: bool = True
 def last_hangul(sc: Scan) -> np.ndarray:
     """Per word: position of the last Hangul syllable among its last 3 characters (-1: none)."""
     out = np.full(len(sc.ws), -1, np.int64)
+    wlen = sc.we - sc.ws
     for k in (2, 1, 0):
         q = sc.we - 1 - k
-        ok = q >= sc.ws
-        out = np.where(ok & ((sc.cls[np.maximum(q, 0)] & HANGUL) != 0), q, out)
+        out = np.where((wlen > k) & ((np.take(sc.cls, q, mode="clip") & HANGUL) != 0), q, out)
     return out
 
 
@@ -114,10 +116,9 @@ def classes(sc: Scan, wf: dict[str, np.ndarray], words: np.ndarray, language: st
     and the coarse key to fall back on. `wf` holds word_features of exactly these words."""
     ws, we = sc.ws[words], sc.we[words]
     cp = sc.cp
-    n = len(cp)
 
     def at(pos, lo, hi):
-        return np.where((pos >= lo) & (pos < hi), cp[np.minimum(np.maximum(pos, 0), max(n - 1, 0))], 0).astype(np.int64)
+        return np.where((pos >= lo) & (pos < hi), np.take(cp, pos, mode="clip"), 0).astype(np.int64)
 
     if language == "ko":
         if side == "tail":
@@ -127,7 +128,7 @@ def classes(sc: Scan, wf: dict[str, np.ndarray], words: np.ndarray, language: st
             kind = np.where(has, KO_TAIL, KO_TAIL_NONE)
             return _key(kind, prev, end, flag=mark), _key(kind, 0, end, flag=mark)
         c0, c1 = at(ws, ws, we), at(ws + 1, ws, we)
-        cls0, cls1 = CLASS[np.minimum(c0, 0x10000)], CLASS[np.minimum(c1, 0x10000)]
+        cls0, cls1 = np.take(CLASS_ALL, c0), np.take(CLASS_ALL, c1)
         hangul0 = (cls0 & HANGUL) != 0
         kind = np.where(hangul0, KO_HEAD, np.where((cls0 & NUMBER) != 0, KO_HEAD_DIGIT, KO_HEAD_OTHER))
         h0 = np.where(hangul0, c0, 0)
@@ -139,7 +140,7 @@ def classes(sc: Scan, wf: dict[str, np.ndarray], words: np.ndarray, language: st
     zero = np.zeros(len(words), np.int64)
 
     def low(pos):
-        return LOWER[np.minimum(at(pos, fa, la + 1), 0x10000)].astype(np.int64)
+        return np.take(LOWER_ALL, at(pos, fa, la + 1)).astype(np.int64)
 
     l0, l1 = low(fa), low(fa + 1)
     l2, l3 = np.where(short, low(fa + 2), zero), np.where(short, low(fa + 3), zero)
@@ -147,7 +148,7 @@ def classes(sc: Scan, wf: dict[str, np.ndarray], words: np.ndarray, language: st
         key = _key(np.where(short, EN_TAIL, np.where(has, EN_TAIL_SUFFIX, EN_TAIL_NONE)),
                    np.where(short, l0, low(la - 1)), np.where(short, l1, low(la)), l2, l3, wf["mark"], width=10)
     else:
-        cap = ((CLASS[np.minimum(at(fa, fa, la + 1), 0x10000)] & UPPER) != 0).astype(np.int64)
+        cap = ((np.take(CLASS_ALL, at(fa, fa, la + 1)) & UPPER) != 0).astype(np.int64)
         key = _key(np.where(short, EN_HEAD, np.where(has, EN_HEAD_PREFIX, EN_HEAD_NONE)), l0, l1, l2, l3, cap, width=10)
     return key, key
 
