@@ -250,6 +250,8 @@ def main() -> None:
     args = parser.parse_args()
 
     files = corpus_texts(args.corpora)
+    if not files:
+        sys.exit(f"no corpus files under {args.corpora} (expected */*.jsonl.gz): pass --corpora")
     texts = [t for f in files.values() for t in f]
     work = Path(tempfile.mkdtemp(prefix="onett-throughput-"))
     results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count()}

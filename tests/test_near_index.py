@@ -117,3 +117,12 @@ def test_preprocessing_parts_of_earlier_versions_are_indexed_alike(texts, tmp_pa
     assert new.execute(query).fetchall() == old.execute(query).fetchall()
     assert np.array_equal(np.array([r[1] for r in new.execute(query).fetchall()], dtype=np.uint32),
                           sigs[np.argsort(hashes)])
+
+
+def test_warehouse_connections_never_merge_row_groups_at_checkpoints(tmp_path):
+    """DuckDB's checkpoint vacuum rewrote the whole signature table every few submissions (a commit that grew with
+    the pool): the warehouse's writing connections switch it off."""
+    from onett_resources.warehouse import Warehouse
+
+    with Warehouse(database=str(tmp_path / "w.duckdb")).connection() as conn:
+        assert conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchall() == [(0,)]
