@@ -2,12 +2,12 @@
 
 One partition is one run of `ingest_submission`, in order. With several partitions and enough text, the steps are
 split over two processes so the cores never wait on reading or on the warehouse: this process filters a partition
-on the workers (`filter_submission`), while a second process reads the next one (`read_submission`) and then
-deduplicates and counts the one before (`credit_submission`). Reading and deduplicating both write the warehouse,
-so they take turns in that second process. Only the first read and the last deduplication are not overlapped:
-the first read runs here while the second process starts, and the largest partitions go first, so the last
-deduplication is a small one (credit is re-ranked over the whole warehouse, so the order never changes an
-outcome). A small partition still runs whole (three runs would cost more than they overlap). Every step is an
+on the workers (`filter_submission`), while a second process reads the others (`read_submission`, all of them
+while the first and largest is filtered, when the workers leave a core spare) and deduplicates and counts each
+partition once it is filtered (`credit_submission`). Reading and deduplicating both write the warehouse, so they
+take turns in that second process. Only the first read and the last deduplication are not overlapped: the first
+read runs here while the second process starts, and the largest partitions go first, so the last deduplication
+is a small one (credit is re-ranked over the whole warehouse, so the order never changes an outcome). A small partition still runs whole (three runs would cost more than they overlap). Every step is an
 ordinary Dagster run on the same instance, visible in the UI.
 """
 
@@ -94,8 +94,8 @@ def _announce(n: int, total: int, p) -> str:
 
 def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
     """Filters partition after partition (in `pending` order) in this process while a second process reads the
-    next one and then deduplicates this one: only the first read and the last deduplication are not overlapped
-    with filtering."""
+    others ahead and deduplicates each one filtered: only the first read and the last deduplication are not
+    overlapped with filtering."""
     from onett_assets.cli import _failure
 
     context = multiprocessing.get_context("spawn")
@@ -141,7 +141,6 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
                 f"({time.monotonic() - out.started:.1f}s)")
 
     split = [p for p in pending if _bytes(p) >= SPLIT_MIN_BYTES]
-    following = dict(zip((p.partition_key for p in split), split[1:]))  # the next split partition of each
     try:
         for n, p in enumerate(pending, start=1):
             out = by_key[p.partition_key]
@@ -152,11 +151,11 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
                 continue
             if p is split[0]:  # read here while the second process starts (its imports take about two seconds)
                 error, metadata = run_reported(session, "read_submission", p.partition_key)
+                for later in split[1:]:  # all read ahead while the largest is filtered, which leaves a core spare
+                    ask("read_submission", later)
             else:
                 error, metadata = answer("read_submission", p.partition_key)
             out.started = time.monotonic()
-            if p.partition_key in following:  # read while this one is filtered
-                ask("read_submission", following[p.partition_key])
             if error:
                 out.error = error
                 say(f"    FAILED {out.error}")

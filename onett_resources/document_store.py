@@ -64,11 +64,15 @@ class DocumentStore(ConfigurableResource):
             )
         return sorted(folder.glob(f"{kind}-*.parquet"))
 
-    def row_groups(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> Iterator[tuple[Path, int]]:
-        """(part, row group) of every written batch, in order: what a worker reads with `read_row_group`."""
+    def row_groups(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> list[tuple[Path, int]]:
+        """(part, row group) of every written batch, largest first (uncompressed bytes; ties in written order):
+        what workers read with `read_row_group`. Handing out the largest batches first keeps the last ones
+        short, so no worker is left alone with a big batch at the end of a partition."""
+        groups = []
         for path in self.parts(stage, contributor_id, period, kind):
-            for group in range(pq.ParquetFile(path).num_row_groups):
-                yield path, group
+            metadata = pq.ParquetFile(path).metadata
+            groups += [(metadata.row_group(g).total_byte_size, path, g) for g in range(metadata.num_row_groups)]
+        return [(path, g) for _, path, g in sorted(groups, key=lambda group: -group[0])]
 
     def scan(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> pl.LazyFrame | None:
         parts = self.parts(stage, contributor_id, period, kind)

@@ -3,10 +3,11 @@
     normalize -> mask personal data -> count tokens -> identify language -> quality rules -> hash -> MinHash
 
 Each document is tokenized once, on the text that would be paid for. The funnel's `raw` stage counts the text as
-uploaded with only its whitespace tidied (line ends, runs of spaces, blank lines: whitespace is never paid for), so
-only the documents that Unicode clean-up or masking changed (invisible characters, decomposed Hangul, personal
-data: few) are tokenized a second time. Counting the text exactly as uploaded (ONETT_COUNT_RAW_TOKENS=1) tokenizes
-most long documents twice (tidying changes 87% of the court decisions' bytes): 1.6x the tokenizer's time. Nothing here
+uploaded with only its whitespace tidied (line ends, runs of spaces, blank lines: whitespace is never paid for):
+for the documents that Unicode clean-up or masking changed (invisible characters, decomposed Hangul, personal
+data) only the changed lines are tokenized again (tokens.py). Counting the text exactly as uploaded
+(ONETT_COUNT_RAW_TOKENS=1) tokenizes most long documents twice (tidying changes 87% of the court decisions' bytes
+and their lines): 1.6x the tokenizer's time. Nothing here
 depends on other batches, so batches run on any number of processes in any order; what does depend on other
 documents (dedup credit) runs afterwards in the warehouse.
 """
@@ -24,20 +25,11 @@ from onett_assets.preprocessing.hashing import content_hash
 from onett_assets.preprocessing.language import detect_language
 from onett_assets.preprocessing.normalize import compose, remove_invisible, tidy_whitespace
 from onett_assets.preprocessing.pii import mask_pii
-from onett_resources.token_encoding import load_encoding
+from onett_assets.preprocessing.tokens import count_tokens, recount
 
 STEPS = ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minhash")
 INDEX_SCHEMA = {"content_hash": pl.String, "signature": pl.Array(pl.UInt32, near_dedup.NUM_PERM),
                 "bands": pl.Array(pl.Int64, near_dedup.BANDS)}
-
-
-def count_tokens(texts: list[str], encoding: str) -> list[int]:
-    """Tokens of each text, one text after another: a worker is one process on one core. tiktoken's batch API
-    with a single thread costs 1.7x the CPU of this loop (a future, a lock and a thread handoff per document:
-    4.7-5.4 s against 2.9-3.0 s on 25 MB of the shared corpora: bench/tokenize_calls.py)."""
-    # encode_ordinary: text that looks like a special token (<|endoftext|>) is counted as plain text.
-    encode = load_encoding(encoding).encode_ordinary
-    return [len(encode(text)) for text in texts]
 
 
 def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
@@ -74,7 +66,8 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> tup
     raw_tokens = tokens.copy()
     changed = (frame["text"] != before).fill_null(True).arg_true().to_numpy()
     if len(changed):
-        raw_tokens[changed] = count_tokens(before.gather(changed).to_list(), encoding)
+        raw_tokens[changed] = recount(frame["text"].gather(changed).to_list(), tokens[changed].tolist(),
+                                      before.gather(changed).to_list(), encoding)
     frame = frame.with_columns(raw_tokens=pl.Series(raw_tokens), tokens=pl.Series(tokens))
     lap("tokenize")
     frame = detect_language(frame)
