@@ -54,6 +54,18 @@ def rerank(conn: duckdb.DuckDBPyConnection, hashes: str, incoming: str | None = 
     inserting a 2 GB upload as accepted and then updating its 3.9 M rows took many minutes.)
 
     Returns the partitions whose statuses, duplicate links or earning starts changed (and those of `incoming`)."""
+    # A 2 GB upload re-ranks 3.9 M documents against 34 M near pairs: without an order to keep (every reader orders
+    # what it shows) and on one thread (one set of hash tables, not one per thread), DuckDB stays within its memory
+    # limit. On failure the transaction is rolled back and the connection closed, settings with it.
+    (order, threads), = conn.execute(
+        "SELECT current_setting('preserve_insertion_order'), current_setting('threads')").fetchall()
+    conn.execute("SET preserve_insertion_order = false; SET threads = 1")
+    moved = _rerank(conn, hashes, incoming)
+    conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
+    return moved
+
+
+def _rerank(conn: duckdb.DuckDBPyConnection, hashes: str, incoming: str | None) -> list[tuple[str, date]]:
     stored = f"SELECT {_RANKED}, FALSE AS incoming FROM documents"
     conn.execute(f"""CREATE OR REPLACE TEMP VIEW _ranked AS {stored}
                      {f"UNION ALL SELECT {_RANKED}, TRUE FROM {incoming}" if incoming else ""}""")

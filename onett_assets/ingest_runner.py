@@ -7,8 +7,9 @@ while the first and largest is filtered, when the workers leave a core spare) an
 partition once it is filtered (`credit_submission`). Reading and deduplicating both write the warehouse, so they
 take turns in that second process. Only the first read and the last deduplication are not overlapped: the first
 read runs here while the second process starts, and the largest partitions go first, so the last deduplication
-is a small one (credit is re-ranked over the whole warehouse, so the order never changes an outcome). A small partition still runs whole (three runs would cost more than they overlap). Every step is an
-ordinary Dagster run on the same instance, visible in the UI.
+is a small one (credit is re-ranked over the whole warehouse, so the order never changes an outcome). A small
+partition still runs whole (three runs would cost more than they overlap). Every step is an ordinary Dagster run
+on the same instance, visible in the UI.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def preprocess_row_group(source: str, group: int, docs_path: str, index_path: st
     raw_submission writes row groups of about `max_chars` characters; a larger one (written by an older version)
     is preprocessed in slices of that size, so a worker's memory stays bounded either way."""
     raw = read_row_group(source, group)
-    docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path))
+    docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path), compress=False)
     summaries, seconds = [], {}
     try:
         for piece in _slices(raw, max_chars):
