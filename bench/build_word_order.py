@@ -1,5 +1,5 @@
-"""Builds onett_assets/preprocessing/data/word_order_{ko,en}.json: the word-order table of the `word_salad` rule
-(see onett_assets/preprocessing/word_order.py).
+"""Builds onett_text/data/word_order_{ko,en}.json: the word-order table of the `word_salad` rule
+(see onett_text/quality/word_order.py).
 
 Sources, all public domain or CC0, none of them a corpus whose keep rate bench/filter_eval.py reports as a target:
 - Korean: ko_nsmc_reviews (Naver movie reviews, github.com/e9t/nsmc, CC0 1.0), all 150,027 reviews.
@@ -28,9 +28,10 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
-from onett_assets.preprocessing.scan import Lookup, scan  # noqa: E402
-from onett_assets.preprocessing.word_order import DATA, SCALE, classes, resolve, word_features  # noqa: E402
+from onett_text.lookup import Lookup  # noqa: E402
+from onett_text.normalize import normalize_text  # noqa: E402
+from onett_text.quality.word_order import DATA, SCALE, classes, resolve, word_features  # noqa: E402
+from onett_text.scan import scan  # noqa: E402
 
 TOP = {"ko": 600, "en": 300}  # classes per side
 

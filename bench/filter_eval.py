@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import junk  # noqa: E402
-from onett_assets.preprocessing.filters import apply_rules  # noqa: E402
-from onett_assets.preprocessing.language import detect_language  # noqa: E402
-from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
-from onett_assets.preprocessing.spam import held_out  # noqa: E402
+from onett_text.language import detect_language  # noqa: E402
+from onett_text.normalize import normalize_text  # noqa: E402
+from onett_text.quality import apply_rules  # noqa: E402
+from onett_text.quality.spam import held_out  # noqa: E402
 
 SEED = 20261123
 PROSE = [

@@ -1,4 +1,4 @@
-"""Recall and precision of near-duplicate detection (onett_assets/preprocessing/near_dedup.py) on real text.
+"""Recall and precision of near-duplicate detection (onett_text/minhash.py) on real text.
 
     .venv/bin/python bench/near_dedup_eval.py                       # the module's parameters
     .venv/bin/python bench/near_dedup_eval.py --ngram 6 --threshold 0.45 --num-perm 128 --bands 32   # an alternative
@@ -42,8 +42,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from onett_assets.preprocessing import near_dedup as nd  # noqa: E402
-from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
+from onett_text import minhash as nd  # noqa: E402
+from onett_text.normalize import normalize_text  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 SHOW = False  # --show: print every false positive and false negative of (a)-(c) to stderr

@@ -130,7 +130,7 @@ class Platform:
 
     def ingest(self) -> str:
         sys.path.insert(0, str(ROOT))
-        from onett_assets.cli import main
+        from onett_cli.main import main
 
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -358,7 +358,7 @@ def main() -> int:
     t2 = time.monotonic()
     rows = report(platform, plan)
     sys.path.insert(0, str(ROOT))
-    from onett_assets.reporting import text_table
+    from onett_cli.tables import text_table
 
     print(text_table(["section", "what", "value", "detail", "target", "met"],
                      [[r["section"], r["what"], r["value"], r["detail"], r["target"], r["met"]] for r in rows]))

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from onett_resources.token_encoding import load_encoding
+    from onett_text.tokens import load_encoding
 
     texts = sample(args.corpora, args.mb)
     enc = load_encoding("cl100k_base")

@@ -1,5 +1,5 @@
-"""Builds onett_assets/preprocessing/data/spam_en.npz, the model of the `spam` rule (onett_assets/preprocessing/spam.py),
-and evaluates it on mail it never saw.
+"""Builds onett_text/data/spam_en.npz, the model of the `spam` rule (onett_text/quality/spam.py), and evaluates it
+on mail it never saw.
 
     .venv/bin/python bench/train_spam.py [--corpora ../shared/corpora]          # train, write the model, evaluate
     .venv/bin/python bench/train_spam.py --eval [--corpora ../shared/corpora]   # evaluate the model file as it is
@@ -44,11 +44,10 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from onett_assets.preprocessing import spam  # noqa: E402
-from onett_assets.preprocessing.filters import RULES, apply_rules  # noqa: E402
-from onett_assets.preprocessing.language import detect_language  # noqa: E402
-from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
-from onett_assets.preprocessing.pii import mask_pii  # noqa: E402
+from onett_text.language import detect_language  # noqa: E402
+from onett_text.normalize import normalize_text  # noqa: E402
+from onett_text.pii import mask_pii  # noqa: E402
+from onett_text.quality import RULES, apply_rules, spam  # noqa: E402
 
 BITS = 18  # 262,144 buckets: 256 KiB of int8 weights
 FOLDS = 5

@@ -6,9 +6,9 @@ Prints, per length band (words):
 - the percentiles of `word_order_score` of every Korean corpus of ../shared/corpora (each text once), and of
   shuffled Korean made from ko_petitions, ko_court_precedents (the first --court documents) and the news comments
   of 20+ words, pooled over the shufflers below;
-- then, with the thresholds in filters.THRESHOLDS, the documents of each corpus the word_salad rules remove (they
-  are honest text: every one is a false positive), and the share of each kind of shuffled text they remove (alone,
-  and with every rule).
+- then, with the rules' thresholds (onett_text/quality/rules.py), the documents of each corpus the word_salad rules
+  remove (they are honest text: every one is a false positive), and the share of each kind of shuffled text they
+  remove (alone, and with every rule).
 
 Shufflers (deterministic for --seed), none of them used to fit the table:
 - report: all words in random order, one line (bench/quality_report.py);
@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import junk  # noqa: E402
-from onett_assets.preprocessing.filters import RULES, THRESHOLDS, apply_rules, measured  # noqa: E402
-from onett_assets.preprocessing.language import detect_language  # noqa: E402
-from onett_assets.preprocessing.normalize import normalize_text  # noqa: E402
+from onett_text.language import detect_language  # noqa: E402
+from onett_text.normalize import normalize_text  # noqa: E402
+from onett_text.quality import RULES, THRESHOLDS, apply_rules, measured  # noqa: E402
 
 CORPORA = {  # every Korean corpus: (folder, files, field)
     "court": ("ko_court_precedents", ["precedents.jsonl.gz"], "text"),

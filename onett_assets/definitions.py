@@ -1,17 +1,23 @@
-"""The onett code location: every asset, check, job, sensor, schedule and resource in one place."""
+"""The onett code location: every asset, check, job, sensor, schedule and resource, built from one Settings."""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules
+import warnings
 
-from onett_assets import checks, jobs
-from onett_assets.assets import ingest, payouts, reference, revenue
+from dagster import BetaWarning, Definitions, PreviewWarning, definitions, in_process_executor
+
+from onett_assets.assets.ingest import ingest_assets
+from onett_assets.assets.payouts import payout_assets
+from onett_assets.assets.reference import reference_assets
+from onett_assets.assets.revenue import revenue_assets
+from onett_assets.checks import CHECKS
+from onett_assets.jobs import JOBS
+from onett_assets.partitions import build_partitions
 from onett_assets.schedules import monthly_close
-from onett_assets.sensors import landing_zone_sensor, reference_and_revenue_sensor
+from onett_assets.sensors import SENSORS
 from onett_resources import (
-    LandingZone,
     DocumentStore,
-    Platform,
+    LandingZone,
     ReferenceFolder,
     RevenueSource,
     Settings,
@@ -22,10 +28,15 @@ from onett_resources import (
     load_settings,
 )
 
+# MultiToSingleDimensionPartitionMapping and pools are marked beta/preview; they are what Dagster documents.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+
 
 def build_resources(settings: Settings) -> dict:
-    """Resources from settings: tests build their own from a temporary environment."""
+    """The outside world as the assets see it, from one Settings (tests build their own)."""
     return {
+        "policy": settings.policy,
         "landing_zone": LandingZone(
             path=str(settings.landing_dir),
             settle_seconds=settings.settle_seconds,
@@ -38,36 +49,35 @@ def build_resources(settings: Settings) -> dict:
         "warehouse": Warehouse(
             database=str(settings.warehouse),
             # DuckDB takes 80% of RAM by default; bounded, its joins spill to disk instead of crowding the workers.
-            connection_config={"memory_limit": settings.warehouse_memory, "temp_directory": str(settings.warehouse) + ".tmp",
+            connection_config={"memory_limit": settings.warehouse_memory,
+                               "temp_directory": str(settings.warehouse) + ".tmp",
                                **({"threads": settings.warehouse_threads} if settings.warehouse_threads else {})},
         ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
-        "platform": Platform(
-            alpha=str(settings.alpha),
-            currency=settings.currency,
-            timezone=settings.timezone,
-            first_period=settings.first_period.isoformat(),
-        ),
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
         "workers": Workers(processes=settings.workers),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads")),
     }
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
+def build_definitions(settings: Settings) -> Definitions:
+    partitions = build_partitions(settings.policy)
     return Definitions(
-        assets=load_assets_from_modules([ingest, reference, revenue, payouts]),
-        asset_checks=[checks.payouts_sum_to_pool, checks.ratios_sum_to_one, checks.credited_tokens_match_funnel],
-        jobs=[jobs.ingest_submission, jobs.read_submission, jobs.filter_submission, jobs.credit_submission,
-              jobs.refresh_reference,
-              jobs.load_revenue, jobs.close_period],
-        sensors=[landing_zone_sensor, reference_and_revenue_sensor],
-        schedules=[monthly_close],
-        resources=build_resources(settings or load_settings()),
-        # One process per run: the steps of a run share DuckDB's single writer, and spawning a process per
-        # step costs more than most uploads take to process. Scale out with a run launcher, not per step.
+        assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
+                *payout_assets(partitions)],
+        asset_checks=CHECKS,
+        jobs=JOBS,
+        sensors=SENSORS,
+        schedules=[monthly_close(settings.policy)],
+        resources=build_resources(settings),
+        # One process per run: the steps of a run share DuckDB's single writer, and spawning a process per step
+        # costs more than most uploads take to process. Scale out with a run launcher, not per step.
         executor=in_process_executor,
     )
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    """What `dagster dev` and the daemon load: the settings are read from the environment when the code location
+    loads, not when this module is imported."""
+    return build_definitions(load_settings())

@@ -1,39 +1,34 @@
-"""Jobs: what the sensors, the schedule and the CLI launch. All run in one process per run: the steps
-share one DuckDB writer anyway, and a process per step would cost more than small uploads take to process."""
+"""Jobs: what the sensors, the schedule and the CLI launch. Partitions come from the selected assets. All run in
+one process per run: the steps share one DuckDB writer anyway, and a process per step would cost more than small
+uploads take to process."""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from onett_assets.partitions import period_partitions, submission_partitions
-
 ingest_submission = define_asset_job(
     "ingest_submission",
     selection=AssetSelection.assets("raw_submission", "filtered", "deduped", "token_counts"),
-    partitions_def=submission_partitions,
     description="Read, filter, deduplicate and count one contributor's uploads of one month.",
 )
 
-# The same steps as three jobs, so `onett ingest` can filter one partition on the workers while another process
-# deduplicates the one before in the warehouse (cli.py: reading and deduplicating both write the warehouse).
+# The same steps as three jobs, so `onett ingest` can filter one submission on the workers while another process
+# deduplicates the one before in the warehouse (reading and deduplicating both write the warehouse).
 read_submission = define_asset_job(
     "read_submission",
     selection=AssetSelection.assets("raw_submission"),
-    partitions_def=submission_partitions,
     description="Read one contributor's uploads of one month.",
 )
 
 filter_submission = define_asset_job(
     "filter_submission",
     selection=AssetSelection.assets("filtered"),
-    partitions_def=submission_partitions,
     description="Normalize, mask, filter and count one contributor's documents of one month.",
 )
 
 credit_submission = define_asset_job(
     "credit_submission",
     selection=AssetSelection.assets("deduped", "token_counts"),
-    partitions_def=submission_partitions,
     description="Deduplicate one contributor's filtered month against everything before it, and count it.",
 )
 
@@ -46,13 +41,14 @@ refresh_reference = define_asset_job(
 load_revenue = define_asset_job(
     "load_revenue",
     selection=AssetSelection.assets("api_revenue"),
-    partitions_def=period_partitions,
     description="Load the consumer's daily API usage and revenue of one month.",
 )
 
 close_period = define_asset_job(
     "close_period",
     selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts"),
-    partitions_def=period_partitions,
     description="Close a month: its revenue, contribution ratios and payouts, with the money checks.",
 )
+
+JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
+        close_period]

@@ -1,10 +1,10 @@
 """Sensors: react to new or changed files in the landing zone, the reference folder and the revenue folder."""
 
-
 import time
 
 from dagster import (
     DefaultSensorStatus,
+    ResourceParam,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -13,18 +13,19 @@ from dagster import (
 )
 
 from onett_assets.jobs import ingest_submission, load_revenue, refresh_reference
-from onett_assets.partitions import contributor_partitions
+from onett_assets.partitions import contributors, submission_key
 from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
-from onett_resources import LandingZone, Platform, ReferenceFolder, RevenueSource
+from onett_domain.policy import Policy
+from onett_resources import LandingZone, ReferenceFolder, RevenueSource
 
 
 @sensor(job=ingest_submission, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
-def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZone, platform: Platform):
-    """Registers new contributors and requests one run per (contributor, month) whose files changed.
+def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZone, policy: ResourceParam[Policy]):
+    """Registers new contributors and requests one run per submission (contributor, month) whose files changed.
 
-    The run key names the partition and the fingerprint of its files, so a restarted daemon never
-    launches the same work twice; files still being written wait until they have settled."""
-    plan = plan_ingest(context.instance, landing_zone, platform)
+    The run key names the partition and the fingerprint of its files, so a restarted daemon never launches the same
+    work twice; files still being written wait until they have settled."""
+    plan = plan_ingest(context.instance, landing_zone, policy)
     now = time.time()
     ready = [p for p in plan.pending if p.youngest_age(now) >= landing_zone.settle_seconds]
     for reason in plan.ignored:
@@ -34,25 +35,28 @@ def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZ
         return SkipReason(f"{waiting} upload(s) still settling" if waiting else "no new or changed uploads")
     # A contributor is registered with its first run, so the partition exists when the run starts.
     new = sorted({p.contributor_id for p in ready} & set(plan.new_contributors))
-    return SensorResult(
-        run_requests=[
-            RunRequest(partition_key=p.partition_key, run_key=f"{p.partition_key}@{p.fingerprint[:20]}")
-            for p in ready
-        ],
-        dynamic_partitions_requests=[contributor_partitions.build_add_request(new)] if new else [],
-    )
+    requests = []
+    for p in ready:
+        key = submission_key(p.contributor_id, p.period)
+        requests.append(RunRequest(partition_key=key, run_key=f"{key}@{p.fingerprint[:20]}"))
+    return SensorResult(run_requests=requests,
+                        dynamic_partitions_requests=[contributors.build_add_request(new)] if new else [])
 
 
 @sensor(jobs=[refresh_reference, load_revenue], minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
-def reference_and_revenue_sensor(
-    context: SensorEvaluationContext, reference_folder: ReferenceFolder, revenue_source: RevenueSource
-):
-    """Re-reads the reference corpus when its folder changes (every submission is then re-checked against
-    it) and loads the revenue of each month whose billing CSV rows changed."""
+def reference_and_revenue_sensor(context: SensorEvaluationContext, reference_folder: ReferenceFolder,
+                                 revenue_source: RevenueSource):
+    """Re-reads the reference corpus when its folder changes (every submission is then re-checked against it) and
+    loads the revenue of each month whose billing CSV rows changed."""
     requests = []
     if reference_needs_refresh(context.instance, reference_folder):
-        requests.append(RunRequest(job_name=refresh_reference.name, run_key=f"reference@{reference_folder.fingerprint()[:20]}"))
+        requests.append(RunRequest(job_name=refresh_reference.name,
+                                   run_key=f"reference@{reference_folder.fingerprint()[:20]}"))
     for month, fingerprint in revenue_months_to_refresh(context.instance, revenue_source):
         key = month.isoformat()
-        requests.append(RunRequest(job_name=load_revenue.name, partition_key=key, run_key=f"revenue@{key}@{fingerprint[:20]}"))
+        requests.append(RunRequest(job_name=load_revenue.name, partition_key=key,
+                                   run_key=f"revenue@{key}@{fingerprint[:20]}"))
     return requests or SkipReason("reference corpus and revenue unchanged")
+
+
+SENSORS = [landing_zone_sensor, reference_and_revenue_sensor]

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from onett_assets.assets.revenue import month_bounds
+from onett_domain.periods import month_bounds
 from onett_portal import charts, reads
 from onett_portal.auth import Sessions, SignedIn, SignIn, TooManyAttempts
 from onett_portal.config import PortalSettings, load_portal_settings
@@ -88,6 +88,7 @@ def _csv_safe(value) -> str:
 class Portal:
     def __init__(self, settings: Settings, portal: PortalSettings):
         self.settings, self.portal = settings, portal
+        self.policy = settings.policy
         self.store = PortalStore(portal.database)
         self.sessions = Sessions(self.store, portal.session_hours)
         self.sign_in = SignIn(self.store)
@@ -98,14 +99,14 @@ class Portal:
 
     # ---- helpers ---------------------------------------------------------------------------------------
     def today(self) -> date:
-        return datetime.now(self.settings.tz).date()
+        return datetime.now(self.policy.tz).date()
 
     def lang(self, request: Request) -> str:
         return pick_language(request.query_params.get("lang"), request.cookies.get("lang"),
                              request.headers.get("accept-language"))
 
     def t(self, request: Request) -> Translator:
-        return Translator(self.lang(request), self.settings.currency, self.settings.currency_digits)
+        return Translator(self.lang(request), self.policy.currency, self.policy.digits)
 
     def who(self, request: Request) -> SignedIn | None:
         return self.sessions.lookup(request.cookies.get(Sessions.COOKIE))
@@ -123,7 +124,7 @@ class Portal:
         t = self.t(request)
         html = self.env.get_template(template).render(
             request=request, t=t, lang=t.lang, who=who, csrf=who.csrf if who else "", settings=self.settings,
-            portal=self.portal, path=request.url.path, **context)
+            policy=self.policy, portal=self.portal, path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in ("ko", "en"):
             response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="strict", httponly=True,
@@ -159,7 +160,7 @@ class Portal:
     def stale_note(self, request: Request, snapshot: reads.Snapshot) -> str | None:
         if not snapshot.stale:
             return None
-        return self.t(request)("stale_note", time=snapshot.read_at.astimezone(self.settings.tz).strftime("%H:%M"))
+        return self.t(request)("stale_note", time=snapshot.read_at.astimezone(self.policy.tz).strftime("%H:%M"))
 
     # ---- sign in / out ---------------------------------------------------------------------------------
     def login_form(self, request: Request) -> Response:
@@ -225,7 +226,7 @@ class Portal:
         today = self.today()
         try:
             snap = self.read(("dashboard", contributor_id, today, month),
-                             lambda conn: reads.contributor_dashboard(conn, self.settings, contributor_id, today, month))
+                             lambda conn: reads.contributor_dashboard(conn, self.settings.policy, contributor_id, today, month))
         except WarehouseBusy:
             return self.busy(request, who)
         t = self.t(request)
@@ -278,7 +279,7 @@ class Portal:
         snap = self.read(("files", contributor_id), lambda conn: reads.contributor_files(conn, contributor_id))
         landing = self.landing.snapshot(contributor_id)
         active = self.runs.active_periods(contributor_id)
-        return file_states(landing, snap.value, active, self.settings.tz, self.settings.first_period), snap
+        return file_states(landing, snap.value, active, self.policy.tz, self.policy.first_period), snap
 
     def _uploads(self, request: Request, who: SignedIn, messages, status: int, fragment: bool) -> Response:
         try:
@@ -354,7 +355,7 @@ class Portal:
         contributor_id, today = who.account.contributor_id, self.today()
         try:
             snap = self.read(("dashboard", contributor_id, today, None),
-                             lambda conn: reads.contributor_dashboard(conn, self.settings, contributor_id, today, None))
+                             lambda conn: reads.contributor_dashboard(conn, self.settings.policy, contributor_id, today, None))
         except WarehouseBusy:
             return self.busy(request, who)
         st = snap.value["statement"] or {"contributor_id": contributor_id, "contribution_tokens": 0,
@@ -393,7 +394,7 @@ class Portal:
         row = snap.value
         return self.render(request, "statement.html", {
             "contributor_id": contributor_id, "row": row, "month": month, "paid": self.store.paid_months(),
-            "now": datetime.now(self.settings.tz), "stale": self.stale_note(request, snap),
+            "now": datetime.now(self.policy.tz), "stale": self.stale_note(request, snap),
             "csv_url": quote(request.url.path) + "/csv"}, who)
 
     def _statement_csv(self, request: Request, who: SignedIn, contributor_id: str, month_text: str | None) -> Response:
@@ -408,7 +409,7 @@ class Portal:
         if month is not None and snap.value is None:
             return self.not_found(request, who)
         paid = self.store.paid_months()
-        digits = self.settings.currency_digits
+        digits = self.policy.digits
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["period", "contributor_id", "tokens", "all_contributors_tokens", "ratio", "revenue", "alpha",
@@ -431,7 +432,7 @@ class Portal:
         """All contributors' numbers (the operator's page and its API), or the busy page while the warehouse is locked."""
         today = self.today()
         try:
-            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings, today))
+            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings.policy, today))
         except WarehouseBusy:
             return self.busy(request, who)
 

@@ -16,7 +16,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from onett_assets.partitions import valid_contributor_id
+from onett_domain.uploads import valid_contributor_id
 from onett_portal.store import Account, PortalStore
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB of memory per hash

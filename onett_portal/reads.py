@@ -6,7 +6,7 @@ of that page from memory with an "as of HH:MM" note; with nothing cached yet it 
 the app turns into a page that refreshes itself. A page never waits on the writer for long, and the writer
 (which retries with backoff) is never kept out for more than one short read.
 
-The queries reuse onett_assets.statement for every number a statement shows."""
+The queries reuse onett_domain.statement for every number a statement shows."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import duckdb
 
-from onett_assets.assets.payouts import accepted_tokens_through
-from onett_assets.assets.revenue import month_bounds
-from onett_assets.money import ratio
-from onett_assets.statement import UnknownContributor, build_statement, estimate_revenue, open_period
-from onett_resources.settings import Settings
+from onett_domain.earning import accepted_tokens_through
+from onett_domain.money import ratio
+from onett_domain.periods import month_bounds, month_of
+from onett_domain.policy import Policy
+from onett_domain.statement import UnknownContributor, build_statement, estimate_revenue, open_period
 from onett_resources.warehouse import SCHEMA
 
 RETRY_SECONDS = 1.5
@@ -103,10 +103,6 @@ class WarehouseReader:
 
 # ---- queries: each takes a read-only connection and returns plain data for one page -------------------
 
-def _month(d: date) -> date:
-    return d.replace(day=1)
-
-
 def revenue_months(conn) -> list[date]:
     return [r[0] for r in conn.execute(
         "SELECT DISTINCT date_trunc('month', date)::DATE FROM api_revenue ORDER BY 1").fetchall()]
@@ -138,7 +134,7 @@ def contributor_files(conn, contributor_id: str) -> list[dict]:
                   s.mtime_ns, s.notes,
                   coalesce(sum(d.tokens) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT,
                   count(d.position) FILTER (WHERE d.status = 'accepted'), count(d.position)
-           FROM submissions s LEFT JOIN documents d
+           FROM uploads s LEFT JOIN documents d
              ON d.contributor_id = s.contributor_id AND d.period = s.period AND d.submitted_at = s.submitted_at
             AND (d.file = s.file OR starts_with(d.file, s.file || '/'))  -- members of an archive
            WHERE s.contributor_id = ?
@@ -149,10 +145,10 @@ def contributor_files(conn, contributor_id: str) -> list[dict]:
     return [dict(zip(keys, r)) for r in rows]
 
 
-def contributor_dashboard(conn, settings: Settings, contributor_id: str, today: date, month: date | None) -> dict:
+def contributor_dashboard(conn, policy: Policy, contributor_id: str, today: date, month: date | None) -> dict:
     """Everything the contributor's landing page shows; `month` picks the revenue month to explain."""
     try:
-        statement = build_statement(conn, contributor_id, settings, today)
+        statement = build_statement(conn, contributor_id, policy, today)
     except UnknownContributor:
         statement = None
     months = revenue_months(conn)
@@ -172,7 +168,7 @@ def contributor_dashboard(conn, settings: Settings, contributor_id: str, today: 
     }
     if summary is None:  # an open month: what is known so far and the estimate behind the expected payout
         estimate = estimate_revenue(conn, month, today)
-        tokens = accepted_tokens_through(conn, month, settings.tz)
+        tokens = accepted_tokens_through(conn, month, policy.tz)
         explained["estimate"] = estimate
         explained["share"] = ratio(tokens.get(contributor_id, 0), sum(tokens.values()))
     history_periods = {h["period"] for h in (statement or {}).get("payout_history", [])}
@@ -201,20 +197,20 @@ def contributor_history(conn, contributor_id: str) -> list[dict]:
 
 def known_contributors(conn) -> list[str]:
     return [r[0] for r in conn.execute(
-        "SELECT contributor_id FROM submissions UNION SELECT contributor_id FROM payouts ORDER BY 1").fetchall()]
+        "SELECT contributor_id FROM uploads UNION SELECT contributor_id FROM payouts ORDER BY 1").fetchall()]
 
 
-def operator_overview(conn, settings: Settings, today: date) -> dict:
+def operator_overview(conn, policy: Policy, today: date) -> dict:
     contributors = known_contributors(conn)
-    tokens_now = accepted_tokens_through(conn, _month(today), settings.tz)
+    tokens_now = accepted_tokens_through(conn, month_of(today), policy.tz)
     total = sum(tokens_now.values())
     files = {c: (int(n), int(r)) for c, n, r in conn.execute(
-        "SELECT contributor_id, count(*), count(*) FILTER (WHERE status = 'rejected') FROM submissions GROUP BY 1").fetchall()}
+        "SELECT contributor_id, count(*), count(*) FILTER (WHERE status = 'rejected') FROM uploads GROUP BY 1").fetchall()}
     paid = {c: (Decimal(a), p) for c, a, p in conn.execute(
         "SELECT contributor_id, sum(amount + adjustment), max(period) FROM payouts GROUP BY 1").fetchall()}
     rows = []
     for c in contributors:
-        statement = build_statement(conn, c, settings, today)
+        statement = build_statement(conn, c, policy, today)
         rows.append({
             "contributor_id": c,
             "tokens": tokens_now.get(c, 0),
@@ -233,9 +229,9 @@ def operator_overview(conn, settings: Settings, today: date) -> dict:
     revenue = {m: (Decimal(r), int(d)) for m, r, d in conn.execute(
         "SELECT date_trunc('month', date)::DATE, sum(revenue), count(*) FROM api_revenue GROUP BY 1").fetchall()}
     first = min([*periods, *revenue, *(r[0] for r in conn.execute(
-        "SELECT min(period) FROM submissions WHERE period IS NOT NULL").fetchall() if r[0])], default=_month(today))
-    months, m = [], max(first, settings.first_period)
-    while m <= _month(today):
+        "SELECT min(period) FROM uploads WHERE period IS NOT NULL").fetchall() if r[0])], default=month_of(today))
+    months, m = [], max(first, policy.first_period)
+    while m <= month_of(today):
         months.append({"period": m, "closed": periods.get(m), "revenue": revenue.get(m, (Decimal(0), 0))[0],
                        "days": revenue.get(m, (Decimal(0), 0))[1], "days_in_month": (month_bounds(m)[1] - m).days})
         m = month_bounds(m)[1]

@@ -22,8 +22,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from onett_domain.uploads import Upload
 from onett_resources.formats import SUPPORTED_SUFFIXES, format_of
-from onett_resources.landing_zone import LandingFile
 from onett_resources.revenue import RevenueError, RevenueSource
 
 MAX_FILES_PER_REQUEST = 100
@@ -277,14 +277,14 @@ def revenue_acceptor(revenue_dir: Path) -> Callable[[Path, str], str | None]:
 # ---- what became of each file -------------------------------------------------------------------------
 
 def _recorded_state(r: dict, active_periods: set[date]) -> str:
-    # A run writes the file's `submissions` row first and its documents a few steps later: until the run
+    # A run writes the file's `uploads` row first and its documents a few steps later: until the run
     # is over the numbers are not final.
     half_done = r["status"] in ("accepted", "partially accepted") and r["docs_read"] and not r["documents"]
     return "processing" if r["period"] in active_periods or half_done else r["status"]
 
 
-def file_states(landing: list[LandingFile], recorded: list[dict], active_periods: set[date], tz, first_period: date) -> list[dict]:
-    """One row per file: from the warehouse's `submissions` when it has read this version of the file (but
+def file_states(landing: list[Upload], recorded: list[dict], active_periods: set[date], tz, first_period: date) -> list[dict]:
+    """One row per file: from the warehouse's `uploads` when it has read this version of the file (but
     `processing` while a run for its month is under way), else `processing` or `waiting` (the sensor has not
     picked it up yet)."""
     by_version = {(r["file"], r["mtime_ns"]): r for r in recorded}

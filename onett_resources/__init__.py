@@ -1,16 +1,15 @@
-"""Everything that touches the outside world: files, the warehouse, the tokenizer, revenue, settings.
+"""Everything that touches the outside world: files, the warehouse, the tokenizer, worker processes, settings.
 
 The names below are imported on first use, so a process that needs one module (a preprocessing worker needs
-`parquet_parts`, `token_encoding` and `worker_process`, none of which load Dagster) does not import them all.
+`preprocessing_jobs`, `parquet_parts` and `worker_process`, none of which load Dagster) does not import them all.
 """
 
 from importlib import import_module
 
 _MODULES = {
-    "DocumentStore": "document_store", "LandingFile": "landing_zone", "LandingZone": "landing_zone",
-    "Platform": "platform", "ReferenceFolder": "reference", "RevenueSource": "revenue", "Settings": "settings",
-    "load_settings": "settings", "Tokenizer": "tokenizer", "UploadArchive": "upload_archive",
-    "Warehouse": "warehouse", "Workers": "workers",
+    "DocumentStore": "document_store", "LandingZone": "landing_zone", "ReferenceFolder": "reference",
+    "RevenueSource": "revenue", "Settings": "settings", "load_settings": "settings", "Tokenizer": "tokenizer",
+    "UploadArchive": "upload_archive", "Warehouse": "warehouse", "Workers": "workers",
 }
 __all__ = sorted(_MODULES)
 

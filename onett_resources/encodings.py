@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import codecs
 
+
+class UnsupportedFormat(ValueError):
+    """A whole file cannot be read as text: binary content, an unknown encoding, a zip bomb. The message says why."""
+
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16: they share a prefix
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -48,8 +52,6 @@ def _decodes(head: bytes, encoding: str) -> bool:
 
 def sniff_encoding(head: bytes, name: str) -> str:
     """The encoding of a file from its first bytes; raises UnsupportedFormat for binary or unknown content."""
-    from onett_resources.formats import UnsupportedFormat
-
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding
@@ -71,8 +73,6 @@ def sniff_encoding(head: bytes, name: str) -> str:
 
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
     """The whole text of a small file and the encoding it was read with."""
-    from onett_resources.formats import UnsupportedFormat
-
     encoding = sniff_encoding(data[: 64 << 10], name)
     try:
         return data.decode(encoding), encoding

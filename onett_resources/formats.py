@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 import polars as pl
 
-from onett_resources.encodings import decode_text, sniff_encoding
+from onett_resources.encodings import UnsupportedFormat, decode_text, sniff_encoding
 
 # Documents are long (a court decision can exceed the csv module's default 128 KiB field limit).
 csv.field_size_limit(2**31 - 1)
@@ -86,10 +86,6 @@ class ReadResult:
             details = "; ".join(([file_error] if file_error else []) + self.problems[:5])
             return "partially accepted", (f"{self.skipped} record(s) skipped: " if self.skipped else "") + details
         return "accepted", ""
-
-
-class UnsupportedFormat(ValueError):
-    pass
 
 
 class _Bounded(io.RawIOBase):

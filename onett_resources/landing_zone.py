@@ -5,52 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
 
-from typing import Callable
-
+from onett_domain.uploads import Upload
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
-# Names that are never submissions: hidden files and the temporary names of uploads still being written.
+# Names that are never uploads: hidden files and the temporary names of uploads still being written.
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
-
-
-@dataclass(frozen=True)
-class LandingFile:
-    contributor_id: str  # NFC: macOS writes Korean folder names decomposed
-    file: str  # path inside the contributor's folder, POSIX separators
-    path: Path
-    size: int
-    mtime_ns: int
-    is_symlink: bool = False  # recorded and refused, never followed
-
-    @property
-    def submitted_at(self) -> datetime:
-        # Exact to the microsecond (the warehouse's precision), without float rounding.
-        seconds, nanos = divmod(self.mtime_ns, 10**9)
-        return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=nanos // 1000)
-
-    def period(self, tz: ZoneInfo, first_period: date) -> date:
-        """Calendar month of the submission time in the platform time zone (never before the first period)."""
-        local = self.submitted_at.astimezone(tz)
-        return max(date(local.year, local.month, 1), first_period)
-
-    def age_seconds(self, now: float) -> float:
-        return now - self.mtime_ns / 1e9
-
-
-def partition_fingerprint(files: list[tuple[str, int, int]], reference_fingerprint: str) -> str:
-    """What a (contributor, month) result was computed from: its files as (name, size, mtime_ns) and the
-    reference corpus. Changes whenever a file is added, removed, renamed, rewritten or touched."""
-    digest = hashlib.sha256(f"reference\t{reference_fingerprint}\n".encode())
-    for name, size, mtime_ns in sorted(files):
-        digest.update(f"{name}\t{size}\t{mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 class LandingZone(ConfigurableResource):
@@ -71,9 +37,9 @@ class LandingZone(ConfigurableResource):
     def root(self) -> Path:
         return Path(self.path)
 
-    def snapshot(self, contributor_id: str | None = None) -> list[LandingFile]:
-        """Every submission file now in the landing zone (or one contributor's folder); symlinks are never followed."""
-        files: list[LandingFile] = []
+    def snapshot(self, contributor_id: str | None = None) -> list[Upload]:
+        """Every upload now in the landing zone (or in one contributor's folder); symlinks are never followed."""
+        files: list[Upload] = []
         if not self.root.is_dir():
             return files
         for folder in sorted(os.scandir(self.root), key=lambda e: e.name):
@@ -94,13 +60,14 @@ class LandingZone(ConfigurableResource):
                     if not link and not full.is_file():
                         continue
                     rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
-                    files.append(LandingFile(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link))
+                    files.append(Upload(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link))
         return files
 
-    def files_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[LandingFile]:
+    def uploads_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[Upload]:
+        """The contributor's uploads of one month: that month's submission."""
         return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
 
-    def read(self, entry: LandingFile, sha256: str | None = None,
+    def read(self, entry: Upload, sha256: str | None = None,
              sink: Callable[[list[Record]], None] | None = None,
              batch_chars: int = 32 << 20) -> tuple[ReadResult, str | None, str]:
         """Read one file: its records, a file-level error (or None), and the sha256 of its bytes.

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from onett_domain.revenue import RevenueDay
+
 HEADER = ["date", "requests", "input_tokens", "output_tokens", "revenue"]
 
 
 class RevenueError(ValueError):
     """A revenue file is malformed. Money is never guessed: the message names the file and line to fix."""
-
-
-@dataclass(frozen=True)
-class RevenueDay:
-    date: date
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    revenue: Decimal
-    source_file: str
 
 
 def _parse_row(row: dict[str, str], where: str) -> tuple[date, int, int, int, Decimal]:
@@ -85,10 +75,3 @@ class RevenueSource(ConfigurableResource):
 
     def days_between(self, start: date, end: date) -> list[RevenueDay]:
         return [d for d in self.days() if start <= d.date < end]
-
-
-def revenue_fingerprint(days: list[RevenueDay]) -> str:
-    digest = hashlib.sha256()
-    for d in days:
-        digest.update(f"{d.date}\t{d.requests}\t{d.input_tokens}\t{d.output_tokens}\t{d.revenue}\n".encode())
-    return digest.hexdigest()

@@ -1,34 +1,48 @@
--- onett warehouse schema. Stable: dashboards and auditors read these tables. Add columns at the end only.
+-- onett warehouse schema. Stable: dashboards and auditors read these tables. Columns are only added at the end.
+-- Runs on every connection; everything is IF NOT EXISTS. Older warehouses are brought here by migrations.sql first.
 
--- Every file found in a contributor's folder, with what became of it.
-CREATE TABLE IF NOT EXISTS submissions (
+-- Every upload (a file in a contributor's folder), with what became of it. A contributor's uploads of one month
+-- make that month's submission (contributor_id, period).
+CREATE TABLE IF NOT EXISTS uploads (
     contributor_id VARCHAR NOT NULL,
     period         DATE NOT NULL,       -- first day of the payout month of submitted_at
     file           VARCHAR NOT NULL,    -- path inside the contributor's folder
     sha256         VARCHAR,
     bytes          BIGINT NOT NULL,
     submitted_at   TIMESTAMPTZ NOT NULL,-- the file's modification time
-    status         VARCHAR NOT NULL,    -- accepted | partially accepted | rejected
+    status         VARCHAR NOT NULL,    -- accepted | partially accepted | rejected | duplicate upload | withdrawn
     error          VARCHAR NOT NULL,    -- empty when none
     docs_read      BIGINT NOT NULL,
     docs_skipped   BIGINT NOT NULL,
-    mtime_ns       BIGINT NOT NULL
+    mtime_ns       BIGINT NOT NULL,
+    notes          VARCHAR DEFAULT '',  -- how it was read (encoding, duplicate upload); then its former status
+    withdrawn_at   TIMESTAMPTZ          -- when the platform first saw the file gone; NULL while it is in
 );
+-- Readers written before uploads had their name.
+CREATE VIEW IF NOT EXISTS submissions AS SELECT * FROM uploads;
 
 -- One row per document read, with its fate: the audit trail behind every token count.
 CREATE TABLE IF NOT EXISTS documents (
     contributor_id VARCHAR NOT NULL,
     period         DATE NOT NULL,
-    file           VARCHAR NOT NULL,
+    file           VARCHAR NOT NULL,    -- the upload (`archive/member` for a member of an archive)
     position       BIGINT NOT NULL,     -- line (JSONL/CSV) or row (Parquet) in the file; 0 for a whole-file document
     doc_id         VARCHAR,
     submitted_at   TIMESTAMPTZ NOT NULL,
     content_hash   VARCHAR NOT NULL,    -- BLAKE2b-128 of the normalized text
-    raw_tokens     BIGINT NOT NULL,     -- tokens of the text as uploaded
-    tokens         BIGINT NOT NULL,     -- tokens after normalization: what is paid when accepted
-    status         VARCHAR NOT NULL,    -- accepted | rejected | reference | duplicate
+    raw_tokens     BIGINT NOT NULL,     -- tokens of the text as uploaded (whitespace tidied)
+    tokens         BIGINT NOT NULL,     -- tokens after normalization and masking: what is paid when accepted
+    status         VARCHAR NOT NULL,    -- accepted | rejected | reference | duplicate | near_duplicate
     reason         VARCHAR NOT NULL,    -- why it is not accepted, in plain words; empty when accepted
-    duplicate_of   VARCHAR NOT NULL     -- the earlier document or reference id it repeats; empty otherwise
+    duplicate_of   VARCHAR NOT NULL,    -- the earlier document (contributor/file#position) or reference:<id>
+    language       VARCHAR DEFAULT '',  -- ko | en | other
+    rule           VARCHAR DEFAULT '',  -- the rule that removed it
+    filter_group   VARCHAR DEFAULT '',  -- the funnel stage of that rule
+    similarity     DOUBLE,              -- estimated Jaccard to duplicate_of
+    withdrawn_at   TIMESTAMPTZ,         -- its upload's withdrawn_at
+    earns_from     TIMESTAMPTZ          -- accepted: when it starts earning (its submission, or when every earlier
+                                        -- copy was withdrawn); NULL otherwise. It earns in month P while
+                                        -- earns_from < end of P <= withdrawn_at (or never withdrawn).
 );
 
 CREATE TABLE IF NOT EXISTS reference_documents (
@@ -43,7 +57,7 @@ CREATE TABLE IF NOT EXISTS reference_state (
     updated_at     TIMESTAMPTZ NOT NULL
 );
 
--- The "data preprocessing results": documents and tokens remaining after each stage.
+-- The "data preprocessing results": documents and tokens remaining after each stage, per submission.
 CREATE TABLE IF NOT EXISTS token_funnel (
     contributor_id VARCHAR NOT NULL,
     period         DATE NOT NULL,
@@ -76,7 +90,8 @@ CREATE TABLE IF NOT EXISTS payouts (
     tokens         BIGINT NOT NULL,
     ratio          DECIMAL(19, 18) NOT NULL,
     amount         DECIMAL(38, 3) NOT NULL,   -- major units, a whole number of minor units
-    currency       VARCHAR NOT NULL
+    currency       VARCHAR NOT NULL,
+    adjustment     DECIMAL(38, 3) DEFAULT 0   -- carried in from recomputed closed months
 );
 
 -- One row per closed period: the pool and how it was allocated.
@@ -92,11 +107,17 @@ CREATE TABLE IF NOT EXISTS payout_periods (
     closed_at      TIMESTAMPTZ NOT NULL
 );
 
--- Preprocessing detail (added by the preprocessing issue; ADD COLUMN keeps older warehouses readable).
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS language VARCHAR DEFAULT '';     -- ko | en | other
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS rule VARCHAR DEFAULT '';         -- the rule that removed it
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS filter_group VARCHAR DEFAULT ''; -- the funnel stage of that rule
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS similarity DOUBLE;               -- estimated Jaccard to duplicate_of
+-- A recomputation of a closed month that would change a published payout is recorded here instead, and carried
+-- into the payout of the next month that closes.
+CREATE TABLE IF NOT EXISTS payout_adjustments (
+    period         DATE NOT NULL,            -- the closed month that was recomputed
+    contributor_id VARCHAR NOT NULL,
+    amount         DECIMAL(38, 3) NOT NULL,  -- owed now minus paid (negative: paid too much)
+    currency       VARCHAR NOT NULL,
+    reason         VARCHAR NOT NULL,
+    recorded_at    TIMESTAMPTZ NOT NULL,
+    applied_in     DATE                      -- the month whose payout carries it; NULL until that month closes
+);
 
 -- What personal data was masked, per file (counts only, never the values).
 CREATE TABLE IF NOT EXISTS pii_masks (
@@ -107,11 +128,10 @@ CREATE TABLE IF NOT EXISTS pii_masks (
     values_masked  BIGINT NOT NULL
 );
 
--- The persistent near-duplicate index: per distinct text (submissions and reference alike) a text id, its
--- MinHash signature and its LSH band buckets; and the near-duplicate pairs found through them (both directions).
--- Every submission scans the buckets, so a bucket row is two integers: the band number is mixed into the key,
--- and the text is its id, not its 32-character hash. (Warehouses from before this layout, with
--- minhash_signatures and minhash_bands, are converted by Warehouse.connection.)
+-- The persistent near-duplicate index: per distinct text (uploads and reference alike) a text id, its MinHash
+-- signature and its LSH band buckets; and the near-duplicate pairs found through them (both directions). Every
+-- submission scans the buckets, so a bucket row is two integers: the band number is mixed into the key, and the
+-- text is its id, not its 32-character hash.
 CREATE TABLE IF NOT EXISTS minhash_texts (
     text_id        BIGINT NOT NULL,     -- 1, 2, 3... in the order texts were indexed
     content_hash   VARCHAR NOT NULL,    -- one row per content hash
@@ -126,28 +146,3 @@ CREATE TABLE IF NOT EXISTS near_pairs (
     other_hash     VARCHAR NOT NULL,
     similarity     DOUBLE NOT NULL
 );
-
--- Ingest detail (added by the bad-input issue).
-ALTER TABLE submissions ADD COLUMN IF NOT EXISTS notes VARCHAR DEFAULT '';  -- how it was read (encoding, duplicate upload)
-
--- Closed months are frozen (added by the bad-input issue): a recomputation that would change a published
--- payout is recorded here instead, and carried into the payout of the next month that closes.
-ALTER TABLE payouts ADD COLUMN IF NOT EXISTS adjustment DECIMAL(38, 3) DEFAULT 0;  -- carried in from earlier months
-CREATE TABLE IF NOT EXISTS payout_adjustments (
-    period         DATE NOT NULL,            -- the closed month that was recomputed
-    contributor_id VARCHAR NOT NULL,
-    amount         DECIMAL(38, 3) NOT NULL,  -- owed now minus paid (negative: paid too much)
-    currency       VARCHAR NOT NULL,
-    reason         VARCHAR NOT NULL,
-    recorded_at    TIMESTAMPTZ NOT NULL,
-    applied_in     DATE                      -- the month whose payout carries it; NULL until that month closes
-);
-
--- Withdrawn uploads (added by the withdrawal item of issue 4): a file removed from the landing zone keeps its
--- `submissions` row (status 'withdrawn') and its documents, marked with when the platform first saw it gone.
--- A document earns in month P only while it is in: earns_from < end of P <= withdrawn_at (or never withdrawn).
-ALTER TABLE submissions ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;  -- NULL while the file is in the landing zone
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;    -- its file's withdrawn_at
-ALTER TABLE documents ADD COLUMN IF NOT EXISTS earns_from TIMESTAMPTZ;      -- accepted: when it starts earning (its
-                                                                            -- submission, or when every earlier copy
-                                                                            -- was withdrawn); NULL otherwise

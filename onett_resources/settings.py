@@ -1,7 +1,8 @@
-"""Platform settings, read once from the environment with documented defaults.
+"""Platform settings, read from the environment once per process (`load_settings`) with documented defaults.
 
-Every setting that changes a number a contributor sees (alpha, currency, time zone, tokenizer) lives here,
-so the README table and the code cannot drift apart.
+Every setting that changes a number a contributor sees (alpha, currency, time zone, tokenizer) lives here, so the
+README table and the code cannot drift apart; the code location, the CLI and the portal each build one `Settings`
+and hand it (or the resources and the payout policy made from it) to what they run.
 """
 
 from __future__ import annotations
@@ -14,14 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# ISO 4217 minor-unit exponents for the currencies we expect; an unknown code is an error, never a guess.
-CURRENCY_DIGITS = {
-    "KRW": 0, "JPY": 0, "VND": 0, "CLP": 0, "ISK": 0,
-    "USD": 2, "EUR": 2, "GBP": 2, "CNY": 2, "HKD": 2, "SGD": 2, "TWD": 2, "AUD": 2, "CAD": 2,
-    "CHF": 2, "INR": 2, "SEK": 2, "NOK": 2, "DKK": 2, "NZD": 2, "THB": 2, "PHP": 2, "MYR": 2,
-    "IDR": 2, "BRL": 2, "MXN": 2,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
-}
+from onett_domain.money import CURRENCY_DIGITS
+from onett_domain.policy import Policy
 
 
 class SettingsError(ValueError):
@@ -49,14 +44,12 @@ class Settings:
     count_raw_tokens: bool
     warehouse_memory: str
     warehouse_threads: int = 0  # 0: DuckDB picks (one per core)
+    log_level: str = "WARNING"  # what the `onett` command prints of its runs' logs (the UI keeps them all)
 
     @property
-    def currency_digits(self) -> int:
-        return CURRENCY_DIGITS[self.currency]
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def policy(self) -> Policy:
+        """The settings that change the numbers: alpha, currency, time zone and first month."""
+        return Policy(self.alpha, self.currency, self.timezone, self.first_period)
 
 
 def dagster_home() -> Path:
@@ -123,6 +116,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if not threads_text.strip().isdigit():
         raise SettingsError(f"ONETT_WAREHOUSE_THREADS={threads_text!r} must be a whole number (0: one per core)")
 
+    log_level = env.get("ONETT_LOG_LEVEL", "WARNING").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"ONETT_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -143,4 +140,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         warehouse_memory=warehouse_memory,
         warehouse_threads=int(threads_text),
         count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
+        log_level=log_level,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from onett_resources.token_encoding import load_encoding
+from onett_text.tokens import load_encoding
 
 
 class Tokenizer(ConfigurableResource):
@@ -12,7 +12,7 @@ class Tokenizer(ConfigurableResource):
 
     encoding: str = "cl100k_base"
     num_threads: int = 2
-    count_raw: bool = False  # also tokenize the text exactly as uploaded (the funnel's raw stage); see pipeline.py
+    count_raw: bool = False  # also tokenize the text exactly as uploaded (the funnel's raw stage)
 
     def count(self, texts: list[str]) -> list[int]:
         # encode_ordinary: text that looks like a special token (<|endoftext|>) is counted as plain text.

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: the tables dashboards, auditors and the CLI read."""
+"""The DuckDB warehouse: the tables dashboards, auditors, the CLI and the portal read."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
+from onett_domain.credit.near_index import signatures_from_blobs
+
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
-SIGNATURE_VALUES = 256  # minhash_texts.signature is UINTEGER[256]
+MIGRATIONS = (Path(__file__).parent / "migrations.sql").read_text()
 # Checkpoints never merge row groups ("vacuum"). Every submission appends a few thousand rows to the near-duplicate
-# index (1 KB of signature each), and DuckDB otherwise rewrites the whole signature table every few checkpoints: a
-# cost that grows with the pool (0.4 s at 80k texts, 1.9 s at 380k; about 3 s per submission into a 1 GB pool)
-# where it should grow with the submission. Deleted rows are still skipped; the space they held is reclaimed by
-# copying the database (README, "Scaling out").
+# index, and DuckDB otherwise rewrites the whole signature table every few checkpoints: a cost that grows with the
+# pool where it should grow with the submission. Deleted rows are still skipped; the space they held is reclaimed
+# by copying the database (docs/scaling-out.md).
 STORAGE_SETTINGS = "SET max_vacuum_tasks = 0"
 
 
@@ -29,24 +28,20 @@ class Warehouse(DuckDBResource):
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as conn:
-            conn.execute(STORAGE_SETTINGS)
-            conn.execute(SCHEMA)
-            upgrade_index(conn)
+            prepare(conn)
             yield conn
 
     def migrate(self) -> bool:
         """Bring an existing (or missing) warehouse to the current schema, unless a run holds the write lock (its
-        writer migrates it). Readers never write, so a warehouse from an older version would lack new columns
-        until the next run: the CLI and the portal call this when they start."""
+        writer migrates it). Readers never write, so a warehouse from an older version would lack new columns until
+        the next run: the CLI and the portal call this when they start."""
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = duckdb.connect(self.database, config=dict(self.connection_config))  # no waiting: a writer migrates
         except duckdb.IOException:
             return False
         try:
-            conn.execute(STORAGE_SETTINGS)
-            conn.execute(SCHEMA)
-            upgrade_index(conn)
+            prepare(conn)
         finally:
             conn.close()
         return True
@@ -70,9 +65,30 @@ class Warehouse(DuckDBResource):
             conn.close()
 
 
+def prepare(conn: duckdb.DuckDBPyConnection) -> None:
+    """Storage settings, then any warehouse from an earlier version upgraded, then the schema."""
+    conn.execute(STORAGE_SETTINGS)
+    _rename_tables(conn)
+    conn.execute(MIGRATIONS)
+    conn.execute(SCHEMA)
+    upgrade_index(conn)
+
+
+def _tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_schema = 'main'").fetchall())
+
+
+def _rename_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """`submissions` (one row per file) became `uploads`; a view keeps the old name readable."""
+    tables = _tables(conn)
+    if tables.get("submissions") == "BASE TABLE" and "uploads" not in tables:
+        conn.execute("ALTER TABLE submissions RENAME TO uploads")
+
+
 def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None:
-    """Converts a near-duplicate index from before minhash_texts / minhash_buckets (signatures as 1 KiB blobs
-    keyed by content hash, band rows naming the hash) in one transaction; nothing to do on a current warehouse."""
+    """Converts a near-duplicate index from before minhash_texts / minhash_buckets (signatures as 1 KiB blobs keyed
+    by content hash, band rows naming the hash) in one transaction; nothing to do on a current warehouse."""
     old = {name for (name,) in conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('minhash_signatures', 'minhash_bands')"
     ).fetchall()}
@@ -104,12 +120,6 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
         conn.execute("DROP TABLE IF EXISTS minhash_bands; DROP TABLE IF EXISTS minhash_signatures")
 
 
-def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeListArray:
-    """Signatures stored by earlier versions as raw little-endian uint32 bytes, as UINTEGER[256] values."""
-    values = np.frombuffer(b"".join(blobs.to_pylist()), dtype="<u4").astype(np.uint32)
-    return pa.FixedSizeListArray.from_arrays(pa.array(values), SIGNATURE_VALUES)
-
-
 @contextmanager
 def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All-or-nothing: a run killed halfway leaves the previous rows in place, never half of the new ones."""
@@ -120,21 +130,3 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def insert_frame(conn: duckdb.DuckDBPyConnection, table: str, frame) -> None:
-    """Insert a polars frame by column name (through Arrow: no per-row Python)."""
-    if frame.height == 0:
-        return
-    name = f"_insert_{table}"
-    conn.register(name, frame.to_arrow())
-    try:
-        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
-    finally:
-        conn.unregister(name)
-
-
-def insert_rows(conn: duckdb.DuckDBPyConnection, sql: str, rows: list) -> None:
-    """executemany that accepts no rows (DuckDB refuses an empty parameter list)."""
-    if rows:
-        conn.executemany(sql, rows)

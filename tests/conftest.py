@@ -66,7 +66,7 @@ class Testbed:
         (self.reference_dir / name).write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
 
     def cli(self, *args: str) -> tuple[int, str]:
-        from onett_assets.cli import main
+        from onett_cli.main import main
 
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -86,7 +86,7 @@ class Testbed:
             conn.close()
 
     def session(self):
-        from onett_assets.cli import Session
+        from onett_cli.session import Session
 
         return Session()
 

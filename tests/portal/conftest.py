@@ -24,7 +24,7 @@ def platform_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def onett_cli(home: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "onett_assets.cli", *args], env=platform_env(home), cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "onett_cli.main", *args], env=platform_env(home), cwd=ROOT,
                             capture_output=True, text=True, timeout=300, **kwargs)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -37,7 +37,7 @@ def demo_home(tmp_path_factory) -> Path:
     home.mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     # One process for the three commands `make run` uses: Dagster is imported once.
-    script = ("import sys; from onett_assets.cli import main\n"
+    script = ("import sys; from onett_cli.main import main\n"
               "for args in (['demo'], ['ingest'], ['close', '--ended']):\n"
               "    code = main(args)\n"
               "    if code: sys.exit(code)\n")
@@ -132,7 +132,7 @@ def fresh_documents(count: int, seed: str = "") -> bytes:
     from conftest import distinct_texts
 
     demo = set()
-    for path in (ROOT / "onett_assets" / "demo" / "data").glob("*.jsonl.gz"):
+    for path in (ROOT / "onett_cli" / "demo" / "data").glob("*.jsonl.gz"):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             demo.update(json.loads(line)["text"] for line in handle)
     texts = [t for t in distinct_texts("ko_petitions", "petitions.jsonl.gz", count + 12, limit=800) if t not in demo]

@@ -46,7 +46,7 @@ def server(home):
     # The demo's State of the Union archive: half its documents are public text, so its funnel shows removals.
     add_account(PortalStore(home / "portal.sqlite"), "archivist", "contributor", "archivist-password", "sotu-archive")
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "onett_assets.cli", "portal", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "onett_cli.main", "portal", "--port", str(port)],
                                env=platform_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -134,7 +134,7 @@ def test_contributor_uploads_sees_numbers_and_nothing_else(server, chromium, hom
     assert sorted(p.name for p in (home / "landing" / "bob-press").iterdir()) == ["scan.txt", "청원-모음.jsonl"]
 
     # The pipeline processes them (the sensor's work, run here by `onett ingest`); pages keep answering.
-    ingest = subprocess.Popen([sys.executable, "-m", "onett_assets.cli", "ingest"], env=platform_env(home),
+    ingest = subprocess.Popen([sys.executable, "-m", "onett_cli.main", "ingest"], env=platform_env(home),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     watcher = chromium.new_context(locale="ko-KR").new_page()
     _sign_in(watcher, base, "alice")

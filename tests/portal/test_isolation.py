@@ -17,7 +17,7 @@ def _secrets_of(home, contributor: str) -> list[str]:
     """Strings that only a page showing that contributor's data would contain."""
     conn = duckdb.connect(str(home / "onett.duckdb"), read_only=True)
     try:
-        files = [r[0] for r in conn.execute("SELECT DISTINCT file FROM submissions WHERE contributor_id = ?",
+        files = [r[0] for r in conn.execute("SELECT DISTINCT file FROM uploads WHERE contributor_id = ?",
                                             [contributor]).fetchall()]
         amounts = [f"{int(r[0]):,}" for r in conn.execute(
             "SELECT amount FROM payouts WHERE contributor_id = ? AND amount > 0", [contributor]).fetchall()]

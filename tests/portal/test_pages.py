@@ -16,13 +16,13 @@ from portal.conftest import PUBLISHER
 
 
 def statement_of(home: Path, contributor: str) -> dict:
-    from onett_assets.statement import build_statement
+    from onett_domain.statement import build_statement
     from onett_resources import load_settings
 
     settings = load_settings()
     conn = duckdb.connect(str(home / "onett.duckdb"), read_only=True)
     try:
-        return build_statement(conn, contributor, settings, datetime.now(settings.tz).date())
+        return build_statement(conn, contributor, settings.policy, datetime.now(settings.policy.tz).date())
     finally:
         conn.close()
 
@@ -128,7 +128,7 @@ def test_operator_sees_everyone_and_marks_months_paid(home, browser):
     page = ops.get("/operator")
     assert page.status_code == 200
     contributors = [r[0] for r in duckdb.connect(str(home / "onett.duckdb"), read_only=True).execute(
-        "SELECT DISTINCT contributor_id FROM submissions").fetchall()]
+        "SELECT DISTINCT contributor_id FROM uploads").fetchall()]
     for c in contributors:
         assert c in page.text
     assert "http://127.0.0.1:3000/assets/payouts?view=partitions&amp;partition=" in page.text

@@ -17,7 +17,7 @@ HOLDER = """
 import sys, time, duckdb
 conn = duckdb.connect(sys.argv[1])  # a writer, like a run's step
 conn.execute("BEGIN TRANSACTION")
-conn.execute("UPDATE submissions SET docs_read = docs_read")
+conn.execute("UPDATE uploads SET docs_read = docs_read")
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
@@ -75,7 +75,7 @@ def test_pages_answer_during_a_real_ingest(home, browser):
     assert states["petitions.jsonl"]["state"] == states["scan.txt"]["state"] == "waiting"
     page = bob.get("/uploads")
     assert "대기 중" in page.text and 'data-pending="1"' in page.text
-    ingest = subprocess.Popen([sys.executable, "-m", "onett_assets.cli", "ingest"], env=platform_env(home),
+    ingest = subprocess.Popen([sys.executable, "-m", "onett_cli.main", "ingest"], env=platform_env(home),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     slowest, requests = 0.0, 0
     results = []

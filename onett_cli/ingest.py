@@ -1,0 +1,65 @@
+"""`onett ingest`: the reference corpus and revenue if they changed, then every submission whose uploads changed."""
+
+from __future__ import annotations
+
+import time
+
+from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
+from onett_cli.runner import run_partitions
+from onett_cli.session import Session, failure, run_metadata, say
+from onett_cli.tables import text_table
+from onett_resources.revenue import RevenueError
+
+SETTLE_ATTEMPTS = 30
+
+
+def cmd_ingest(args) -> int:
+    s = Session()
+    failures = 0
+    if reference_needs_refresh(s.instance, s.resources["reference_folder"]):
+        say(f"reference corpus: reading {s.settings.reference_dir} ...")
+        result = s.run("refresh_reference")
+        if not result.success:
+            say(f"  FAILED {failure(result)}")
+            failures += 1
+        else:
+            say(f"  {run_metadata(result, 'reference_corpus', 'documents')} reference documents")
+    try:
+        months = revenue_months_to_refresh(s.instance, s.resources["revenue_source"])
+    except RevenueError as exc:
+        say(f"revenue: NOT LOADED: {exc}")
+        months, failures = [], failures + 1
+    for month, _ in months:
+        result = s.run("load_revenue", month.isoformat())
+        status = "ok" if result.success else f"FAILED {failure(result)}"
+        say(f"revenue {month:%Y-%m}: {run_metadata(result, 'api_revenue', 'revenue (R_API)') or '-'} ({status})")
+        failures += not result.success
+
+    landing_zone = s.resources["landing_zone"]
+    for _ in range(SETTLE_ATTEMPTS):
+        plan = plan_ingest(s.instance, landing_zone, s.policy)
+        youngest = min((p.youngest_age(time.time()) for p in plan.pending), default=float("inf"))
+        if youngest >= landing_zone.settle_seconds:
+            break
+        say(f"waiting for uploads still being written to settle ({landing_zone.settle_seconds:g}s) ...")
+        time.sleep(max(landing_zone.settle_seconds - youngest, 0.2))
+    for reason in plan.ignored:
+        say(f"not processed: {reason}")
+    if plan.new_contributors:
+        s.instance.add_dynamic_partitions("contributors", plan.new_contributors)
+        say(f"new contributors: {', '.join(plan.new_contributors)}")
+    if not plan.pending:
+        say("landing zone: nothing new or changed")
+        return 1 if failures else 0
+
+    say(f"landing zone: {len(plan.pending)} (contributor, month) submission(s) to process")
+    started = time.monotonic()
+    outcomes = run_partitions(s, plan.pending, say)
+    failures += sum(not o.ok for o in outcomes)
+    rows = [o.row() for o in outcomes]
+    say("")
+    say(text_table(["contributor", "month", "files", "documents", "accepted docs", "accepted tokens",
+                    "files rejected", "status"], rows))
+    say(f"\n{len(rows)} submission(s) in {time.monotonic() - started:.1f}s; "
+        f"details per file: onett statement CONTRIBUTOR, or the `uploads` table")
+    return 1 if failures else 0

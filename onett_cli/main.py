@@ -1,0 +1,71 @@
+"""The `onett` command: argument parsing and dispatch. Each command lives in a module of this package and is
+imported only when it runs, so `onett account list` does not load Dagster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from onett_portal.config import DEFAULT_PORT
+from onett_resources.settings import SettingsError
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="onett", description="onett: uploads to exact payouts.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def command(name: str, target: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(target=target)
+        return p
+
+    command("ingest", "onett_cli.ingest:cmd_ingest", "process everything new or changed in the landing zone now")
+    close = command("close", "onett_cli.close:cmd_close", "compute ratios and payouts of a month and print them")
+    close.add_argument("month", nargs="?", help="YYYY-MM")
+    close.add_argument("--ended", action="store_true", help="close every month that has ended")
+    statement = command("statement", "onett_cli.statements:cmd_statement",
+                        "a contributor's ratio, tokens, reward, expected payout, funnel")
+    statement.add_argument("contributor")
+    # --period: the name earlier versions used; still accepted
+    statement.add_argument("--month", "--period", dest="month", help="YYYY-MM: that month's numbers")
+    statement.add_argument("--json", action="store_true")
+    reasons = command("reasons", "onett_cli.statements:cmd_reasons",
+                      "a contributor's documents that earn nothing, each with its reason")
+    reasons.add_argument("contributor")
+    reasons.add_argument("--month", "--period", dest="month", help="YYYY-MM: uploads of that month only")
+    reasons.add_argument("--limit", type=int, default=1000)
+    reasons.add_argument("--json", action="store_true")
+    command("demo", "onett_cli.demo.command:cmd_demo",
+            "fill the landing zone, revenue and reference folders with demo data")
+    account = command("account", "onett_cli.portal:cmd_account",
+                      "portal accounts: add, list or remove (operators create them)")
+    actions = account.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add an account; the password is asked for (or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["contributor", "operator"], required=True)
+    add.add_argument("--contributor", help="contributor id (landing folder) the account sees; default: NAME")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    actions.add_parser("list", help="every account with its role")
+    remove = actions.add_parser("remove", help="remove an account and end its sessions")
+    remove.add_argument("name")
+    portal = command("portal", "onett_cli.portal:cmd_portal", "the contributor and operator web portal")
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.add_argument("--port", type=int, default=DEFAULT_PORT)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    module, function = args.target.split(":")
+    try:
+        return getattr(import_module(module), function)(args)
+    except KeyboardInterrupt:
+        return 130
+    except SettingsError as exc:  # a malformed setting: one clear line, not a traceback
+        print(f"onett: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""First-come credit: which documents earn. `decide` is the entry point; `near_index` keeps the MinHash index it
+searches."""
+
+from onett_domain.credit.decision import COMPETING, Outcome, decide
+
+__all__ = ["COMPETING", "Outcome", "decide"]

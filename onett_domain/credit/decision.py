@@ -1,0 +1,142 @@
+"""First-come credit: a text earns only for its earliest submission; exact and near copies earn nothing, and
+neither does text the consumer already has (the reference corpus).
+
+A competing document (one that passed the quality filters and matches no reference text) is a duplicate when an
+earlier competing document has the same normalized text (exact) or is a near-duplicate of it (an estimated Jaccard
+of at least the near-dedup threshold). Earlier means a smaller (submitted_at, contributor_id, file, position). Only
+earlier documents count, whether or not they are themselves paid, so a chain of small edits cannot drift away from
+the original.
+
+The rule is re-applied to every text a submission touches whenever it is processed, so the outcome depends only on
+what was submitted and when, never on the order submissions were processed in: a late-processed earlier upload
+takes the credit back, a withdrawn upload hands it on, and every submission whose credit moved is reported so its
+funnel is refreshed in the same transaction.
+
+Withdrawals are part of the rule, in time: a withdrawn document keeps its place for the time it was in. A copy whose
+every earlier competing document has been withdrawn is accepted and earns from `earns_from` = the latest of their
+withdrawal times (or its own submission, if later), never retroactively; a copy with an earlier document still in is
+a duplicate. A document withdrawn before it could start earning stays a duplicate.
+
+`decide` runs the steps below in order, each a `.sql` file in `sql/` named for what it decides; every scratch table
+it uses is made and dropped here. Run it inside the transaction that commits the submission.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+import onett_domain.credit.near_index as near_index
+from onett_domain.funnel import refresh_funnel
+from onett_domain.sql import Scratch, execute, load
+
+SQL = Path(__file__).with_name("sql")
+COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete for first-come credit
+
+
+@dataclass
+class Outcome:
+    """What `decide` did to one submission."""
+
+    withdrawn: int = 0  # documents of uploads withdrawn by this run
+    indexed: int = 0  # texts added to the near-duplicate index
+    near_pairs: int = 0  # near-duplicate pairs found
+    reference_matches: int = 0
+    by_status: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (documents, tokens)
+    others_moved: list[tuple[str, date]] = field(default_factory=list)  # other submissions whose credit moved
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per step
+
+    def documents(self, status: str) -> int:
+        return self.by_status.get(status, (0, 0))[0]
+
+    def tokens(self, status: str) -> int:
+        return self.by_status.get(status, (0, 0))[1]
+
+
+def _step(name: str) -> str:
+    return load(SQL, name)
+
+
+def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, documents: list[str],
+           index: list[str]) -> Outcome:
+    """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
+    their MinHash signatures) against everything in the warehouse, store them, and re-decide every other document
+    whose credit this moves."""
+    submission = {"contributor": contributor_id, "period": period}
+    outcome, clock = Outcome(), _Clock()
+    with Scratch(conn) as scratch:
+        # The texts the submission competed with before: credit they held may move once it is replaced.
+        scratch.table("_affected", _step("competing_texts"), submission)
+        # Withdrawn uploads keep their documents, back in a freshly read state; the rest is replaced.
+        outcome.withdrawn = len(execute(conn, _step("withdrawn_documents"), submission))
+        execute(conn, _step("reset_withdrawn_documents"), submission)
+        execute(conn, _step("replaced_documents"), submission)
+        # The texts that compete now: the withdrawn documents' and the new ones that passed the quality filters.
+        scratch.table("_competing", _step("competing_texts"), submission)
+        if documents:
+            scratch.parquet_view("_filtered", documents)
+            execute(conn, _step("incoming_kept_texts"))
+            execute(conn, _step("pii_masks"))
+        clock.lap("documents")
+        outcome.indexed = near_index.add_signatures(conn, index)
+        clock.lap("near index")
+        outcome.near_pairs = near_index.find_near_pairs(conn, "_competing")
+        clock.lap("near pairs")
+        # Text equal or near to the reference corpus earns nothing.
+        scratch.table("_reference_hits", _step("reference_hits"))
+        outcome.reference_matches = len(execute(conn, _step("stored_reference_matches"), submission))
+        execute(conn, "INSERT INTO _affected " + _step("competing_texts"), submission)
+        if documents:
+            scratch.view("_incoming", _step("incoming_documents"))
+            (matches,), = conn.execute("SELECT count(*) FROM _incoming WHERE status = 'reference'").fetchall()
+            outcome.reference_matches += matches
+        else:
+            scratch.view("_incoming", "SELECT * FROM documents WHERE FALSE")
+        execute(conn, _step("incoming_competing_texts"))
+        clock.lap("reference match")
+        moved = _first_come(conn, scratch)
+        clock.lap("credit")
+    outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
+    refresh_funnel(conn, outcome.others_moved)
+    clock.lap("other funnels")
+    outcome.by_status = {s: (int(n), int(t)) for s, n, t in execute(conn, _step("submission_outcome"), submission)}
+    outcome.seconds = clock.seconds
+    return outcome
+
+
+def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch) -> list[tuple[str, date]]:
+    """Re-decide every competing document whose text is in `_affected` or near one of them; store the new
+    documents (`_incoming`) with their final status and update only the stored ones whose outcome changed. Returns
+    the submissions whose statuses, duplicate links or earning starts changed (and the incoming one)."""
+    # Without an order to keep (every reader orders what it shows) and on one thread (one set of hash tables, not one
+    # per thread), DuckDB stays within its memory limit on the largest uploads. On failure the transaction is rolled
+    # back and the connection closed, settings with it.
+    (order, threads), = conn.execute(
+        "SELECT current_setting('preserve_insertion_order'), current_setting('threads')").fetchall()
+    conn.execute("SET preserve_insertion_order = false; SET threads = 1")
+    scratch.view("_ranked", _step("ranked_documents"))
+    scratch.table("_changed", _step("changed_texts"))
+    scratch.table("_touched", _step("touched_texts"))
+    scratch.table("_credit", _step("first_come"))
+    moved = execute(conn, _step("moved_submissions"))
+    execute(conn, _step("apply_credit"))
+    execute(conn, _step("insert_incoming"))
+    conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
+    return [(c, p) for c, p in moved]
+
+
+class _Clock:
+    """Wall seconds per step, for the asset's metadata: where a run's time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._last, 3)
+        self._last = now

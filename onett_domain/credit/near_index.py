@@ -1,0 +1,135 @@
+"""The persistent near-duplicate index in the warehouse: per distinct text (uploads and reference alike) a text
+id, its MinHash signature and its LSH band buckets, so a new submission is compared with everything before it by an
+equality join on the bucket, without reprocessing the pool.
+
+Laid out for the two costs that grow with the pool: every submission scans the bucket rows (two integers each: the
+band number is mixed into the bucket key, and the text is named by its id, not its 32-character hash), and every
+indexed text inserts a signature (stored as UINTEGER[256], which DuckDB inserts many times faster than a blob)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from onett_domain.sql import Scratch, execute, load
+from onett_text import minhash
+from onett_text.pipeline import index_frame
+
+SQL = Path(__file__).with_name("sql")
+# Candidate pairs verified at once: two 1 KiB signatures each; larger batches raise the peak memory, not the speed.
+VERIFY_BATCH = 8_192
+PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("similarity", pa.float64())])
+
+
+def index_texts(conn: duckdb.DuckDBPyConnection, hashes: list[str], texts: list[str]) -> int:
+    """Adds signatures and band buckets for the texts not indexed yet; returns how many were added. Texts too short
+    for MinHash are left to exact dedup."""
+    conn.register("_candidates", pl.DataFrame({"content_hash": hashes}, schema={"content_hash": pl.String}).to_arrow())
+    known = {h for (h,) in conn.execute(
+        "SELECT content_hash FROM minhash_texts SEMI JOIN _candidates USING (content_hash)").fetchall()}
+    conn.unregister("_candidates")
+    todo: dict[str, str] = {}
+    for h, t in zip(hashes, texts):
+        if h not in known and h not in todo:
+            todo[h] = t
+    if not todo:
+        return 0
+    sigs, eligible = minhash.signatures(list(todo.values()))
+    index = index_frame([h for h, ok in zip(todo, eligible) if ok], sigs[eligible])
+    conn.register("_index_in", index.with_row_index("row_key").to_arrow())
+    try:
+        return _add(conn)
+    finally:
+        conn.unregister("_index_in")
+
+
+def add_signatures(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -> int:
+    """Adds the signatures computed by preprocessing (Parquet: content_hash, signature, bands) that are not indexed
+    yet; DuckDB reads them straight from the files. Returns how many texts were added."""
+    if not parquet_files:
+        return 0
+    parts = f"read_parquet({_sql_list(parquet_files)}, filename = true, file_row_number = true)"
+    (signature_type,), = conn.execute(f"SELECT typeof(signature) FROM {parts} LIMIT 1").fetchall() or [("",)]
+    if signature_type == "BLOB":
+        return _add_blob_parts(conn, parquet_files)
+    with Scratch(conn) as scratch:
+        scratch.view("_index_in", f"SELECT *, (filename, file_row_number) AS row_key FROM {parts}")
+        return _add(conn)
+
+
+def _add_blob_parts(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -> int:
+    """Parts written by versions that stored signatures as raw little-endian bytes: converted part by part."""
+    added = 0
+    for path in parquet_files:
+        part = pq.read_table(path, columns=["content_hash", "signature", "bands"])
+        part = part.set_column(1, "signature", signatures_from_blobs(part.column("signature")))
+        conn.register("_index_in", part.append_column("row_key", pa.array(np.arange(part.num_rows))))
+        try:
+            added += _add(conn)
+        finally:
+            conn.unregister("_index_in")
+    return added
+
+
+def _add(conn: duckdb.DuckDBPyConnection) -> int:
+    """`_index_in`: content_hash, signature, bands and a unique `row_key`. Streams its new texts into the index, so a
+    large upload's signatures are never all held at once."""
+    with Scratch(conn) as scratch:
+        scratch.table("_index_new", load(SQL, "new_index_texts"))
+        execute(conn, load(SQL, "index_new_texts"))
+        (added,), = conn.execute("SELECT count(*) FROM _index_new").fetchall()
+    return added
+
+
+def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str) -> int:
+    """Finds and stores (both ways) every indexed text near one of the texts in table `queries` (column
+    content_hash); returns the pairs found. Candidates come from an equality join on the LSH bands and are verified
+    in batches as DuckDB streams them, with their signatures: memory stays bounded however many candidates a large
+    upload brings."""
+    with Scratch(conn) as scratch:
+        scratch.table("_queries", f"SELECT DISTINCT content_hash FROM {queries}")
+        execute(conn, load(SQL, "forget_near_pairs"))
+        scratch.table("_query_ids", "SELECT text_id FROM minhash_texts SEMI JOIN _queries USING (content_hash)")
+        scratch.table("_candidates", load(SQL, "near_candidates"))
+        reader = conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH)
+        # Pairs go to a Parquet file as they are verified (an upload of many near copies of one another finds tens
+        # of millions), and into near_pairs once the stream is done: no other statement may run meanwhile.
+        with tempfile.TemporaryDirectory(prefix="onett-near-pairs-") as folder:
+            found, path = 0, f"{folder}/pairs.parquet"
+            with pq.ParquetWriter(path, PAIRS_SCHEMA) as writer:
+                for batch in reader:
+                    similarity = minhash.similarity(_matrix(batch.column("sa")), _matrix(batch.column("sb")))
+                    keep = similarity >= minhash.THRESHOLD
+                    if keep.any():
+                        mask = pa.array(keep)
+                        writer.write_table(pa.table(
+                            {"a": batch.column("a").filter(mask), "b": batch.column("b").filter(mask),
+                             "similarity": pa.array(similarity[keep], pa.float64())}, schema=PAIRS_SCHEMA))
+                        found += int(keep.sum())
+            scratch.drop_all()
+            if found:
+                execute(conn, load(SQL, "store_near_pairs"), {"path": path})
+    return found
+
+
+def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeListArray:
+    """Signatures stored by earlier versions as raw little-endian uint32 bytes, as UINTEGER[256] values."""
+    values = np.frombuffer(b"".join(blobs.to_pylist()), dtype="<u4").astype(np.uint32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values), minhash.NUM_PERM)
+
+
+def _matrix(signatures: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """(n, NUM_PERM) uint32 signatures from an Arrow column of fixed-size lists, without copying row by row."""
+    if isinstance(signatures, pa.ChunkedArray):
+        signatures = signatures.combine_chunks()
+    return np.asarray(signatures.flatten()).reshape(len(signatures), minhash.NUM_PERM)
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"

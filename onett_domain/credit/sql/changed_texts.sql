@@ -1,0 +1,1 @@
+SELECT DISTINCT content_hash FROM _affected

@@ -1,0 +1,16 @@
+-- The new documents as `documents` rows, judged by the quality filters and the reference match: what first-come
+-- credit starts from.
+SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at, f.content_hash, f.raw_tokens,
+       f.tokens, f.language, f.filter_group,
+       CASE WHEN f.rejected_by <> '' THEN 'rejected' WHEN r.content_hash IS NOT NULL THEN 'reference'
+            ELSE 'accepted' END AS status,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.reason
+            WHEN r.exact THEN 'text the consumer already has or that is public (' || r.reference_id || ')'
+            ELSE 'near copy (similarity ' || round(r.similarity, 2) || ') of text the consumer already has '
+                 || 'or that is public (' || r.reference_id || ')' END AS reason,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.rejected_by ELSE 'reference_match' END AS rule,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN ''
+            ELSE 'reference:' || r.reference_id END AS duplicate_of,
+       CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN NULL ELSE r.similarity END AS similarity,
+       NULL::TIMESTAMPTZ AS withdrawn_at, NULL::TIMESTAMPTZ AS earns_from
+FROM _filtered f LEFT JOIN _reference_hits r USING (content_hash)

@@ -1,0 +1,8 @@
+-- Every document that competes for credit, stored or new, with the columns the decision reads.
+SELECT contributor_id, period, file, position, content_hash, submitted_at, withdrawn_at, status, reason, duplicate_of,
+       similarity, rule, filter_group, earns_from, FALSE AS incoming
+FROM documents
+UNION ALL
+SELECT contributor_id, period, file, position, content_hash, submitted_at, withdrawn_at, status, reason, duplicate_of,
+       similarity, rule, filter_group, earns_from, TRUE
+FROM _incoming

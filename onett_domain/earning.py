@@ -1,0 +1,30 @@
+"""What earns: T_i, the tokens a contributor is credited with for a month.
+
+A document earns in month P when it is accepted, was submitted by the end of P (data keeps earning in every month
+after the one it arrived in), started earning by then (a copy whose earlier copies were all withdrawn earns from
+the last withdrawal on) and was not withdrawn before then (a withdrawn file stops earning from the month it was
+withdrawn in)."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from onett_domain.periods import month_end
+
+# Documents credited now: accepted and their file still in the landing zone (the funnel's `accepted` stage).
+EARNING = "status = 'accepted' AND withdrawn_at IS NULL"
+
+
+def accepted_tokens_through(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo) -> dict[str, int]:
+    """T_i for every contributor holding tokens at the end of `period` (midnight in the platform time zone)."""
+    rows = conn.execute(
+        """SELECT contributor_id, sum(tokens)::BIGINT FROM documents
+           WHERE status = 'accepted' AND period <= $period
+             AND (earns_from IS NULL OR earns_from < $end) AND (withdrawn_at IS NULL OR withdrawn_at >= $end)
+           GROUP BY 1 HAVING sum(tokens) > 0 ORDER BY 1""",
+        {"period": period, "end": month_end(period, tz)},
+    ).fetchall()
+    return {c: int(t) for c, t in rows}

@@ -1,0 +1,71 @@
+"""What needs processing: the uploads now in the landing zone, grouped into submissions (contributor x month) and
+compared with the fingerprint each submission's result was last computed from. The sensor and `onett ingest`
+share this, so a file is processed once whichever of them sees it first, and a restarted daemon finds nothing new."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from onett_domain.policy import Policy
+from onett_domain.uploads import Upload, fingerprint, valid_contributor_id
+
+Submission = tuple[str, date]  # (contributor_id, period)
+
+
+@dataclass
+class PendingSubmission:
+    contributor_id: str
+    period: date
+    fingerprint: str
+    uploads: list[Upload]
+
+    @property
+    def size(self) -> int:
+        return sum(u.size for u in self.uploads)
+
+    def youngest_age(self, now: float) -> float:
+        return min((u.age_seconds(now) for u in self.uploads), default=float("inf"))
+
+
+@dataclass
+class IngestPlan:
+    pending: list[PendingSubmission] = field(default_factory=list)
+    new_contributors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # what cannot be processed now, and why
+
+
+def group_uploads(uploads: list[Upload], policy: Policy, this_month: date) -> tuple[dict[Submission, list[Upload]],
+                                                                                    list[str]]:
+    """The uploads by submission, and why the others cannot be processed now."""
+    groups: dict[Submission, list[Upload]] = defaultdict(list)
+    ignored: list[str] = []
+    for upload in uploads:
+        if not valid_contributor_id(upload.contributor_id):
+            reason = (f"{upload.contributor_id!r}: a contributor folder name must not contain | , / \\ or control "
+                      "characters")
+            if reason not in ignored:
+                ignored.append(reason)
+            continue
+        period = upload.period(policy.tz, policy.first_period)
+        if period > this_month:
+            ignored.append(f"{upload.contributor_id}/{upload.file}: modified in the future "
+                           f"({upload.submitted_at:%Y-%m-%d %H:%M} UTC); it is processed once its month has begun")
+            continue
+        groups[(upload.contributor_id, period)].append(upload)
+    return dict(groups), ignored
+
+
+def plan_ingest(groups: dict[Submission, list[Upload]], ignored: list[str], known_contributors: set[str],
+                computed: dict[Submission, str | None], reference_fingerprint: str) -> IngestPlan:
+    """`computed`: for every submission computed before, the fingerprint it was computed from (None if unknown); one
+    whose files all disappeared is then processed again, and its uploads withdrawn."""
+    plan = IngestPlan(ignored=list(ignored))
+    plan.new_contributors = sorted({c for c, _ in groups} - known_contributors)
+    for key in sorted(set(groups) | set(computed)):
+        files = groups.get(key, [])
+        current = fingerprint([(u.file, u.size, u.mtime_ns) for u in files], reference_fingerprint)
+        if computed.get(key) != current:
+            plan.pending.append(PendingSubmission(key[0], key[1], current, files))
+    return plan

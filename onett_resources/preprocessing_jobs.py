@@ -1,0 +1,53 @@
+"""One written batch of raw documents through the text pipeline, as a job for a worker process: the worker reads
+the batch (a Parquet row group) and writes its documents and index parts itself, and only the pipeline's stats
+(counts and CPU seconds, never text) travel back. The process that runs the asset then holds no documents at all,
+and spends no time shipping them, whatever the size of the upload. Kept free of Dagster: a worker starts faster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from onett_domain.contracts import DOCUMENTS, validate
+from onett_resources.parquet_parts import PartWriter, read_row_group
+from onett_resources.worker_process import release_freed_memory
+from onett_text.pipeline import PipelineStats, preprocess
+
+
+def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, encoding: str,
+                         count_raw: bool, max_chars: int) -> PipelineStats:
+    """Row group `group` of the raw part `source` -> documents at `docs_path`, index at `index_path` (written only
+    when the batch keeps a text long enough for MinHash); returns the pipeline's stats. Every batch of documents is
+    checked against its contract before it is written: a violation fails the job, and with it the step.
+
+    raw_submission writes row groups of about `max_chars` characters; a larger one (written by an older version) is
+    preprocessed in slices of that size, so a worker's memory stays bounded either way."""
+    raw = read_row_group(source, group)
+    docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path), compress=False)
+    stats = PipelineStats()
+    try:
+        for piece in _slices(raw, max_chars):
+            result = preprocess(piece, encoding, count_raw)
+            docs.write(validate(DOCUMENTS, result.documents))
+            index_part.write(result.index)
+            stats = stats + result.stats
+            del result
+    finally:
+        docs.close()
+        index_part.close()
+    del raw
+    release_freed_memory()
+    return stats
+
+
+def _slices(frame: pl.DataFrame, max_chars: int):
+    """Consecutive slices of about `max_chars` characters of text (at least one document each)."""
+    sizes = frame["text"].str.len_chars().fill_null(0).cum_sum().to_numpy()
+    start = 0
+    while start < frame.height:
+        before = sizes[start - 1] if start else 0
+        end = max(int(np.searchsorted(sizes, before + max_chars, side="right")), start + 1)
+        yield frame.slice(start, end - start)
+        start = end

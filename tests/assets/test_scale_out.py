@@ -1,0 +1,322 @@
+"""Scale-out, for real: the instance of deploy/postgres/dagster.yaml (Dagster's state in PostgreSQL, a run
+queue, every run in a process of its own, the DuckDB pool claimed in PostgreSQL) against a real PostgreSQL
+server started here on loopback, compared with the embedded `onett ingest` on the same uploads.
+
+Skips cleanly where no PostgreSQL server binaries are installed (`.ci/run` installs Debian's `postgresql`
+when it can) or where the shared corpora are absent."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+import conftest
+from conftest import ROOT, distinct_texts, seoul
+
+PETITIONS = "ko_petitions", "petitions.jsonl.gz"
+DEPLOY_CONFIG = ROOT / "deploy" / "postgres" / "dagster.yaml"
+VENV_BIN = Path(sys.executable).parent
+
+# What the two set-ups must agree on, row for row (timestamps of closing excluded).
+TABLES = {
+    "uploads": "SELECT * FROM uploads",
+    "documents": "SELECT * FROM documents",
+    "token_funnel": "SELECT * FROM token_funnel",
+    "pii_masks": "SELECT * FROM pii_masks",
+    # text ids follow the order partitions were indexed in, which differs: compared through the content hash
+    "minhash_texts": "SELECT content_hash, signature FROM minhash_texts",
+    "minhash_buckets": "SELECT t.content_hash, b.bucket FROM minhash_buckets b JOIN minhash_texts t USING (text_id)",
+    "near_pairs": "SELECT * FROM near_pairs",
+    "reference_documents": "SELECT * FROM reference_documents",
+    "api_revenue": "SELECT * FROM api_revenue",
+    "contribution_ratios": "SELECT * FROM contribution_ratios",
+    "payouts": "SELECT * FROM payouts",
+    "payout_periods": "SELECT * EXCLUDE (closed_at) FROM payout_periods",
+}
+
+
+# ---- a throwaway PostgreSQL server --------------------------------------------------------------------------
+
+def _postgres_bin() -> Path | None:
+    """initdb, pg_ctl and postgres: Debian keeps them in /usr/lib/postgresql/<version>/bin (newest wins);
+    elsewhere they are on PATH. ONETT_PG_BIN overrides."""
+    candidates = [os.environ.get("ONETT_PG_BIN", "")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                         key=lambda p: [int(n) for n in re.findall(r"\d+", p)], reverse=True)
+    on_path = shutil.which("pg_ctl")
+    candidates += [str(Path(on_path).parent)] if on_path else []
+    for folder in filter(None, candidates):
+        if all((Path(folder) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return Path(folder)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresServer:
+    """initdb + pg_ctl in a temporary folder; loopback only, unix socket in the same folder. PostgreSQL refuses
+    to run as root, so as root the server runs as the `postgres` user Debian's package creates."""
+
+    user, password, database = "onett", "onett-test-password", "dagster"
+
+    def __init__(self, bin_dir: Path):
+        self.bin = bin_dir
+        self.as_user = None
+        if os.geteuid() == 0:
+            try:
+                self.as_user = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no `postgres` user to run the PostgreSQL server as")
+        self.dir = Path(tempfile.mkdtemp(prefix="onett-pg-"))
+        if self.as_user:
+            os.chown(self.dir, self.as_user.pw_uid, self.as_user.pw_gid)
+        self.data = self.dir / "data"
+        self.port = _free_port()
+        self.started = False
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        user = {"user": self.as_user.pw_uid, "group": self.as_user.pw_gid, "extra_groups": []} if self.as_user else {}
+        result = subprocess.run([str(a) for a in args], cwd=self.dir, capture_output=True, text=True,
+                                timeout=timeout, **user)
+        if result.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self) -> None:
+        password_file = self.dir / "password"
+        password_file.write_text(self.password + "\n")
+        if self.as_user:
+            os.chown(password_file, self.as_user.pw_uid, self.as_user.pw_gid)
+        self._run(self.bin / "initdb", "-D", self.data, "-U", self.user, f"--pwfile={password_file}",
+                  "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        password_file.unlink()
+        # Durability settings off: a throwaway test cluster, never a deployment's.
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.dir / "server.log", "-w", "-t", "60",
+                  "-o", options, "start", timeout=90)
+        self.started = True
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                                dbname="postgres")
+        try:
+            conn.autocommit = True
+            conn.cursor().execute(f"CREATE DATABASE {self.database}")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", timeout=60)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def env(self) -> dict[str, str]:
+        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
+                "DAGSTER_PG_PASSWORD": self.password, "DAGSTER_PG_DB": self.database}
+
+
+@pytest.fixture
+def postgres(request) -> PostgresServer:
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl, postgres): `apt-get install postgresql`, "
+                    "or point ONETT_PG_BIN at their folder")
+    try:
+        import psycopg2  # noqa: F401  (installed with dagster-postgres)
+    except ImportError:
+        pytest.skip("dagster-postgres (psycopg2) is not installed: `make install`")
+    server = PostgresServer(bin_dir)
+    request.addfinalizer(server.stop)
+    server.start()
+    return server
+
+
+# ---- the uploads --------------------------------------------------------------------------------------------
+
+def _near_copy(text: str) -> str:
+    """The same text with a few words changed (one in thirty): a near duplicate, not an exact one."""
+    words = text.split(" ")
+    return " ".join("수정됨" if i % 30 == 7 else w for i, w in enumerate(words))
+
+
+def fill(bed: conftest.Testbed, texts: list[str]) -> None:
+    """Four (contributor, month) partitions with exact and near copies across contributors and months (two
+    partitions of one month copy each other, and are processed at the same time), and a reference text."""
+    docs = lambda chunk, prefix: [{"id": f"{prefix}{i}", "text": t} for i, t in enumerate(chunk)]  # noqa: E731
+    bed.drop("alice", "essays.jsonl", docs(texts[0:5], "a"), seoul(2026, 9, 3, 9))
+    bed.drop("bob", "bob.jsonl", docs(texts[5:9] + [texts[0], texts[14]], "b"), seoul(2026, 9, 10, 9))  # 14: reference
+    bed.drop("alice", "more.jsonl", docs(texts[9:11] + [texts[6]], "a2"), seoul(2026, 10, 2, 9))
+    bed.drop("carol", "carol.jsonl", docs(texts[11:13] + [_near_copy(texts[1]), texts[7], texts[9]], "c"),
+             seoul(2026, 10, 1, 9))  # before alice's October upload, which holds texts[9] too
+    bed.reference("public.jsonl", [{"id": "web-1", "text": texts[14]}])
+    bed.revenue([(date(2026, 9, 1) + timedelta(n), 100, 1000, 500, "1000.37") for n in range(61)])
+
+
+def snapshot(bed: conftest.Testbed) -> dict:
+    return {name: bed.query(f"{sql} ORDER BY ALL") for name, sql in TABLES.items()}
+
+
+# ---- the test -----------------------------------------------------------------------------------------------
+
+def _wait_for_runs(instance, expected: int, daemon: subprocess.Popen, log: Path, timeout: float):
+    from dagster import DagsterRunStatus
+
+    done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_run_records()
+        if len(records) >= expected and all(r.dagster_run.status in done for r in records):
+            return records
+        if daemon.poll() is not None:
+            pytest.fail(f"the daemon exited ({daemon.returncode}):\n{log.read_text()[-4000:]}")
+        time.sleep(1)
+    states = [(r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition"), r.dagster_run.status.value)
+              for r in instance.get_run_records()]
+    pytest.fail(f"runs not done after {timeout:.0f}s: {states}\n{log.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """The daemon, its code server and any run process it started: the whole process group."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def test_postgres_instance_runs_partitions_in_parallel_processes(onett, postgres, tmp_path, monkeypatch, request):
+    """The daemon's sensor queues one run per partition, each runs in its own process, they overlap in time,
+    the steps that write DuckDB never overlap (their pool's slot is held in PostgreSQL), and the warehouse ends
+    up row for row what the embedded `onett ingest` + `onett close` make of the same uploads."""
+    texts = distinct_texts(*PETITIONS, 15)
+
+    # 1. The embedded platform (SQLite instance, `onett ingest` running every partition in one process): the
+    # result the scaled-out set-up must reproduce. It runs in the background meanwhile, on its own DAGSTER_HOME.
+    fill(onett, texts)
+    baseline_log = tmp_path / "baseline.log"
+    with open(baseline_log, "w") as out:
+        baseline = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from onett_cli.main import main; "
+             "sys.exit(main(['ingest']) or main(['close', '2026-09']) or main(['close', '2026-10']))"],
+            cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(onett.home)}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    request.addfinalizer(lambda: _stop(baseline))
+
+    # 2. The same uploads on the PostgreSQL instance of deploy/postgres/dagster.yaml.
+    home = tmp_path / "scaled_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_CONFIG, home / "dagster.yaml")
+    bed = conftest.Testbed(home)
+    fill(bed, texts)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    for key, value in postgres.env().items():
+        monkeypatch.setenv(key, value)
+    # An operator loads the reference corpus and the revenue first (in-process `onett` works on the shared
+    # instance too): submissions are checked against the corpus in force when they are processed.
+    session = bed.session()
+    assert session.run("refresh_reference").success
+    for month in ("2026-09-01", "2026-10-01"):
+        assert session.run("load_revenue", month).success
+    instance = session.instance
+    assert [type(instance.run_storage).__name__, type(instance.event_log_storage).__name__,
+            type(instance.run_coordinator).__name__, type(instance.run_launcher).__name__] == [
+        "PostgresRunStorage", "PostgresEventLogStorage", "QueuedRunCoordinator", "DefaultRunLauncher"]
+
+    # The daemon: its sensor registers the contributors and requests one run per partition; the queue hands
+    # them to the run launcher, which starts each in a process of its own.
+    log = tmp_path / "daemon.log"
+    with open(log, "w") as out:
+        daemon = subprocess.Popen(
+            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")], cwd=ROOT,
+            env={**os.environ, "ONETT_SETTLE_SECONDS": "0"}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        records = _wait_for_runs(instance, expected=3 + 4, daemon=daemon, log=log, timeout=240)
+    finally:
+        _stop(daemon)
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    launched = [r for r in records if r.dagster_run.tags.get("dagster/sensor_name")]
+    by_job = {}
+    for r in launched:
+        by_job.setdefault(r.dagster_run.job_name, []).append(r)
+    failed = [(r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition"))
+              for r in records if r.dagster_run.status != DagsterRunStatus.SUCCESS]
+    assert not failed, f"runs failed: {failed}\n{log.read_text()[-4000:]}"
+    assert set(by_job) == {"ingest_submission"} and len(by_job["ingest_submission"]) == 4, by_job
+
+    # Every run executed in a process of its own, none of them the test's or the daemon's.
+    pids = {}
+    for r in launched:
+        events = instance.all_logs(r.dagster_run.run_id, of_type=DagsterEventType.RUN_START)
+        pids[r.dagster_run.run_id] = {e.dagster_event.pid for e in events}
+    assert all(len(p) == 1 for p in pids.values()), pids
+    run_pids = [next(iter(p)) for p in pids.values()]
+    assert len(set(run_pids)) == len(launched) and not {os.getpid(), daemon.pid} & set(run_pids)
+
+    # Runs really overlapped in time (start and end as recorded in the PostgreSQL run storage).
+    spans = sorted((r.start_time, r.end_time) for r in launched)
+    overlapping = sum(1 for (s1, e1), (s2, e2) in zip(spans, spans[1:]) if s2 < e1)
+    assert overlapping >= 1, spans
+    most_at_once = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert most_at_once >= 2
+
+    # The DuckDB pool's one slot lives in PostgreSQL, and no two warehouse-writing steps ever ran at once.
+    assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
+    job = session.defs.resolve_job_def("ingest_submission")
+    pool_steps = {n.name for n in job.graph.nodes if n.definition.pool == "duckdb"}
+    assert "deduped" in pool_steps and "filtered" not in pool_steps
+    intervals = []
+    for r in launched:
+        starts = {}
+        for entry in instance.all_logs(r.dagster_run.run_id, of_type={
+                DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}):
+            step = entry.step_key
+            if step not in pool_steps:
+                continue
+            if entry.dagster_event_type == DagsterEventType.STEP_START:
+                starts[step] = entry.timestamp
+            else:
+                intervals.append((starts.pop(step), entry.timestamp, r.dagster_run.run_id[:8], step))
+    assert len(intervals) == 4 * len(pool_steps)
+    intervals.sort()
+    for before, after in zip(intervals, intervals[1:]):
+        assert after[0] >= before[1], f"duckdb pool steps overlapped: {before} and {after}"
+
+    # 3. Closing the months on the shared instance gives the same payouts, and every table is identical.
+    bed.ok("close", "2026-09")
+    bed.ok("close", "2026-10")
+    got = snapshot(bed)
+    baseline.wait(timeout=300)
+    assert baseline.returncode == 0, baseline_log.read_text()[-4000:]
+    expected = snapshot(onett)
+    assert {s for (s,) in onett.query("SELECT DISTINCT status FROM documents")} >= {
+        "accepted", "duplicate", "near_duplicate", "reference"}, "the uploads exercise every kind of credit decision"
+    for table in TABLES:
+        assert got[table] == expected[table], f"{table} differs between the embedded and the scaled-out set-up"

@@ -1,0 +1,42 @@
+"""The credit decision owns its scratch tables and is idempotent: deciding a submission again changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from conftest import distinct_texts, seoul
+from onett_domain.credit import decide
+from onett_resources import load_settings
+from onett_resources.document_store import DocumentStore
+from onett_resources.warehouse import transaction
+
+
+def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett):
+    texts = distinct_texts("ko_petitions", "petitions.jsonl.gz", 6)
+    onett.drop("amy", "a.jsonl", [{"text": t} for t in texts[:4]], seoul(2026, 10, 2, 9))
+    words = texts[0].split()
+    onett.drop("bob", "b.jsonl", [{"text": t} for t in texts[3:6] + [" ".join(words[:4] + words[5:])]],
+               seoul(2026, 10, 5, 9))
+    onett.ok("ingest")
+    before = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in ("documents", "token_funnel", "near_pairs")}
+    assert {s for (s,) in onett.query("SELECT DISTINCT status FROM documents")} >= {"accepted", "duplicate",
+                                                                                  "near_duplicate"}
+
+    store = DocumentStore(base_dir=str(load_settings().storage_dir))
+    october = date(2026, 10, 1)
+    documents = [str(p) for p in store.parts("filtered", "bob", october, "docs")]
+    index = [str(p) for p in store.parts("filtered", "bob", october, "index")]
+    conn = duckdb.connect(str(onett.warehouse))
+    try:
+        with transaction(conn):
+            outcome = decide(conn, "bob", october, documents, index)
+        scratch = conn.execute("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+                               "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
+    finally:
+        conn.close()
+    assert scratch == []
+    assert outcome.documents("duplicate") == 1 and outcome.documents("near_duplicate") == 1
+    assert outcome.others_moved == []  # nothing moved: amy keeps her credit
+    assert {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in before} == before

@@ -1,0 +1,38 @@
+"""Preprocessing jobs: a worker reads one raw batch, runs the text pipeline and writes its parts."""
+
+from __future__ import annotations
+
+
+def test_large_raw_batch_is_preprocessed_in_slices(tmp_path):
+    """A raw row group larger than a job (written by an older version) is preprocessed slice by slice, with the
+    same documents, counts and index as in one piece."""
+    import polars as pl
+
+    from datetime import date, datetime, timezone
+
+    from onett_resources.document_store import PartWriter
+    from onett_resources.preprocessing_jobs import _slices, preprocess_row_group
+    from onett_resources.submission_reader import RAW_SCHEMA
+
+    texts = [f"문서 {i}번입니다. 오늘은 날씨가 맑고 바람이 조금 불었습니다. 연락처는 010-1234-{i:04d}입니다." * (1 + i % 5)
+             for i in range(40)] + [f"Document {i}: a plain English sentence about the weather." * 3 for i in range(20)]
+    raw = pl.DataFrame({"contributor_id": "c", "period": date(2026, 10, 1), "file": "f.jsonl",
+                        "position": range(len(texts)), "doc_id": [f"d{i}" for i in range(len(texts))],
+                        "submitted_at": datetime(2026, 10, 2, tzinfo=timezone.utc), "text": texts}, schema=RAW_SCHEMA)
+    writer = PartWriter(tmp_path / "raw.parquet")
+    writer.write(raw)
+    writer.close()
+
+    def run(max_chars: int, name: str):
+        stats = preprocess_row_group(str(tmp_path / "raw.parquet"), 0, str(tmp_path / f"{name}-docs.parquet"),
+                                     str(tmp_path / f"{name}-index.parquet"), "cl100k_base", False, max_chars)
+        return stats.summary(), pl.read_parquet(tmp_path / f"{name}-docs.parquet")
+
+    assert len(list(_slices(raw, 10**9))) == 1 and len(list(_slices(raw, 500))) > 5
+    whole, whole_docs = run(10**9, "whole")
+    sliced, sliced_docs = run(500, "sliced")
+    assert sliced_docs.equals(whole_docs)
+    assert sliced["tokens"] == whole["tokens"]
+    assert sliced["pii"]["pii_phone"] == whole["pii"]["pii_phone"] == sum(1 + i % 5 for i in range(40))
+    index = lambda name: pl.read_parquet(tmp_path / f"{name}-index.parquet").unique("content_hash").sort("content_hash")  # noqa: E731
+    assert index("sliced").equals(index("whole"))
