@@ -58,7 +58,9 @@ def build_demo(settings: Settings, now: datetime | None = None) -> dict:
     add("한빛출판사/2024-petitions-part1.jsonl", _jsonl(petitions[:15]), at(m0, 3))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("petitions/part2.jsonl", _jsonl(petitions[15:30]))
+        # a fixed member time: the same demo files, byte for byte, whenever they are written
+        member = zipfile.ZipInfo("petitions/part2.jsonl", date_time=(m1.year, m1.month, 5, 10, 0, 0))
+        z.writestr(member, _jsonl(petitions[15:30]), compress_type=zipfile.ZIP_DEFLATED)
     add("한빛출판사/petitions-part2.zip", archive.getvalue(), at(m1, 5))
     # A legal research group: precedents as Markdown files, then a CSV export.
     for doc in precedents[:7]:
