@@ -33,8 +33,9 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
 
-def build_resources(settings: Settings) -> dict:
-    """The outside world as the assets see it, from one Settings (tests build their own)."""
+def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
+    """The outside world as the assets see it, from one Settings (tests build their own). `keep_workers`: the
+    preprocessing workers stay for the next run in this process (the `onett` command)."""
     return {
         "policy": settings.policy,
         "landing_zone": LandingZone(
@@ -55,12 +56,12 @@ def build_resources(settings: Settings) -> dict:
         ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
-        "workers": Workers(processes=settings.workers),
+        "workers": Workers(processes=settings.workers, stay=keep_workers),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads")),
     }
 
 
-def build_definitions(settings: Settings) -> Definitions:
+def build_definitions(settings: Settings, keep_workers: bool = False) -> Definitions:
     partitions = build_partitions(settings.policy)
     return Definitions(
         assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
@@ -69,7 +70,7 @@ def build_definitions(settings: Settings) -> Definitions:
         jobs=JOBS,
         sensors=SENSORS,
         schedules=[monthly_close(settings.policy)],
-        resources=build_resources(settings),
+        resources=build_resources(settings, keep_workers),
         # One process per run: the steps of a run share DuckDB's single writer, and spawning a process per step
         # costs more than most uploads take to process. Scale out with a run launcher, not per step.
         executor=in_process_executor,

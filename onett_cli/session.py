@@ -36,8 +36,9 @@ class Session:
         prepare_home()
         self.settings = load_settings()
         self.policy = self.settings.policy
-        self.defs = build_definitions(self.settings)
-        self.resources = build_resources(self.settings)
+        # one process runs many submissions: the preprocessing workers stay from one run to the next
+        self.defs = build_definitions(self.settings, keep_workers=True)
+        self.resources = build_resources(self.settings, keep_workers=True)
         # Two `onett` processes starting on a fresh DAGSTER_HOME would both create Dagster's SQLite schema (alembic
         # then finds two heads): let one create it while the other waits.
         with open(Path(os.environ["DAGSTER_HOME"]) / ".onett-instance.lock", "w") as lock:

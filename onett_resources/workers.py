@@ -39,9 +39,13 @@ def shutdown_pools() -> None:
 
 
 class Workers(ConfigurableResource):
-    """`processes`: worker processes (0: one per core; 1: everything in the calling process)."""
+    """`processes`: worker processes (0: one per core; 1: everything in the calling process). `stay`: keep them for
+    the next run in this process (the `onett` command runs many submissions in one process); otherwise `done`
+    stops them when a step is over. A run launched by the daemon runs in a multiprocessing child, which at exit
+    waits for its own children before anything could shut a pool down: workers left running keep it alive."""
 
     processes: int = 0
+    stay: bool = False
 
     def count(self) -> int:
         if self.processes > 0:
@@ -62,6 +66,11 @@ class Workers(ConfigurableResource):
         pool = _pools.pop(self.count(), None)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def done(self, release: bool = False) -> None:
+        """A step is over: stop the workers unless they stay for the next run (`release` stops them anyway)."""
+        if release or not self.stay:
+            self.release()
 
     def map(self, fn: Callable[..., Any], jobs: Iterable[tuple], in_process: bool = False) -> Iterator[Any]:
         """`fn(*job)` for every job, results in job order. At most two jobs per worker are in flight, so memory

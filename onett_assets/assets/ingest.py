@@ -80,8 +80,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             for batch in workers.map(preprocess_row_group, jobs, in_process=raw_bytes < IN_PROCESS_BYTES):
                 stats = stats + batch
         wall = time.perf_counter() - started
-        if raw_bytes >= RELEASE_WORKERS_BYTES:
-            workers.release()
+        workers.done(release=raw_bytes >= RELEASE_WORKERS_BYTES)
         return MaterializeResult(metadata={**_filtered_metadata(stats), "seconds": round(wall, 2)})
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[filtered, "reference_corpus"],
