@@ -4,6 +4,7 @@ imported only when it runs, so `onett account list` does not load Dagster."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(import_module(module), function)(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`onett statement X | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SettingsError as exc:  # a malformed setting: one clear line, not a traceback
         print(f"onett: {exc}", file=sys.stderr)
         return 2
