@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 class PartWriter:
     """One Parquet file of a partition, written one row group per `write`. `compress=False` for data that does not
-    compress (MinHash signatures and band keys are random integers: zstd and dictionary encoding cost 75% more
+    compress (MinHash signatures and band keys are random integers: zstd and dictionary encoding cost more
     time for the same size)."""
 
     def __init__(self, path: Path, compress: bool = True):
