@@ -6,9 +6,11 @@ import warnings
 
 from dagster import BetaWarning, Definitions, PreviewWarning, definitions, in_process_executor
 
+from onett_assets.assets.erasure import erasure_assets
 from onett_assets.assets.ingest import ingest_assets
 from onett_assets.assets.payouts import payout_assets
 from onett_assets.assets.reference import reference_assets
+from onett_assets.assets.releases import release_assets
 from onett_assets.assets.revenue import revenue_assets
 from onett_assets.checks import CHECKS
 from onett_assets.jobs import JOBS
@@ -16,9 +18,11 @@ from onett_assets.partitions import build_partitions
 from onett_assets.schedules import monthly_close
 from onett_assets.sensors import SENSORS
 from onett_resources import (
+    ConsentRegistry,
     DocumentStore,
     LandingZone,
     ReferenceFolder,
+    ReleaseStore,
     RevenueSource,
     Settings,
     Tokenizer,
@@ -57,7 +61,10 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
         "workers": Workers(processes=settings.workers, stay=keep_workers),
-        "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads")),
+        "consent": ConsentRegistry(path=str(settings.consent)),
+        "release_store": ReleaseStore(base_dir=str(settings.release_dir), shard_mb=settings.release_shard_mb,
+                                      publisher=settings.operator_name, publisher_url=settings.public_url),
+        "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads"), key_file=str(settings.key_file)),
     }
 
 
@@ -65,7 +72,8 @@ def build_definitions(settings: Settings, keep_workers: bool = False) -> Definit
     partitions = build_partitions(settings.policy)
     return Definitions(
         assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
-                *payout_assets(partitions)],
+                *payout_assets(partitions), *release_assets(partitions),
+                *erasure_assets()],
         asset_checks=CHECKS,
         jobs=JOBS,
         sensors=SENSORS,

@@ -46,9 +46,22 @@ load_revenue = define_asset_job(
 
 close_period = define_asset_job(
     "close_period",
-    selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts"),
-    description="Close a month: its revenue, contribution ratios and payouts, with the money checks.",
+    selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts", "training_release"),
+    description="Close a month: its revenue, contribution ratios and payouts, with the money checks, and its "
+                "training release.",
 )
 
-JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
+cut_release = define_asset_job(
+    "cut_release",
+    selection=AssetSelection.assets("training_release"),
+    description="Cut a month's training release for the data consumer (nothing new if its documents are unchanged).",
+)
+
+finish_erasures = define_asset_job(
+    "finish_erasures",
+    selection=AssetSelection.assets("erasures"),
+    description="Finish the erasure requests whose submissions were processed without the erased file.",
+)
+
+JOBS = [cut_release, finish_erasures, ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
         close_period]

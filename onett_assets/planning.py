@@ -13,7 +13,7 @@ from onett_domain import planning
 from onett_domain.periods import month_of
 from onett_domain.policy import Policy
 from onett_domain.revenue import months_changed
-from onett_resources import LandingZone, ReferenceFolder, RevenueSource
+from onett_resources import ConsentRegistry, LandingZone, ReferenceFolder, RevenueSource
 
 TOKEN_COUNTS = AssetKey("token_counts")
 REFERENCE = AssetKey("reference_corpus")
@@ -50,7 +50,8 @@ def reference_needs_refresh(instance: DagsterInstance, reference_folder: Referen
     return materialized.get(None, "never") != reference_folder.fingerprint()
 
 
-def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, policy: Policy) -> planning.IngestPlan:
+def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, policy: Policy,
+                consent: ConsentRegistry) -> planning.IngestPlan:
     """The submissions whose uploads changed since their result was computed, and the contributors to register."""
     groups, ignored = planning.group_uploads(landing_zone.snapshot(), policy, month_of(datetime.now(policy.tz).date()))
     known = set(instance.get_dynamic_partitions(contributors.name))
@@ -59,7 +60,8 @@ def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, policy: Po
     last = latest_metadata(instance, TOKEN_COUNTS, keys, "input_fingerprint") if keys else {}
     computed = {split_submission_key(k): v for k, v in last.items() if k is not None}
     computed.update({split_submission_key(k): computed.get(split_submission_key(k)) for k in materialized})
-    return planning.plan_ingest(groups, ignored, known, computed, reference_fingerprint_in_use(instance))
+    return planning.plan_ingest(groups, ignored, known, computed, reference_fingerprint_in_use(instance),
+                                consent.consent_for)
 
 
 def revenue_months_to_refresh(instance: DagsterInstance, revenue_source: RevenueSource) -> list[tuple[date, str]]:

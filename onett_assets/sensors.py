@@ -3,6 +3,7 @@
 import time
 
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
@@ -12,20 +13,21 @@ from dagster import (
     sensor,
 )
 
-from onett_assets.jobs import ingest_submission, load_revenue, refresh_reference
+from onett_assets.jobs import finish_erasures, ingest_submission, load_revenue, refresh_reference
 from onett_assets.partitions import contributors, submission_key
 from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
 from onett_domain.policy import Policy
-from onett_resources import LandingZone, ReferenceFolder, RevenueSource
+from onett_resources import ConsentRegistry, LandingZone, ReferenceFolder, RevenueSource
 
 
 @sensor(job=ingest_submission, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
-def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZone, policy: ResourceParam[Policy]):
+def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZone, policy: ResourceParam[Policy],
+                        consent: ConsentRegistry):
     """Registers new contributors and requests one run per submission (contributor, month) whose files changed.
 
     The run key names the partition and the fingerprint of its files, so a restarted daemon never launches the same
     work twice; files still being written wait until they have settled."""
-    plan = plan_ingest(context.instance, landing_zone, policy)
+    plan = plan_ingest(context.instance, landing_zone, policy, consent)
     now = time.time()
     ready = [p for p in plan.pending if p.youngest_age(now) >= landing_zone.settle_seconds]
     for reason in plan.ignored:
@@ -59,4 +61,16 @@ def reference_and_revenue_sensor(context: SensorEvaluationContext, reference_fol
     return requests or SkipReason("reference corpus and revenue unchanged")
 
 
-SENSORS = [landing_zone_sensor, reference_and_revenue_sensor]
+@sensor(job=finish_erasures, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def erasure_sensor(context: SensorEvaluationContext, consent: ConsentRegistry):
+    """Finishes pending erasure requests once their submissions have been processed again (each ingest is a new
+    chance, so the run key follows the latest token counts)."""
+    pending = consent.erasures(pending=True)
+    if not pending:
+        return SkipReason("no pending erasure requests")
+    latest = context.instance.get_latest_materialization_event(AssetKey("token_counts"))
+    stamp = latest.storage_id if latest else 0
+    return RunRequest(run_key=f"erasures@{pending[0].id}-{pending[-1].id}@{stamp}")
+
+
+SENSORS = [landing_zone_sensor, reference_and_revenue_sensor, erasure_sensor]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from dagster import AssetCheckSeverity
+
 from onett_assets.planning import plan_ingest
 from onett_cli.session import Session, failure, say
 from onett_cli.tables import text_table
@@ -49,7 +51,8 @@ def close_one(s: Session, month: date) -> bool:
     if month < s.settings.first_period:
         say(f"onett: {month:%Y-%m} is before the platform's first month {s.settings.first_period:%Y-%m}")
         return False
-    stale = [p for p in plan_ingest(s.instance, s.resources["landing_zone"], s.policy).pending if p.period <= month]
+    plan = plan_ingest(s.instance, s.resources["landing_zone"], s.policy, s.resources["consent"])
+    stale = [p for p in plan.pending if p.period <= month]
     if stale:
         say(f"warning: {len(stale)} upload(s) up to {month:%Y-%m} are not processed yet (run `onett ingest` first): "
             + ", ".join(f"{p.contributor_id} {p.period:%Y-%m}" for p in stale[:5]))
@@ -59,8 +62,12 @@ def close_one(s: Session, month: date) -> bool:
     if not result.success:
         say(f"close {month:%Y-%m}: FAILED {failure(result)}")
         return False
-    failed_checks = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    evaluations = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    failed_checks = [c.check_name for c in evaluations if c.severity == AssetCheckSeverity.ERROR]
     _print_month(s, month)
+    for warning in (c for c in evaluations if c.severity != AssetCheckSeverity.ERROR):
+        say(f"warning: check {warning.check_name} did not pass (see its metadata in the Dagster UI)")
+    _print_release(s, month)
     if failed_checks:
         say(f"CHECKS FAILED: {', '.join(failed_checks)}")
         return False
@@ -94,3 +101,11 @@ def _print_month(s: Session, month: date) -> None:
         say(f"{month:%Y-%m} was already closed: its payouts above are frozen. Recomputing it now would pay "
             "differently; these adjustments are carried into the next month that closes:")
         say(text_table(["contributor", f"adjustment ({currency})", "reason"], [[c, money(a), r] for c, a, r in pending]))
+
+
+def _print_release(s: Session, month: date) -> None:
+    mine = [m for m in s.resources["release_store"].manifests() if m["period"] == f"{month:%Y-%m}"]
+    if mine:
+        m = mine[-1]
+        say(f"release {m['release_id']}: {m['documents']:,} documents, {m['tokens']:,} tokens, {len(m['shards'])} "
+            f"shard(s) in {s.resources['release_store'].root / m['release_id']}")

@@ -37,7 +37,7 @@ def cmd_ingest(args) -> int:
 
     landing_zone = s.resources["landing_zone"]
     for _ in range(SETTLE_ATTEMPTS):
-        plan = plan_ingest(s.instance, landing_zone, s.policy)
+        plan = plan_ingest(s.instance, landing_zone, s.policy, s.resources["consent"])
         youngest = min((p.youngest_age(time.time()) for p in plan.pending), default=float("inf"))
         if youngest >= landing_zone.settle_seconds:
             break

@@ -37,6 +37,33 @@ def parser() -> argparse.ArgumentParser:
     reasons.add_argument("--month", "--period", dest="month", help="YYYY-MM: uploads of that month only")
     reasons.add_argument("--limit", type=int, default=1000)
     reasons.add_argument("--json", action="store_true")
+    release = command("release", "onett_cli.releases:cmd_release",
+                      "training releases: list them, cut a month's (YYYY-MM), export one")
+    release.add_argument("month", nargs="?", help="YYYY-MM: cut (or find) that month's release")
+    release.add_argument("--export", metavar="DIR", help="copy the month's latest release into DIR")
+    release.add_argument("--cut", action="store_true", help="with --export: cut the release first")
+    agreement = command("agreement", "onett_cli.consent:cmd_agreement",
+                        "the contributor agreement: publish a version, record an acceptance, show who accepted")
+    agreement_actions = agreement.add_subparsers(dest="action", required=True)
+    publish = agreement_actions.add_parser("publish", help="publish a new version (text from FILE)")
+    publish.add_argument("version")
+    publish.add_argument("file")
+    publish.add_argument("--by", help="who publishes it (default: your user name)")
+    accept = agreement_actions.add_parser("accept", help="record a contributor's acceptance (a signed copy)")
+    accept.add_argument("contributor")
+    accept.add_argument("--version", help="default: the current version")
+    accept.add_argument("--usage", default="pretraining-only",
+                        choices=["pretraining-only", "pretraining-and-finetuning"])
+    accept.add_argument("--evaluation", action="store_true", help="evaluation use allowed by default")
+    accept.add_argument("--by", help="who records it (default: your user name)")
+    agreement_actions.add_parser("show", help="the current version and every acceptance")
+    erase = command("erase", "onett_cli.consent:cmd_erase",
+                    "erase a contributor's file (or everything with --all) from every copy onett holds")
+    erase.add_argument("contributor")
+    erase.add_argument("file", nargs="?", help="the file's name in the contributor's folder")
+    erase.add_argument("--all", action="store_true", help="every upload of the contributor; destroys their key")
+    erase.add_argument("--reason", required=True, help="why (kept with the record)")
+    erase.add_argument("--by", help="who asks (default: your user name)")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",

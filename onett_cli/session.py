@@ -91,7 +91,7 @@ def failure(result) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
-            while error.cause is not None and error.message.startswith("Error occurred while executing"):
+            while error.cause is not None and "Error occurred while executing" in error.message.split("\n")[0]:
                 error = error.cause
             return f"{event.step_key}: {error.message.strip()}"
     return "run failed (see the Dagster UI for the logs)"

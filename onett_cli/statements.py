@@ -57,6 +57,17 @@ def cmd_statement(args) -> int:
         say(text_table(["file", "uploaded", "withdrawn on", "documents", "tokens that stopped earning"],
                        [[w["file"], w["submitted_at"][:10], w["withdrawn_on"], f"{w['docs']:,}",
                          f"{w['tokens_stopped']:,}"] for w in st["withdrawn"]]))
+    if st["waiting"]:
+        say("\nFiles waiting, not read yet")
+        say(text_table(["month", "file", "why"], [[w["period"], w["file"], w["reason"]] for w in st["waiting"]]))
+    if st["erased"]:
+        say("\nErased files (their text is destroyed; the tokens they earned stay on record)")
+        say(text_table(["month", "file", "erasure"], [[e["period"], e["file"], e["reason"]] for e in st["erased"]]))
+    if st["terms"]:
+        say("\nTerms your earning documents were given under (redistribution: never)")
+        say(text_table(["usage", "evaluation", "expires", "documents", "tokens"],
+                       [[t["usage"], "allowed" if t["evaluation_allowed"] else "no", t["expires"] or "-",
+                         f"{t['docs']:,}", f"{t['tokens']:,}"] for t in st["terms"]]))
     if st["removed"]:
         say("\nWhy documents earned nothing (details: onett reasons " + st["contributor_id"] + ")")
         say(text_table(["rule", "documents", "tokens", "example"],

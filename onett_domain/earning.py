@@ -3,7 +3,8 @@
 A document earns in month P when it is accepted, was submitted by the end of P (data keeps earning in every month
 after the one it arrived in), started earning by then (a copy whose earlier copies were all withdrawn earns from
 the last withdrawal on) and was not withdrawn before then (a withdrawn file stops earning from the month it was
-withdrawn in)."""
+withdrawn in), and its terms had not ended by then (terms that expire end its earning like a withdrawal).
+The same documents make that month's training release."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ import duckdb
 from onett_domain.periods import month_end
 
 # Documents credited now: accepted and their file still in the landing zone (the funnel's `accepted` stage).
-EARNING = "status = 'accepted' AND withdrawn_at IS NULL"
+EARNING = "status = 'accepted' AND withdrawn_at IS NULL AND (terms_expire_at IS NULL OR terms_expire_at > now())"
+
+# Documents earning in the month ending at $end (with `period <= $period`).
+EARNING_IN_MONTH = """status = 'accepted' AND period <= $period
+    AND (earns_from IS NULL OR earns_from < $end) AND (withdrawn_at IS NULL OR withdrawn_at >= $end)
+    AND (terms_expire_at IS NULL OR terms_expire_at >= $end)"""
 
 
 def accepted_tokens_through(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo) -> dict[str, int]:
     """T_i for every contributor holding tokens at the end of `period` (midnight in the platform time zone)."""
     rows = conn.execute(
         """SELECT contributor_id, sum(tokens)::BIGINT FROM documents
-           WHERE status = 'accepted' AND period <= $period
-             AND (earns_from IS NULL OR earns_from < $end) AND (withdrawn_at IS NULL OR withdrawn_at >= $end)
+           WHERE """ + EARNING_IN_MONTH + """
            GROUP BY 1 HAVING sum(tokens) > 0 ORDER BY 1""",
         {"period": period, "end": month_end(period, tz)},
     ).fetchall()

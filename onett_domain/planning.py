@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable
 
 from onett_domain.policy import Policy
 from onett_domain.uploads import Upload, fingerprint, valid_contributor_id
@@ -58,14 +59,17 @@ def group_uploads(uploads: list[Upload], policy: Policy, this_month: date) -> tu
 
 
 def plan_ingest(groups: dict[Submission, list[Upload]], ignored: list[str], known_contributors: set[str],
-                computed: dict[Submission, str | None], reference_fingerprint: str) -> IngestPlan:
+                computed: dict[Submission, str | None], reference_fingerprint: str,
+                consent: Callable[[str, list[Upload]], str] | None = None) -> IngestPlan:
     """`computed`: for every submission computed before, the fingerprint it was computed from (None if unknown); one
-    whose files all disappeared is then processed again, and its uploads withdrawn."""
+    whose files all disappeared is then processed again, and its uploads withdrawn. `consent`: the agreements state
+    that decides whether a contributor's uploads wait (see onett_domain.terms.consent_token)."""
     plan = IngestPlan(ignored=list(ignored))
     plan.new_contributors = sorted({c for c, _ in groups} - known_contributors)
     for key in sorted(set(groups) | set(computed)):
         files = groups.get(key, [])
-        current = fingerprint([(u.file, u.size, u.mtime_ns) for u in files], reference_fingerprint)
+        current = fingerprint([(u.file, u.size, u.mtime_ns, u.terms_stamp) for u in files], reference_fingerprint,
+                              consent(key[0], files) if consent and files else "")
         if computed.get(key) != current:
             plan.pending.append(PendingSubmission(key[0], key[1], current, files))
     return plan

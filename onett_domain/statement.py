@@ -100,6 +100,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
     funnel = funnel_rows(conn, contributor_id, period)
     removals = removal_summary(conn, contributor_id, period)
     withdrawn = withdrawn_files(conn, contributor_id, policy, period)
+    held = held_files(conn, contributor_id, period)
     return {
         "contributor_id": contributor_id,
         "as_of_period": as_of.strftime("%Y-%m"),
@@ -133,6 +134,9 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
         ],
         "removed": removals,
         "withdrawn": withdrawn,
+        "waiting": [f for f in held if f["status"] == "waiting"],
+        "erased": [f for f in held if f["status"] == "erased"],
+        "terms": terms_summary(conn, contributor_id),
         "funnel": [
             {"stage": s, "docs": int(d), "tokens": int(t), "meaning": DESCRIPTIONS.get(s, "")} for s, d, t in funnel
         ],
@@ -142,8 +146,11 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
 # Documents that earn nothing now: not accepted, or accepted until their file was withdrawn (rule `withdrawn`).
 NOT_EARNING = f"NOT ({EARNING})"
 WITHDRAWN_ACCEPTED = "(status = 'accepted' AND withdrawn_at IS NOT NULL)"
-RULE = f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' ELSE coalesce(nullif(rule, ''), status) END"
+EXPIRED_ACCEPTED = "(status = 'accepted' AND terms_expire_at <= now())"
+RULE = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' WHEN {EXPIRED_ACCEPTED} THEN 'terms_expired' "
+        "ELSE coalesce(nullif(rule, ''), status) END")
 REASON = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'its file was withdrawn from the landing zone; it earned until then' "
+          f"WHEN {EXPIRED_ACCEPTED} THEN 'the terms it was given under have expired; it earned until then' "
           "ELSE reason END")
 
 
@@ -172,6 +179,28 @@ def withdrawn_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
     ]
 
 
+def held_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None) -> list[dict]:
+    """Files not read: waiting for their terms (with the reason) or erased at a request."""
+    rows = conn.execute(
+        "SELECT DISTINCT period, file, status, error, notes FROM uploads WHERE contributor_id = ? "
+        "AND status IN ('waiting', 'erased') AND (? IS NULL OR period = ?) ORDER BY status, period, file",
+        [contributor_id, period, period]).fetchall()
+    return [{"period": p.strftime("%Y-%m"), "file": f, "status": st, "reason": error or notes}
+            for p, f, st, error, notes in rows]
+
+
+def terms_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str) -> list[dict]:
+    """The terms the contributor's earning documents were given under, with their tokens."""
+    rows = conn.execute(
+        f"""SELECT coalesce(json_extract_string(nullif(terms, ''), '$.usage'), 'pretraining-only'),
+                   coalesce(json_extract(nullif(terms, ''), '$.evaluation_allowed')::BOOLEAN, FALSE),
+                   json_extract_string(nullif(terms, ''), '$.expires'), count(*), sum(tokens)::BIGINT
+            FROM documents WHERE contributor_id = ? AND {EARNING} GROUP BY ALL ORDER BY 5 DESC""",
+        [contributor_id]).fetchall()
+    return [{"usage": u, "evaluation_allowed": bool(e), "expires": x, "docs": int(n), "tokens": int(t)}
+            for u, e, x, n, t in rows]
+
+
 def removal_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None) -> list[dict]:
     """Why the contributor's documents earn nothing, by rule, with one example reason each (own documents only);
     documents that were credited until their file was withdrawn show as `withdrawn`."""
@@ -194,7 +223,9 @@ def document_reasons(conn: duckdb.DuckDBPyConnection, contributor_id: str, perio
     if period is not None:
         where, params = where + " AND period = ?", params + [period]
     rows = conn.execute(
-        f"""SELECT period, file, position, doc_id, status, CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' ELSE rule END,
+        f"""SELECT period, file, position, doc_id, status,
+                   CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' WHEN {EXPIRED_ACCEPTED} THEN 'terms_expired'
+                        ELSE rule END,
                    {REASON}, tokens FROM documents WHERE {where}
             ORDER BY period, file, position, withdrawn_at NULLS LAST LIMIT {int(limit)}""",
         params,

@@ -28,7 +28,7 @@ from onett_domain.sql import insert_frame
 
 SQL = Path(__file__).with_name("sql")
 
-STATUSES = ("accepted", "partially accepted", "rejected", "duplicate upload", "withdrawn")
+STATUSES = ("accepted", "partially accepted", "rejected", "duplicate upload", "withdrawn", "waiting", "erased")
 READ_STATUSES = ("accepted", "partially accepted")  # uploads whose documents were read: only these are withdrawn
 
 # Dagster joins multi-partition keys with "|"; a contributor id must not contain it.
@@ -38,6 +38,7 @@ UPLOAD_SCHEMA = {
     "contributor_id": pl.String, "period": pl.Date, "file": pl.String, "sha256": pl.String, "bytes": pl.Int64,
     "submitted_at": pl.Datetime("us", "UTC"), "status": pl.String, "error": pl.String,
     "docs_read": pl.Int64, "docs_skipped": pl.Int64, "mtime_ns": pl.Int64, "notes": pl.String,
+    "terms": pl.String, "terms_stamp": pl.String, "consent": pl.String,
 }
 
 
@@ -55,6 +56,7 @@ class Upload:
     size: int
     mtime_ns: int
     is_symlink: bool = False  # recorded and refused, never followed
+    terms_stamp: str = ""  # "<size>:<mtime_ns>" of its terms sidecar (`<file>.terms.json`), '' without one
 
     @property
     def submitted_at(self) -> datetime:
@@ -70,12 +72,16 @@ class Upload:
         return now - self.mtime_ns / 1e9
 
 
-def fingerprint(files: list[tuple[str, int, int]], reference_fingerprint: str) -> str:
-    """What a submission's result was computed from: its files as (name, size, mtime_ns) and the reference corpus.
-    Changes whenever a file is added, removed, renamed, rewritten or touched."""
+def fingerprint(files: list[tuple[str, int, int, str]], reference_fingerprint: str, consent: str = "") -> str:
+    """What a submission's result was computed from: its files as (name, size, mtime_ns, terms sidecar stamp), the
+    reference corpus and the contributor's accepted agreements. Changes whenever a file is added, removed, renamed,
+    rewritten or touched, its terms change, or an acceptance lets a waiting upload be read."""
     digest = hashlib.sha256(f"reference\t{reference_fingerprint}\n".encode())
-    for name, size, mtime_ns in sorted(files):
-        digest.update(f"{name}\t{size}\t{mtime_ns}\n".encode())
+    if consent:
+        digest.update(f"consent\t{consent}\n".encode())
+    for name, size, mtime_ns, terms_stamp in sorted(files):
+        digest.update(f"{name}\t{size}\t{mtime_ns}".encode() + (f"\t{terms_stamp}" if terms_stamp else "").encode()
+                      + b"\n")
     return digest.hexdigest()
 
 

@@ -7,7 +7,7 @@ The names below are imported on first use, so a process that needs one module (a
 from importlib import import_module
 
 _MODULES = {
-    "DocumentStore": "document_store", "LandingZone": "landing_zone", "ReferenceFolder": "reference",
+    "ConsentRegistry": "consent", "DocumentStore": "document_store", "LandingZone": "landing_zone", "ReferenceFolder": "reference", "ReleaseStore": "release_store",
     "RevenueSource": "revenue", "Settings": "settings", "load_settings": "settings", "Tokenizer": "tokenizer",
     "UploadArchive": "upload_archive", "Warehouse": "warehouse", "Workers": "workers",
 }

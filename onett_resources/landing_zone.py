@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
 
+from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import Upload
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
@@ -51,21 +52,42 @@ class LandingZone(ConfigurableResource):
             for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
                 links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+                names = set(filenames)
                 for name in sorted(filenames + links):
                     if name.startswith(".") or name.lower().endswith(_IGNORED_SUFFIXES):
                         continue
+                    if name.endswith(SIDECAR_SUFFIX) and name.removesuffix(SIDECAR_SUFFIX) in names:
+                        continue  # the terms of the file beside it, not an upload
                     full = Path(dirpath, name)
                     stat = full.lstat()
                     link = full.is_symlink()
                     if not link and not full.is_file():
                         continue
                     rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
-                    files.append(Upload(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link))
+                    stamp = ""
+                    if name + SIDECAR_SUFFIX in names:
+                        sidecar = Path(dirpath, name + SIDECAR_SUFFIX).lstat()
+                        stamp = f"{sidecar.st_size}:{sidecar.st_mtime_ns}"
+                    files.append(Upload(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link, stamp))
         return files
 
     def uploads_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[Upload]:
         """The contributor's uploads of one month: that month's submission."""
         return [f for f in self.snapshot(contributor_id) if f.period(tz, first_period) == period]
+
+    def sidecar(self, entry: Upload) -> tuple[str, str] | None:
+        """(name, text) of the upload's terms sidecar, if it has one; an unreadable one is returned as text that
+        fails to parse, so the upload waits with the reason."""
+        if not entry.terms_stamp:
+            return None
+        name = entry.file + SIDECAR_SUFFIX
+        path = entry.path.with_name(entry.path.name + SIDECAR_SUFFIX)
+        try:
+            if path.is_symlink() or path.stat().st_size > 64 << 10:
+                return name, "<a symbolic link, or larger than 64 KiB>"
+            return name, path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return name, f"<unreadable: {exc.__class__.__name__}>"
 
     def read(self, entry: Upload, sha256: str | None = None,
              sink: Callable[[list[Record]], None] | None = None,

@@ -11,12 +11,16 @@ CREATE TABLE IF NOT EXISTS uploads (
     bytes          BIGINT NOT NULL,
     submitted_at   TIMESTAMPTZ NOT NULL,-- the file's modification time
     status         VARCHAR NOT NULL,    -- accepted | partially accepted | rejected | duplicate upload | withdrawn
+                                        -- | waiting (terms not settled: `error` says why) | erased
     error          VARCHAR NOT NULL,    -- empty when none
     docs_read      BIGINT NOT NULL,
     docs_skipped   BIGINT NOT NULL,
     mtime_ns       BIGINT NOT NULL,
     notes          VARCHAR DEFAULT '',  -- how it was read (encoding, duplicate upload); then its former status
-    withdrawn_at   TIMESTAMPTZ          -- when the platform first saw the file gone; NULL while it is in
+    withdrawn_at   TIMESTAMPTZ,         -- when the platform first saw the file gone; NULL while it is in
+    terms          VARCHAR DEFAULT '',  -- JSON: the usage terms it was read under (onett_domain.terms.Terms)
+    terms_stamp    VARCHAR DEFAULT '',  -- size:mtime of its terms sidecar, '' without one
+    consent        VARCHAR DEFAULT ''   -- the contributor's accepted agreements when it was read, if it needed one
 );
 -- Readers written before uploads had their name.
 CREATE VIEW IF NOT EXISTS submissions AS SELECT * FROM uploads;
@@ -40,9 +44,13 @@ CREATE TABLE IF NOT EXISTS documents (
     filter_group   VARCHAR DEFAULT '',  -- the funnel stage of that rule
     similarity     DOUBLE,              -- estimated Jaccard to duplicate_of
     withdrawn_at   TIMESTAMPTZ,         -- its upload's withdrawn_at
-    earns_from     TIMESTAMPTZ          -- accepted: when it starts earning (its submission, or when every earlier
+    earns_from     TIMESTAMPTZ,         -- accepted: when it starts earning (its submission, or when every earlier
                                         -- copy was withdrawn); NULL otherwise. It earns in month P while
-                                        -- earns_from < end of P <= withdrawn_at (or never withdrawn).
+                                        -- earns_from < end of P <= withdrawn_at (or never withdrawn) and
+                                        -- end of P <= terms_expire_at (or no expiry), and is in P's release.
+    terms          VARCHAR DEFAULT '',  -- its upload's terms (JSON)
+    terms_expire_at TIMESTAMPTZ,        -- when those terms end (midnight after the expiry date); NULL: no expiry
+    erased_at      TIMESTAMPTZ          -- its text was destroyed at the contributor's or operator's request
 );
 
 CREATE TABLE IF NOT EXISTS reference_documents (

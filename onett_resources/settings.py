@@ -31,6 +31,9 @@ class Settings:
     reference_dir: Path
     storage_dir: Path
     warehouse: Path
+    key_file: Path  # per-contributor keys of the encrypted upload archive; kept outside the warehouse and storage
+    consent: Path  # agreements, acceptances and erasure requests (SQLite)
+    release_dir: Path  # training releases for the data consumer
     alpha: Decimal
     currency: str
     timezone: str
@@ -45,6 +48,9 @@ class Settings:
     warehouse_memory: str
     warehouse_threads: int = 0  # 0: DuckDB picks (one per core)
     log_level: str = "WARNING"  # what the `onett` command prints of its runs' logs (the UI keeps them all)
+    release_shard_mb: int = 256
+    operator_name: str = "onett operator"  # the publisher named in releases
+    public_url: str = ""  # where the platform is reached, named in releases
 
     @property
     def policy(self) -> Policy:
@@ -127,6 +133,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reference_dir=path("ONETT_REFERENCE_DIR", "reference"),
         storage_dir=path("ONETT_STORAGE_DIR", "data"),
         warehouse=path("ONETT_WAREHOUSE", "onett.duckdb"),
+        key_file=path("ONETT_KEY_FILE", "keys/upload-keys.json"),
+        consent=path("ONETT_CONSENT_DB", "consent.sqlite"),
+        release_dir=Path(env.get("ONETT_RELEASE_DIR") or path("ONETT_STORAGE_DIR", "data") / "releases").resolve(),
         alpha=alpha,
         currency=currency,
         timezone=timezone,
@@ -141,4 +150,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         warehouse_threads=int(threads_text),
         count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
         log_level=log_level,
+        release_shard_mb=positive_int("ONETT_RELEASE_SHARD_MB", 256),
+        operator_name=env.get("ONETT_OPERATOR_NAME", "onett operator").strip() or "onett operator",
+        public_url=env.get("ONETT_PUBLIC_URL", "").strip(),
     )

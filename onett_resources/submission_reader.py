@@ -3,7 +3,8 @@
 Each upload is read as a stream into Parquet parts of about `batch_chars` characters of text (one preprocessing
 job each), its bytes are archived once read, and what became of it becomes its `uploads` row. A broken record is
 skipped and reported with its line, never the whole file; the same bytes uploaded twice in a month (any names) are
-read once, from the earliest upload."""
+read once, from the earliest upload. An upload waits, unread, while its terms are not settled (no accepted agreement,
+a malformed sidecar), and bytes the contributor had erased are never read again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import date, datetime
 import polars as pl
 
 from onett_domain.uploads import UPLOAD_SCHEMA, Upload, earliest_by_content
+from onett_resources.consent import Admission
 from onett_resources.document_store import PartitionWriter
 from onett_resources.formats import ReadResult, Record
 from onett_resources.landing_zone import LandingZone, file_sha256
@@ -37,14 +39,22 @@ class SubmissionRead:
 
 
 def read_submission(contributor_id: str, period: date, uploads: list[Upload], landing_zone: LandingZone,
-                    archive: UploadArchive, output: PartitionWriter, batch_chars: int) -> SubmissionRead:
+                    archive: UploadArchive, output: PartitionWriter, batch_chars: int,
+                    admission: Admission) -> SubmissionRead:
     hashes = {u.file: _sha256(u) for u in uploads}
-    first = earliest_by_content(uploads, hashes)
+    decisions = {u.file: admission.terms(u) for u in uploads}
+    readable = [u for u in uploads if decisions[u.file].terms and hashes[u.file] not in admission.erased]
+    first = earliest_by_content(readable, hashes)
     rows, documents = [], 0
     for upload in uploads:
-        sha256 = hashes[upload.file]
+        sha256, decision = hashes[upload.file], decisions[upload.file]
+        terms = decision.terms.to_json() if decision.terms else ""
         first_at, first_file = first.get(sha256, (upload.submitted_at, upload.file))
-        if sha256 and (first_at, first_file) < (upload.submitted_at, upload.file):
+        if sha256 and sha256 in admission.erased:
+            status, error, result, notes = "erased", "", ReadResult(), admission.erased[sha256]
+        elif decision.terms is None:
+            status, error, result, notes = "waiting", decision.waiting, ReadResult(), ""
+        elif sha256 and (first_at, first_file) < (upload.submitted_at, upload.file):
             status, error, result = "duplicate upload", "", ReadResult()
             notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
         else:
@@ -53,7 +63,7 @@ def read_submission(contributor_id: str, period: date, uploads: list[Upload], la
                 _records_frame(records, contributor_id, period, at))
             result, file_error, sha256 = landing_zone.read(upload, sha256 or None, sink=sink, batch_chars=batch_chars)
             status, error = result.verdict(file_error)
-            if status != "rejected" and not archive.keep(upload.path, sha256):
+            if status != "rejected" and not archive.keep(contributor_id, upload.path, sha256):
                 status = "rejected"
                 error = f"{upload.file}: changed while it was being archived; it is read again once complete"
                 result = ReadResult()
@@ -67,7 +77,8 @@ def read_submission(contributor_id: str, period: date, uploads: list[Upload], la
             "contributor_id": contributor_id, "period": period, "file": upload.file, "sha256": sha256,
             "bytes": upload.size, "submitted_at": upload.submitted_at, "status": status, "error": error,
             "docs_read": result.documents, "docs_skipped": result.skipped, "mtime_ns": upload.mtime_ns,
-            "notes": notes,
+            "notes": notes, "terms": terms, "terms_stamp": upload.terms_stamp,
+            "consent": admission.consent if decision.needs_agreement else "",
         })
     frame = pl.DataFrame(rows, schema=UPLOAD_SCHEMA)
     return SubmissionRead(frame, documents, [r["error"] for r in rows if r["error"]])

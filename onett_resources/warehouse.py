@@ -28,8 +28,11 @@ class Warehouse(DuckDBResource):
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as conn:
-            prepare(conn)
-            yield conn
+            try:  # closed on failure too: a connection left open would bar any other in this process
+                prepare(conn)
+                yield conn
+            finally:
+                conn.close()
 
     def migrate(self) -> bool:
         """Bring an existing (or missing) warehouse to the current schema, unless a run holds the write lock (its

@@ -12,7 +12,7 @@ from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
 from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
 from onett_domain.uploads import fingerprint, record_uploads
-from onett_resources import DocumentStore, LandingZone, Tokenizer, UploadArchive, Warehouse, Workers
+from onett_resources import ConsentRegistry, DocumentStore, LandingZone, Tokenizer, UploadArchive, Warehouse, Workers
 from onett_resources.preprocessing_jobs import preprocess_row_group
 from onett_resources.submission_reader import read_submission
 from onett_resources.warehouse import transaction
@@ -31,8 +31,8 @@ RELEASE_WORKERS_BYTES = 256 << 20
 def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
     @asset(group_name=GROUP, partitions_def=partitions.submissions, kinds={"parquet"}, pool="duckdb")
     def raw_submission(context: AssetExecutionContext, landing_zone: LandingZone, policy: ResourceParam[Policy],
-                       warehouse: Warehouse, upload_archive: UploadArchive,
-                       document_store: DocumentStore) -> MaterializeResult:
+                       warehouse: Warehouse, upload_archive: UploadArchive, document_store: DocumentStore,
+                       consent: ConsentRegistry) -> MaterializeResult:
         """Every document in the files a contributor uploaded during the month, exactly as uploaded.
 
         Files are read from the landing zone (`<contributor>/<file>`); a file belongs to the month of its
@@ -41,11 +41,18 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         every accepted upload are kept immutably by content hash; a file the contributor already uploaded (same
         bytes, any name) is recorded as a duplicate upload and not read again. Documents are streamed to Parquet in
         batches, so an upload of any size is read in bounded memory. Uploads read before and now gone stay
-        recorded, as withdrawn."""
+        recorded, as withdrawn. An upload is read only under settled terms (an accepted agreement, a valid terms
+        sidecar); until then it waits, recorded with the reason."""
         contributor_id, period = split_submission_key(context.partition_key)
         uploads = landing_zone.uploads_for(contributor_id, period, policy.tz, policy.first_period)
+        admission = consent.admission(contributor_id, uploads, landing_zone.sidecar)
+        if upload_archive.has_legacy():  # copies kept before encryption: sealed for every contributor that sent them
+            with warehouse.connection() as conn:
+                pairs = conn.execute("SELECT DISTINCT contributor_id, sha256 FROM uploads WHERE sha256 <> ''").fetchall()
+            context.log.info(f"archive: {upload_archive.migrate_legacy(pairs)} plaintext copies sealed")
         with document_store.writing("raw_submission", contributor_id, period) as output:
-            read = read_submission(contributor_id, period, uploads, landing_zone, upload_archive, output, JOB_CHARS)
+            read = read_submission(contributor_id, period, uploads, landing_zone, upload_archive, output, JOB_CHARS,
+                                   admission)
             with warehouse.connection() as conn, transaction(conn):
                 withdrawn = record_uploads(conn, contributor_id, period, read.uploads, observed_at())
         files = read.uploads
@@ -55,6 +62,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "documents": read.documents,
             "records skipped": int(files["docs_skipped"].sum()),
             "files rejected": int((files["status"] == "rejected").sum()),
+            "files waiting for terms": int((files["status"] == "waiting").sum()),
             "files withdrawn": bullets(withdrawn),
             "problems": bullets(read.problems),
             "files read": table(["file", "status", "documents", "skipped", "error"],
@@ -85,8 +93,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[filtered, "reference_corpus"],
            kinds={"duckdb"}, pool="duckdb")
-    def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore
-                ) -> MaterializeResult:
+    def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore,
+                policy: ResourceParam[Policy]) -> MaterializeResult:
         """Which of the month's documents earn credit: not a copy or near copy of the reference corpus, and the
         earliest submission of its text, exact or near, across every contributor and month (ties: contributor id,
         file name, position).
@@ -102,7 +110,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         started = time.perf_counter()
         with warehouse.connection() as conn, transaction(conn):
             connected = time.perf_counter()
-            outcome = credit.decide(conn, contributor_id, period, documents, index)
+            outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz)
             decided = time.perf_counter()
         seconds = {"connect": round(connected - started, 3), **outcome.seconds,
                    "commit": round(time.perf_counter() - decided, 3)}
@@ -132,8 +140,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             refresh_funnel(conn, [(contributor_id, period)])
             rows = funnel_rows(conn, contributor_id, period)
             files = conn.execute(  # the uploads now in the landing zone (withdrawn ones are kept for the record)
-                "SELECT file, bytes, mtime_ns FROM uploads WHERE contributor_id = ? AND period = ? "
-                "AND withdrawn_at IS NULL", [contributor_id, period]).fetchall()
+                "SELECT file, bytes, mtime_ns, coalesce(terms_stamp, ''), coalesce(consent, '') FROM uploads "
+                "WHERE contributor_id = ? AND period = ? AND withdrawn_at IS NULL", [contributor_id, period]).fetchall()
             reference = reference_fingerprint(conn)
         accepted = {stage: (docs, tokens) for stage, docs, tokens in rows}.get("accepted", (0, 0))
         return MaterializeResult(metadata={
@@ -142,7 +150,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "funnel": table(["stage", "documents", "tokens", "meaning"],
                             [[s, d, t, DESCRIPTIONS[s]] for s, d, t in rows]),
             # What this result was computed from: the sensor and `onett ingest` compare it with the landing zone.
-            "input_fingerprint": fingerprint(files, reference),
+            "input_fingerprint": fingerprint([f[:4] for f in files], reference, max((f[4] for f in files), default="")),
             "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
 

@@ -87,6 +87,10 @@ def build_demo(settings: Settings, now: datetime | None = None) -> dict:
     stuffing = " ".join(["최저가 무료배송 할인쿠폰 즉시승인"] * 60)
     add("copy-desk/promotion.txt", f"오늘만 특별 행사입니다. {stuffing} 지금 바로 연락주세요.".encode(), at(m1, 28))
 
+    # The reading club allows fine-tuning and evaluation too: a terms sidecar beside its first file.
+    add("moby-dick-club/chapters-1.jsonl.gz.terms.json",
+        b'{"usage": "pretraining-and-finetuning", "evaluation_allowed": true, "rights_attested": true}\n', at(m0, 25))
+
     for rel, data, mtime in files:
         path = settings.landing_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +117,7 @@ def build_demo(settings: Settings, now: datetime | None = None) -> dict:
     revenue_file = settings.revenue_dir / "api-usage-demo.csv"
     revenue_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {
-        "files": len(files),
+        "files": len([f for f in files if not f[0].endswith(".terms.json")]),
         "contributors": sorted({rel.split("/")[0] for rel, _, _ in files}),
         "months": [m0.strftime("%Y-%m"), m1.strftime("%Y-%m"), m2.strftime("%Y-%m")],
         "revenue_days": len(days),

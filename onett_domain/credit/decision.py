@@ -27,11 +27,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 import onett_domain.credit.near_index as near_index
 from onett_domain.funnel import refresh_funnel
+from onett_domain.terms import apply_terms
 from onett_domain.sql import Scratch, execute, load
 
 SQL = Path(__file__).with_name("sql")
@@ -62,10 +64,10 @@ def _step(name: str) -> str:
 
 
 def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, documents: list[str],
-           index: list[str]) -> Outcome:
+           index: list[str], tz: ZoneInfo) -> Outcome:
     """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
-    their MinHash signatures) against everything in the warehouse, store them, and re-decide every other document
-    whose credit this moves."""
+    their MinHash signatures) against everything in the warehouse, store them with the terms of their uploads
+    (expiry instants in the platform time zone `tz`), and re-decide every other document whose credit this moves."""
     submission = {"contributor": contributor_id, "period": period}
     outcome, clock = Outcome(), _Clock()
     with Scratch(conn) as scratch:
@@ -100,6 +102,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         clock.lap("reference match")
         moved = _first_come(conn, scratch)
         clock.lap("credit")
+    apply_terms(conn, contributor_id, period, tz)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
     refresh_funnel(conn, outcome.others_moved)
     clock.lap("other funnels")

@@ -23,11 +23,14 @@ GRAPH = {  # asset: (partitions, upstream assets)
     "api_revenue": ("month", set()),
     "contribution_ratios": ("month", {"token_counts"}),
     "payouts": ("month", {"contribution_ratios", "api_revenue"}),
+    "training_release": ("month", {"payouts"}),
+    "erasures": (None, {"token_counts", "training_release"}),
 }
 CHECKS = {
     ("payouts", "payouts_sum_to_pool"),
     ("contribution_ratios", "ratios_sum_to_one"),
     ("contribution_ratios", "credited_tokens_match_funnel"),
+    ("training_release", "tokens_match_ratios"),
 }
 JOBS = {
     "ingest_submission": {"raw_submission", "filtered", "deduped", "token_counts"},
@@ -36,7 +39,9 @@ JOBS = {
     "credit_submission": {"deduped", "token_counts"},
     "refresh_reference": {"reference_corpus"},
     "load_revenue": {"api_revenue"},
-    "close_period": {"api_revenue", "contribution_ratios", "payouts"},
+    "close_period": {"api_revenue", "contribution_ratios", "payouts", "training_release"},
+    "cut_release": {"training_release"},
+    "finish_erasures": {"erasures"},
 }
 
 
@@ -78,10 +83,12 @@ def test_checks_jobs_sensors_and_schedule(defs):
         jobs[name] = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert jobs == JOBS
     sensors = {s.name: (s.minimum_interval_seconds, {j.name for j in s.jobs}, s.default_status)
-               for s in (defs.resolve_sensor_def(n) for n in ("landing_zone_sensor", "reference_and_revenue_sensor"))}
+               for s in (defs.resolve_sensor_def(n) for n in ("landing_zone_sensor", "reference_and_revenue_sensor",
+                                                              "erasure_sensor"))}
     assert sensors == {
         "landing_zone_sensor": (30, {"ingest_submission"}, DefaultSensorStatus.RUNNING),
         "reference_and_revenue_sensor": (60, {"refresh_reference", "load_revenue"}, DefaultSensorStatus.RUNNING),
+        "erasure_sensor": (30, {"finish_erasures"}, DefaultSensorStatus.RUNNING),
     }
     (schedule,) = defs.schedules
     assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone, schedule.job_name,

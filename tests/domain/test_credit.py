@@ -31,7 +31,7 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett):
     conn = duckdb.connect(str(onett.warehouse))
     try:
         with transaction(conn):
-            outcome = decide(conn, "bob", october, documents, index)
+            outcome = decide(conn, "bob", october, documents, index, load_settings().policy.tz)
         scratch = conn.execute("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
                                "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
     finally:

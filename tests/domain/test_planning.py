@@ -40,9 +40,9 @@ def test_only_changed_or_vanished_submissions_are_pending():
     same = upload("alice", "a.jsonl", datetime(2026, 10, 3, tzinfo=SEOUL))
     changed = upload("bob", "b.jsonl", datetime(2026, 10, 4, tzinfo=SEOUL))
     groups = {("alice", october): [same], ("bob", october): [changed]}
-    computed = {("alice", october): fingerprint([("a.jsonl", 10, same.mtime_ns)], "ref"),
-                ("bob", october): fingerprint([("b.jsonl", 9, changed.mtime_ns)], "ref"),
-                ("carol", october): fingerprint([("gone.jsonl", 5, 1)], "ref")}
+    computed = {("alice", october): fingerprint([("a.jsonl", 10, same.mtime_ns, "")], "ref"),
+                ("bob", october): fingerprint([("b.jsonl", 9, changed.mtime_ns, "")], "ref"),
+                ("carol", october): fingerprint([("gone.jsonl", 5, 1, "")], "ref")}
     plan = plan_ingest(groups, [], {"alice", "bob", "carol"}, computed, "ref")
     assert [(p.contributor_id, [u.file for u in p.uploads]) for p in plan.pending] == [("bob", ["b.jsonl"]),
                                                                                        ("carol", [])]

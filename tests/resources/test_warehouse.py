@@ -33,7 +33,7 @@ def test_submissions_table_becomes_uploads_and_the_old_name_still_reads(tmp_path
     assert conn.execute("SELECT file FROM submissions").fetchall() == [("a.jsonl",)]
     columns = [c for (c,) in conn.execute("SELECT column_name FROM information_schema.columns "
                                           "WHERE table_name = 'uploads' ORDER BY ordinal_position").fetchall()]
-    assert columns[-2:] == ["notes", "withdrawn_at"]  # added at the end, as always
+    assert columns[-5:] == ["notes", "withdrawn_at", "terms", "terms_stamp", "consent"]  # added at the end, as always
     conn.close()
 
 
