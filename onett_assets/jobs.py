@@ -63,5 +63,5 @@ finish_erasures = define_asset_job(
     description="Finish the erasure requests whose submissions were processed without the erased file.",
 )
 
-JOBS = [cut_release, finish_erasures, ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
-        close_period]
+JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
+        close_period, cut_release, finish_erasures]

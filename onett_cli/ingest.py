@@ -50,7 +50,7 @@ def cmd_ingest(args) -> int:
         say(f"new contributors: {', '.join(plan.new_contributors)}")
     if not plan.pending:
         say("landing zone: nothing new or changed")
-        return 1 if failures else 0
+        return 1 if failures + _finish_erasures(s) else 0
 
     say(f"landing zone: {len(plan.pending)} (contributor, month) submission(s) to process")
     started = time.monotonic()
@@ -62,4 +62,19 @@ def cmd_ingest(args) -> int:
                     "files rejected", "status"], rows))
     say(f"\n{len(rows)} submission(s) in {time.monotonic() - started:.1f}s; "
         f"details per file: onett statement CONTRIBUTOR, or the `uploads` table")
-    return 1 if failures else 0
+    return 1 if failures + _finish_erasures(s) else 0
+
+
+def _finish_erasures(s: Session) -> int:
+    """Erasure requests waiting for their submissions to be processed without the file are finished now; returns
+    1 if that failed."""
+    pending = s.resources["consent"].erasures(pending=True)
+    if not pending:
+        return 0
+    result = s.run("finish_erasures")
+    if not result.success:
+        say(f"erasures: FAILED {failure(result)}")
+        return 1
+    left = len(s.resources["consent"].erasures(pending=True))
+    say(f"erasures: {len(pending) - left} finished" + (f", {left} still waiting" if left else ""))
+    return 0

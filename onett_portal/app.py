@@ -23,18 +23,21 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from onett_domain.periods import month_bounds
+from onett_domain.terms import USAGES
 from onett_portal import charts, reads
 from onett_portal.auth import Sessions, SignedIn, SignIn, TooManyAttempts
 from onett_portal.config import PortalSettings, load_portal_settings
+from onett_portal.consent import ConsentPages, describe_terms, terms_sidecar
 from onett_portal.i18n import STAGES as STAGE_LABELS
 from onett_portal.i18n import Translator, pick_language
 from onett_portal.reads import WarehouseBusy, WarehouseReader
+from onett_portal.releases import ReleasePages
 from onett_portal.store import PortalStore
 from onett_portal.uploads import (
     RunWatcher, UploadError, file_states, landing_allowed, landing_suffixes, receive, revenue_acceptor,
     revenue_allowed,
 )
-from onett_resources import LandingZone
+from onett_resources import ConsentRegistry, LandingZone, ReleaseStore, UploadArchive, Warehouse
 from onett_resources.revenue import HEADER as REVENUE_HEADER
 from onett_resources.settings import Settings, load_settings
 
@@ -95,6 +98,12 @@ class Portal:
         self.reader = WarehouseReader(settings.warehouse)
         self.runs = RunWatcher()
         self.landing = LandingZone(path=str(settings.landing_dir))
+        self.registry = ConsentRegistry(path=str(settings.consent))
+        self.archive = UploadArchive(path=str(settings.storage_dir / "uploads"), key_file=str(settings.key_file))
+        self.warehouse = Warehouse(database=str(settings.warehouse))  # read only: erasure requests check versions
+        self.release_store = ReleaseStore(base_dir=str(settings.release_dir))
+        self.consent = ConsentPages(self)
+        self.releases = ReleasePages(self)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 
     # ---- helpers ---------------------------------------------------------------------------------------
@@ -124,7 +133,7 @@ class Portal:
         t = self.t(request)
         html = self.env.get_template(template).render(
             request=request, t=t, lang=t.lang, who=who, csrf=who.csrf if who else "", settings=self.settings,
-            policy=self.policy, portal=self.portal, path=request.url.path, **context)
+            policy=self.policy, portal=self.portal, path=request.url.path, describe_terms=describe_terms, **context)
         response = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in ("ko", "en"):
             response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="strict", httponly=True,
@@ -221,12 +230,14 @@ class Portal:
             return RedirectResponse("/operator", status_code=303)
         return self._dashboard(request, who, who.account.contributor_id, operator_view=False)
 
-    def _dashboard(self, request: Request, who: SignedIn, contributor_id: str, operator_view: bool) -> Response:
+    def _dashboard(self, request: Request, who: SignedIn, contributor_id: str, operator_view: bool,
+                   messages: list[tuple[str, str]] | None = None, status: int = 200) -> Response:
         month = _month_of(request.query_params.get("month", ""))
         today = self.today()
         try:
             snap = self.read(("dashboard", contributor_id, today, month),
                              lambda conn: reads.contributor_dashboard(conn, self.settings.policy, contributor_id, today, month))
+            rows = self._file_rows(contributor_id)[0] if operator_view else []
         except WarehouseBusy:
             return self.busy(request, who)
         t = self.t(request)
@@ -251,8 +262,18 @@ class Portal:
                                           t("revenue_title"), t),
             "basis": self._basis(t, st["expected_payout"]) if st else "",
             "timezone": self.settings.timezone,
+            "agreement": self.consent.state(contributor_id),
+            "messages": messages or [],
+            "rows": rows,
+            "uploaded_by": self.store.uploads(contributor_id) if operator_view else {},
+            "erase_action": f"/operator/contributors/{quote(contributor_id, safe='')}/files/erase",
         }
-        return self.render(request, "dashboard.html", context, who)
+        return self.render(request, "dashboard.html", context, who, status)
+
+    def contributor_view(self, request: Request, who: SignedIn, contributor_id: str,
+                         messages: list[tuple[str, str]], status: int) -> Response:
+        """The operator's page of one contributor, with the outcome of what was just done there."""
+        return self._dashboard(request, who, contributor_id, operator_view=True, messages=messages, status=status)
 
     @staticmethod
     def _basis(t: Translator, exp: dict) -> str:
@@ -279,7 +300,8 @@ class Portal:
         snap = self.read(("files", contributor_id), lambda conn: reads.contributor_files(conn, contributor_id))
         landing = self.landing.snapshot(contributor_id)
         active = self.runs.active_periods(contributor_id)
-        return file_states(landing, snap.value, active, self.policy.tz, self.policy.first_period), snap
+        rows = file_states(landing, snap.value, active, self.policy.tz, self.policy.first_period)
+        return [{**r, "terms": r.get("terms") or ""} for r in rows], snap
 
     def _uploads(self, request: Request, who: SignedIn, messages, status: int, fragment: bool) -> Response:
         try:
@@ -289,9 +311,15 @@ class Portal:
                 return Response(status_code=503, headers={"retry-after": "5"})
             return self.busy(request, who)
         uploaded_by = self.store.uploads(who.account.contributor_id)
+        agreement = self.consent.state(who.account.contributor_id)
+        agreed = request.query_params.get("agreed")
+        if agreement.accepted and agreed == agreement.accepted.version and not messages:
+            messages = [("ok", self.t(request)("agreement_thanks", version=agreed))]
         context = {"rows": rows, "messages": messages, "stale": self.stale_note(request, snap),
                    "suffixes": ", ".join(landing_suffixes()), "uploaded_by": uploaded_by,
-                   "pending": any(r["state"] in ("waiting", "processing") for r in rows)}
+                   "pending": any(r["state"] in ("waiting", "processing") for r in rows),
+                   "agreement": agreement, "usages": list(USAGES), "erase_action": "/files/erase",
+                   "today": self.today().isoformat()}
         return self.render(request, "files_table.html" if fragment else "uploads.html", context, who, status)
 
     async def upload(self, request: Request) -> Response:
@@ -303,9 +331,17 @@ class Portal:
         folder = self.settings.landing_dir / contributor_id
         wants_json = "application/json" in request.headers.get("accept", "")
         suffixes = ", ".join(landing_suffixes())
+        agreement = await run_in_threadpool(self.consent.state, contributor_id)
+        if agreement.needs_acceptance:
+            message = t("agreement_required", version=agreement.current.version)
+            if wants_json:
+                return JSONResponse({"ok": False, "message": message, "files": []}, status_code=403)
+            return await run_in_threadpool(self.uploads_page, request, [("error", message)], 403)
+        today = self.today()
         try:
             results = await receive(request, folder, csrf=who.csrf, max_bytes=self.portal.max_upload_bytes,
-                                    allowed=landing_allowed)
+                                    allowed=landing_allowed,
+                                    terms=lambda fields: terms_sidecar(fields, today, agreement.current is not None))
             error = None
         except UploadError as exc:
             results, error = getattr(exc, "results", []), exc
@@ -464,7 +500,7 @@ class Portal:
              "last_period": str(c["last_period"]) if c["last_period"] else None}
             for c in snap.value["contributors"]]})
 
-    def _known(self, contributor_id: str) -> bool:
+    def known(self, contributor_id: str) -> bool:
         snap = self.read(("known",), reads.known_contributors)
         accounts = {a.contributor_id for a in self.store.accounts() if a.contributor_id}
         return contributor_id in set(snap.value) | accounts
@@ -475,7 +511,7 @@ class Portal:
             return who
         contributor_id = request.path_params["contributor"]
         try:
-            if not self._known(contributor_id):
+            if not self.known(contributor_id):
                 return self.not_found(request, who)
         except WarehouseBusy:
             return self.busy(request, who)
@@ -584,6 +620,8 @@ class Portal:
             Route("/operator/revenue", self.revenue_page, methods=["GET"], name="revenue"),
             Route("/operator/revenue", self.revenue_upload, methods=["POST"]),
             Route("/operator/months/{month}/paid", self.mark_paid, methods=["POST"]),
+            *self.consent.routes(),
+            *self.releases.routes(),
             Route("/healthz", self.healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]

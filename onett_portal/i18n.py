@@ -25,6 +25,7 @@ STAGES = {
     "reference_match": ("참조 일치", "reference match"),
     "accepted": ("인정", "accepted"),
     "withdrawn": ("철회", "withdrawn"),
+    "terms_expired": ("이용 기간 만료", "terms expired"),
 }
 
 STAGE_MEANINGS_KO = {
@@ -241,6 +242,117 @@ STRINGS: dict[str, tuple[str, str]] = {
     "statement_all_tokens": ("전체 기여자 토큰 ΣT_j", "All contributors' tokens ΣT_j"),
     "closed_on": ("마감 시각", "Closed at"),
     "currency": ("통화", "Currency"),
+    # agreement
+    "nav_agreement": ("기여자 동의서", "Agreement"),
+    "nav_releases": ("학습 데이터 릴리스", "Releases"),
+    "agreement_title": ("기여자 동의서 (버전 {version})", "Contributor agreement (version {version})"),
+    "agreement_needed": ("업로드하기 전에 기여자 동의서 버전 {version}을 읽고 수락해 주세요. 수락하기 전에는 "
+                         "업로드를 받지 않고, 이미 올린 파일도 처리되지 않습니다.",
+                         "Please read and accept the contributor agreement, version {version}, before uploading. "
+                         "Until you do, uploads are refused and files already uploaded are not processed."),
+    "agreement_read": ("동의서 읽고 수락하기", "Read and accept the agreement"),
+    "agreement_required": ("기여자 동의서 버전 {version}을 먼저 수락해야 업로드할 수 있습니다. 파일은 저장되지 "
+                           "않았습니다.",
+                           "Accept the contributor agreement, version {version}, before uploading; the files were "
+                           "not saved."),
+    "agreement_published_on": ("{date} 게시", "published {date}"),
+    "agreement_defaults": ("내 업로드의 기본 이용 조건", "Default terms for your uploads"),
+    "agreement_defaults_help": ("약관을 따로 정하지 않은 파일에 적용됩니다. 업로드할 때마다 파일별로 바꿀 수 있습니다.",
+                                "They apply to files uploaded without terms of their own; you can choose other "
+                                "terms with each upload."),
+    "agreement_accept": ("동의하고 수락합니다", "I agree and accept"),
+    "agreement_accepted": ("{date}에 버전 {version}을 수락했습니다 ({who}). 기본 조건: {usage}, 평가 사용 {evaluation}.",
+                           "You accepted version {version} on {date} ({who}). Default terms: {usage}, "
+                           "evaluation {evaluation}."),
+    "agreement_thanks": ("기여자 동의서 버전 {version}을 수락했습니다. 이제 업로드할 수 있습니다.",
+                         "You accepted the contributor agreement, version {version}; you can upload now."),
+    "agreement_changed": ("그사이 새 동의서 버전 {version}이 게시되었습니다. 새 버전을 읽고 다시 수락해 주세요.",
+                          "A new agreement version, {version}, was published meanwhile; please read it and accept "
+                          "again."),
+    "none_published": ("게시된 동의서가 없습니다. 업로드는 플랫폼 기본 조건으로 처리됩니다.",
+                       "No agreement is published: uploads are read under the platform's default terms."),
+    "publish_title": ("새 버전 게시", "Publish a new version"),
+    "publish_help": ("게시된 버전은 바뀌지 않습니다. 게시 뒤에 올라온 파일은 기여자가 새 버전을 수락해야 처리됩니다.",
+                     "Published versions never change. Files submitted after publication are read only once "
+                     "their contributor has accepted the new version."),
+    "version": ("버전", "Version"),
+    "agreement_text": ("본문", "Text"),
+    "publish": ("게시", "Publish"),
+    "published": ("버전 {version}을 게시했습니다.", "Version {version} is published."),
+    "publish_refused": ("게시하지 못했습니다: {reason}", "Not published: {reason}"),
+    "acceptance_log": ("수락 기록", "Acceptances"),
+    "no_acceptances": ("아직 수락한 기여자가 없습니다.", "No contributor has accepted yet."),
+    "accepted_by": ("수락한 계정", "Accepted by"),
+    "accepted_at": ("수락 시각", "When"),
+    "accepted_from": ("접속 위치", "From"),
+    "default_usage": ("기본 이용 범위", "Default usage"),
+    "evaluation": ("평가 사용", "Evaluation"),
+    "yes": ("예", "yes"),
+    "no": ("아니요", "no"),
+    # terms of an upload
+    "terms_title": ("이 파일들의 이용 조건", "Terms for these files"),
+    "terms_help": ("선택한 조건은 파일마다 약관 파일(.terms.json)로 함께 저장됩니다. 재배포는 어떤 경우에도 허용되지 "
+                   "않습니다.",
+                   "The terms you choose are saved beside each file (.terms.json). Redistribution is never "
+                   "allowed."),
+    "usage": ("이용 범위", "Usage"),
+    "evaluation_allowed": ("평가(벤치마크)에 사용해도 됩니다", "Evaluation (benchmarks) allowed"),
+    "expires": ("이용 종료일 (선택)", "Usable until (optional)"),
+    "expires_help": ("이 날짜가 지나면 해당 월 말부터 보상과 학습 데이터에서 빠집니다.",
+                     "After this date the files stop earning and leave the training data from that month's end."),
+    "rights_attested": ("올리는 글에 대한 권리를 제가 가지고 있습니다", "I hold the rights to the text I upload"),
+    "rights_required": ("올리는 글에 대한 권리를 가지고 있다는 확인이 필요합니다. 파일은 저장되지 않았습니다.",
+                        "Please confirm you hold the rights to the text; the files were not saved."),
+    "rights_required_agreement": ("올리는 글에 대한 권리를 가지고 있다는 확인이 필요합니다.",
+                                  "Please confirm you hold the rights to the text you upload."),
+    "terms_invalid": ("이용 조건을 받을 수 없습니다: {reason}. 파일은 저장되지 않았습니다.",
+                      "These terms cannot be accepted: {reason}; the files were not saved."),
+    "expires_past": ("이용 종료일 {date}이(가) 이미 지났습니다. 파일은 저장되지 않았습니다.",
+                     "The end date {date} is in the past; the files were not saved."),
+    "unknown_usage": ("알 수 없는 이용 범위입니다: {usage}", "Unknown usage: {usage}"),
+    "terms_of_file": ("조건: {terms}", "terms: {terms}"),
+    # erasure
+    "erase": ("파기", "Erase"),
+    "erase_help": ("이 파일의 모든 사본(업로드 폴더, 보관본, 처리 결과, 릴리스)을 파기합니다. 되돌릴 수 없습니다.",
+                   "Destroys every copy of this file (upload folder, archive, processed data, releases). "
+                   "This cannot be undone."),
+    "erase_reason": ("이유 (기록에 남습니다)", "Reason (kept with the record)"),
+    "erase_confirm": ("파기 요청", "Request erasure"),
+    "erase_taken": ("{file}: 파기 요청을 받았습니다. 폴더에서 {removed}개 파일을 지우고 보관본 {copies}개를 "
+                    "파기했습니다. 나머지는 다음 처리 때 끝납니다.",
+                    "{file}: erasure requested. {removed} file(s) removed from the folder and {copies} archived "
+                    "cop(ies) destroyed; the rest finishes with the next processing run."),
+    "erase_refused": ("{file}: 파기하지 못했습니다: {reason}", "{file}: not erased: {reason}"),
+    "erase_reason_required": ("파기 이유를 적어 주세요.", "Please give a reason for the erasure."),
+    "erase_busy": ("처리 작업이 데이터 창고를 쓰고 있어 지금은 파기할 수 없습니다. 잠시 뒤 다시 시도하세요.",
+                   "A processing run is writing the warehouse; please try the erasure again in a moment."),
+    "contributor_files": ("{contributor}의 파일", "{contributor}'s files"),
+    "state_held": ("보류: 동의·약관 필요", "on hold: consent or terms"),
+    "state_held_help": ("동의서를 수락하거나 약관 파일을 고치면 처리됩니다.",
+                        "It is processed once the agreement is accepted or its terms file is fixed."),
+    "state_erased": ("파기됨", "erased"),
+    # releases
+    "releases_title": ("학습 데이터 릴리스", "Training data releases"),
+    "releases_help": ("매달 소비자에게 넘기는 학습 데이터입니다. 파일은 매니페스트에 적힌 것만 내려받을 수 있습니다.",
+                      "The monthly training data for the consumer. Only files listed in a release's manifest "
+                      "can be downloaded."),
+    "no_releases": ("아직 만든 릴리스가 없습니다.", "No release has been cut yet."),
+    "release": ("릴리스", "Release"),
+    "shards": ("샤드", "Shards"),
+    "megabytes": ("MB", "MB"),
+    "removed_counts": ("제외 (사유별)", "Removed (by reason)"),
+    "cut_at": ("생성 시각", "Cut at"),
+    "downloads": ("내려받기", "Downloads"),
+    "removed_withdrawn": ("철회 {n}", "withdrawn {n}"),
+    "removed_erased": ("파기 {n}", "erased {n}"),
+    "removed_expired": ("기간 만료 {n}", "expired {n}"),
+    "removed_no_longer_credited": ("인정 취소 {n}", "no longer credited {n}"),
+    "removed_since": ("{release} 이후", "since {release}"),
+}
+
+USAGE_LABELS = {
+    "pretraining-only": ("사전 학습에만", "pre-training only"),
+    "pretraining-and-finetuning": ("사전 학습과 미세 조정", "pre-training and fine-tuning"),
 }
 
 
@@ -295,6 +407,10 @@ class Translator:
 
     def stage(self, name: str) -> str:
         pair = STAGES.get(name)
+        return pair[self._i] if pair else name
+
+    def usage(self, name: str) -> str:
+        pair = USAGE_LABELS.get(name)
         return pair[self._i] if pair else name
 
     def stage_meaning(self, name: str, english: str) -> str:

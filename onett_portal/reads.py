@@ -133,7 +133,7 @@ def contributor_files(conn, contributor_id: str) -> list[dict]:
         """SELECT s.file, s.period, s.bytes, s.submitted_at, s.status, s.error, s.docs_read, s.docs_skipped,
                   s.mtime_ns, s.notes,
                   coalesce(sum(d.tokens) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT,
-                  count(d.position) FILTER (WHERE d.status = 'accepted'), count(d.position)
+                  count(d.position) FILTER (WHERE d.status = 'accepted'), count(d.position), coalesce(s.terms, '')
            FROM uploads s LEFT JOIN documents d
              ON d.contributor_id = s.contributor_id AND d.period = s.period AND d.submitted_at = s.submitted_at
             AND (d.file = s.file OR starts_with(d.file, s.file || '/'))  -- members of an archive
@@ -141,7 +141,7 @@ def contributor_files(conn, contributor_id: str) -> list[dict]:
            GROUP BY ALL ORDER BY s.submitted_at DESC, s.file""",
         [contributor_id]).fetchall()
     keys = ["file", "period", "bytes", "submitted_at", "status", "error", "docs_read", "docs_skipped", "mtime_ns",
-            "notes", "accepted_tokens", "accepted_docs", "documents"]
+            "notes", "accepted_tokens", "accepted_docs", "documents", "terms"]
     return [dict(zip(keys, r)) for r in rows]
 
 

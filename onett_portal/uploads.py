@@ -3,7 +3,9 @@
 A file is streamed straight to `<folder>/.upload-<random>.part` (a name the landing-zone scanner ignores),
 counted against the size limit as it arrives (never buffered whole), fsynced, and only then given its final
 name with a hard link, which fails instead of overwriting: an earlier upload of the same name is never
-replaced, the new one becomes `name (2).ext`. The sensor therefore only ever sees complete files."""
+replaced, the new one becomes `name (2).ext`. The sensor therefore only ever sees complete files. An upload
+with terms gets its terms sidecar (`<name>.terms.json`) the same way, before the upload itself is named, so the
+pipeline never sees an upload without the terms it was given under."""
 
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import Upload
 from onett_resources.formats import SUPPORTED_SUFFIXES, format_of
 from onett_resources.revenue import RevenueError, RevenueSource
 
 MAX_FILES_PER_REQUEST = 100
 MAX_NAME_BYTES = 200
+MAX_FIELDS = 50
 
 
 class UploadError(Exception):
@@ -80,24 +84,60 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def place(tmp: Path, folder: Path, name: str) -> str:
-    """Give the complete temporary file its final name without ever replacing an existing file."""
+def _name_new(src: Path, target: Path) -> bool:
+    """Give `src` the name `target` unless that name is taken (then False, and `src` stays as it was)."""
+    try:
+        os.link(src, target)
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links: rename, having checked the name is free
+        if target.exists() or target.is_symlink():
+            return False
+        os.rename(src, target)
+        return True
+    os.unlink(src)
+    return True
+
+
+def _synced_temporary(folder: Path, data: bytes) -> Path:
+    tmp = folder / f".terms-{secrets.token_hex(8)}.part"
+    with open(tmp, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
+
+
+def place(tmp: Path, folder: Path, name: str, sidecar: bytes | None = None) -> str:
+    """Give the complete temporary file its final name without ever replacing an existing file. With `sidecar`,
+    `<final name>.terms.json` is written (temporary name, fsync, then named) before the upload is named; a name
+    whose sidecar is taken is skipped, so two uploads of the same name never share or swap terms."""
     stem, suffix = split_suffix(name)
     for n in range(1, 10_000):
         candidate = name if n == 1 else f"{stem} ({n}){suffix}"
         target = folder / candidate
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            continue
-        except OSError:  # a filesystem without hard links: rename, having checked the name is free
-            if target.exists():
+        terms = folder / (candidate + SIDECAR_SUFFIX)
+        if sidecar is not None:
+            if target.exists() or target.is_symlink():
                 continue
-            os.rename(tmp, target)
-        else:
-            os.unlink(tmp)
-        _fsync_dir(folder)
-        return candidate
+            terms_tmp = _synced_temporary(folder, sidecar)
+            try:
+                named = _name_new(terms_tmp, terms)
+            finally:
+                terms_tmp.unlink(missing_ok=True)
+            if not named:
+                continue
+            _fsync_dir(folder)
+        try:
+            if _name_new(tmp, target):
+                _fsync_dir(folder)
+                return candidate
+        except BaseException:
+            if sidecar is not None:  # no terms left behind for an upload that was not saved
+                terms.unlink(missing_ok=True)
+            raise
+        if sidecar is not None:
+            terms.unlink()
     raise UploadError("name_taken", name=name)
 
 
@@ -115,10 +155,13 @@ class _Part:
 
 
 async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, allowed: Callable[[str], bool],
-                  accept: Callable[[Path, str], str | None] | None = None) -> list[FileResult]:
+                  accept: Callable[[Path, str], str | None] | None = None,
+                  terms: Callable[[dict[str, str]], bytes | None] | None = None) -> list[FileResult]:
     """Stream every file of a multipart request into `folder`. `allowed(name)` says whether a name may be
     uploaded; `accept(tmp, name)` may check the complete file and return an i18n key to refuse it.
-    CSRF: the X-CSRF-Token header or a `csrf` field sent before the first file."""
+    CSRF: the X-CSRF-Token header or a `csrf` field sent before the first file. `terms(fields)` gets the form
+    fields sent before the first file, before anything is written: it returns the sidecar to write beside every
+    file (None: none) or raises UploadError to refuse the whole request."""
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in options:
         raise UploadError("bad_form")
@@ -131,6 +174,8 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
     open_parts: list[_Part] = []
     finished: list[_Part] = []
     state = {"part": _Part(), "name": b"", "value": b""}
+    fields: dict[str, str] = {}
+    chosen: dict[str, bytes | None] = {}
 
     def on_part_begin() -> None:
         state["part"] = _Part()
@@ -158,6 +203,8 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
             return
         if not csrf_ok:
             raise UploadError("csrf", status=403)
+        if terms is not None and "sidecar" not in chosen:
+            chosen["sidecar"] = terms(dict(fields))
         if len(results) >= MAX_FILES_PER_REQUEST:
             raise UploadError("too_many_files", limit=MAX_FILES_PER_REQUEST)
         name = safe_name(part.filename)
@@ -191,8 +238,11 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
         nonlocal csrf_ok
         part: _Part = state["part"]
         if part.filename is None:
+            if len(fields) >= MAX_FIELDS:
+                raise UploadError("bad_form")
+            fields[part.field] = part.data.decode("utf-8", "replace")
             if part.field == "csrf":
-                csrf_ok = csrf_ok or secrets.compare_digest(part.data.decode("utf-8", "replace"), csrf)
+                csrf_ok = csrf_ok or secrets.compare_digest(fields["csrf"], csrf)
         elif part.handle is not None:
             finished.append(part)
 
@@ -208,7 +258,7 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
         elif accept is not None and (refusal := accept(part.tmp, result.saved_as)):
             result.error, result.params, result.saved_as = "refused", {"name": result.saved_as, "reason": refusal}, None
         else:
-            result.saved_as = place(part.tmp, folder, result.saved_as)
+            result.saved_as = place(part.tmp, folder, result.saved_as, chosen.get("sidecar"))
         if part.tmp.exists():
             part.tmp.unlink()
         open_parts.remove(part)
@@ -280,7 +330,11 @@ def _recorded_state(r: dict, active_periods: set[date]) -> str:
     # A run writes the file's `uploads` row first and its documents a few steps later: until the run
     # is over the numbers are not final.
     half_done = r["status"] in ("accepted", "partially accepted") and r["docs_read"] and not r["documents"]
-    return "processing" if r["period"] in active_periods or half_done else r["status"]
+    if r["period"] in active_periods or half_done:
+        return "processing"
+    # The pipeline's `waiting` (no accepted agreement, or a bad terms sidecar) waits on the contributor, not on the
+    # sensor: a state of its own, so the page does not poll for it.
+    return "held" if r["status"] == "waiting" else r["status"]
 
 
 def file_states(landing: list[Upload], recorded: list[dict], active_periods: set[date], tz, first_period: date) -> list[dict]:

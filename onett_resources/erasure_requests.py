@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from onett_domain.erasure import upload_versions
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_resources.consent import ConsentError, ConsentRegistry, ErasureRequest
-from onett_resources.landing_zone import LandingZone, file_sha256
+from onett_resources.durable import file_sha256
+from onett_resources.landing_zone import LandingZone
 from onett_resources.upload_archive import UploadArchive
 from onett_resources.warehouse import Warehouse
 

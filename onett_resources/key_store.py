@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from onett_resources.durable import fsync
+
 KEY_BYTES = 32
 VERSION = 1
 
@@ -99,7 +101,7 @@ class KeyStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(self.path.parent)
+        fsync(self.path.parent)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -118,11 +120,3 @@ class KeyStore:
 def _check(contributor_id: str) -> None:
     if not isinstance(contributor_id, str) or not contributor_id:
         raise ValueError(f"a contributor id must be a non-empty string, not {contributor_id!r}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

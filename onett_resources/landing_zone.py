@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import unicodedata
 from datetime import date
@@ -14,6 +13,7 @@ from dagster import ConfigurableResource
 
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import Upload
+from onett_resources.durable import file_sha256
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
 # Names that are never uploads: hidden files and the temporary names of uploads still being written.
@@ -118,11 +118,3 @@ class LandingZone(ConfigurableResource):
         if (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns):
             return ReadResult(), f"{entry.file}: changed while it was being read; it is read again once it is complete", sha256
         return result, None, sha256
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

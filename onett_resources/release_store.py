@@ -8,7 +8,6 @@ an erasure cuts documents out of it: the erased text must not stay on disk anywh
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,25 +19,11 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
+from onett_resources.durable import file_sha256, fsync
+
 
 class ReleaseError(RuntimeError):
     """A release cannot be cut or exported as asked; the message says why."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ShardWriter:
@@ -106,7 +91,8 @@ class ReleaseStore(ConfigurableResource):
     def manifest(self, release_id: str) -> dict:
         folder = self.root / release_id
         if not (folder / "manifest.json").is_file():
-            raise ReleaseError(f"there is no release {release_id!r} (releases: {', '.join(self.release_ids()) or 'none'})")
+            known = ", ".join(self.release_ids()) or "none"
+            raise ReleaseError(f"there is no release {release_id!r} (releases: {known})")
         return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
 
     def manifests(self) -> list[dict]:
@@ -156,16 +142,12 @@ class ReleaseStore(ConfigurableResource):
                 hit = ids.is_in(list(document_ids))
                 if not hit.any():
                     continue
-                kept = pl.read_parquet(path).filter(~pl.Series(hit))
-                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-                kept.write_parquet(tmp, compression="zstd")
-                _fsync(tmp)
-                os.replace(tmp, path)
+                rows, tokens = _rewrite_without(path, document_ids)
                 cut += ids.filter(hit).to_list()
-                shard.update(sha256=file_sha256(path), rows=kept.height, tokens=int(kept["tokens"].sum() or 0),
-                             bytes=path.stat().st_size)
+                shard.update(sha256=file_sha256(path), rows=rows, tokens=tokens, bytes=path.stat().st_size)
             if cut:
-                manifest.setdefault("redactions", []).append({"at": when, "reason": "erasure", "document_ids": sorted(cut)})
+                manifest.setdefault("redactions", []).append(
+                    {"at": when, "reason": "erasure", "document_ids": sorted(cut)})
                 manifest["documents"] = sum(s["rows"] for s in manifest["shards"])
                 manifest["tokens"] = sum(s["tokens"] for s in manifest["shards"])
                 manifest["bytes"] = sum(s["bytes"] for s in manifest["shards"])
@@ -174,10 +156,29 @@ class ReleaseStore(ConfigurableResource):
         return changed
 
 
+def _rewrite_without(path: Path, document_ids: set[str]) -> tuple[int, int]:
+    """The shard again without the given documents, row group by row group (bounded memory), in place of the old
+    one; returns its rows and tokens."""
+    source = pq.ParquetFile(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    writer, rows, tokens = pq.ParquetWriter(tmp, source.schema_arrow, compression="zstd"), 0, 0
+    try:
+        for group in range(source.num_row_groups):
+            kept = pl.from_arrow(source.read_row_group(group)).filter(~pl.col("document_id").is_in(list(document_ids)))
+            if kept.height:
+                writer.write_table(kept.to_arrow(), row_group_size=kept.height)
+                rows, tokens = rows + kept.height, tokens + int(kept["tokens"].sum())
+    finally:
+        writer.close()
+    fsync(tmp)
+    os.replace(tmp, path)
+    return rows, tokens
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, path)
 
 
@@ -213,9 +214,9 @@ class _ReleaseWriter:
             raise ReleaseError(f"release {manifest['release_id']} exists already; releases never change")
         _write_description(self.folder, manifest, describe)
         for path in self.folder.iterdir():
-            _fsync(path)
+            fsync(path)
         os.rename(self.folder, final)
-        _fsync(self.store.root)
+        fsync(self.store.root)
         return final
 
     def discard(self) -> None:

@@ -16,8 +16,9 @@ import polars as pl
 from onett_domain.uploads import UPLOAD_SCHEMA, Upload, earliest_by_content
 from onett_resources.consent import Admission
 from onett_resources.document_store import PartitionWriter
+from onett_resources.durable import file_sha256
 from onett_resources.formats import ReadResult, Record
-from onett_resources.landing_zone import LandingZone, file_sha256
+from onett_resources.landing_zone import LandingZone
 from onett_resources.upload_archive import UploadArchive
 
 RAW_SCHEMA = {

@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 
 from dagster import ConfigurableResource
 
+from onett_resources.durable import fsync
 from onett_resources.key_store import KeyStore
 from onett_resources.sealed_files import seal, unseal
 
@@ -79,7 +80,7 @@ class UploadArchive(ConfigurableResource):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync(target.parent)
         if self.key_store.key_for(contributor_id, create=False) != key:  # the contributor was erased meanwhile
             target.unlink(missing_ok=True)
             return False
@@ -105,7 +106,7 @@ class UploadArchive(ConfigurableResource):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed = True
-                _fsync_dir(path.parent)
+                fsync(path.parent)
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()
         return removed
@@ -128,7 +129,7 @@ class UploadArchive(ConfigurableResource):
                 removed += 1
         with contextlib.suppress(OSError):
             folder.rmdir()
-        _fsync_dir(Path(self.path))
+        fsync(Path(self.path))
         return removed
 
     def migrate_legacy(self, pairs: Iterable[tuple[str, str]]) -> int:
@@ -159,11 +160,3 @@ def _checked(sha256: str) -> str:
     if not SHA256.fullmatch(sha256):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
     return sha256
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

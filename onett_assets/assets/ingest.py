@@ -48,7 +48,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         admission = consent.admission(contributor_id, uploads, landing_zone.sidecar)
         if upload_archive.has_legacy():  # copies kept before encryption: sealed for every contributor that sent them
             with warehouse.connection() as conn:
-                pairs = conn.execute("SELECT DISTINCT contributor_id, sha256 FROM uploads WHERE sha256 <> ''").fetchall()
+                pairs = conn.execute(
+                    "SELECT DISTINCT contributor_id, sha256 FROM uploads WHERE sha256 <> ''").fetchall()
             context.log.info(f"archive: {upload_archive.migrate_legacy(pairs)} plaintext copies sealed")
         with document_store.writing("raw_submission", contributor_id, period) as output:
             read = read_submission(contributor_id, period, uploads, landing_zone, upload_archive, output, JOB_CHARS,

@@ -36,9 +36,10 @@ def describe(manifest: dict) -> tuple[dict, str]:
 def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
     @asset(group_name=GROUP, partitions_def=partitions.months, kinds={"parquet"}, pool="duckdb",
            deps=[AssetDep("payouts")],
-           check_specs=[AssetCheckSpec("tokens_match_ratios", asset="training_release", blocking=True,
-                                       description="The release's tokens per contributor equal the month's T_i, less what "
-                                                   "was withdrawn or erased since.")])
+           check_specs=[AssetCheckSpec(
+               "tokens_match_ratios", asset="training_release", blocking=True,
+               description="The release's tokens per contributor equal the month's T_i, less what was withdrawn or "
+                           "erased since.")])
     def training_release(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore,
                          release_store: ReleaseStore, tokenizer: Tokenizer, policy: ResourceParam[Policy]
                          ) -> MaterializeResult:

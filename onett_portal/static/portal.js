@@ -17,6 +17,7 @@
 
   function refreshFiles() {
     if (!table) return;
+    if (table.querySelector("details[open]")) return;  // an erase form being filled in stays as it is
     var xhr = new XMLHttpRequest();
     xhr.open("GET", table.dataset.src);
     xhr.onload = function () {
@@ -69,6 +70,13 @@
       return new Promise(function (resolve) {
         var data = new FormData();
         data.append("csrf", csrf);
+        // The terms go before the file: the server checks them before it saves anything.
+        ["usage", "evaluation_allowed", "expires", "rights_attested"].forEach(function (name) {
+          var field = form.elements[name];
+          if (!field) return;
+          if (field.type === "checkbox") { if (field.checked) data.append(name, field.value); }
+          else if (field.value) data.append(name, field.value);
+        });
         data.append("files", file, file.name);
         var xhr = new XMLHttpRequest();
         xhr.open("POST", form.action);

@@ -7,6 +7,7 @@ Set ONETT_SCREENSHOTS=DIR to keep the screenshots (the README's come from here).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -123,6 +124,8 @@ def test_contributor_uploads_sees_numbers_and_nothing_else(server, chromium, hom
     photo.write_bytes(PNG)
     bob.click("nav >> text=업로드")
     bob.set_input_files("#files", [str(good), str(scan), str(photo)])
+    bob.check("#evaluation_allowed")
+    bob.check("#rights_attested")  # required: the form is not sent without it
     bob.click("#upload-button")
     sync_api.expect(bob.locator(".upload-row.ok, .upload-row.error")).to_have_count(3)
     rows = bob.locator(".upload-row")
@@ -131,7 +134,10 @@ def test_contributor_uploads_sees_numbers_and_nothing_else(server, chromium, hom
     assert bob.locator(".upload-row.ok progress").first.get_attribute("value") == "100"
     bob.wait_for_selector('tr[data-file="청원-모음.jsonl"][data-state="waiting"]')
     assert bob.locator('tr[data-file="scan.txt"]').get_attribute("data-state") == "waiting"
-    assert sorted(p.name for p in (home / "landing" / "bob-press").iterdir()) == ["scan.txt", "청원-모음.jsonl"]
+    assert sorted(p.name for p in (home / "landing" / "bob-press").iterdir()) == [
+        "scan.txt", "scan.txt.terms.json", "청원-모음.jsonl", "청원-모음.jsonl.terms.json"]
+    terms = json.loads((home / "landing" / "bob-press" / "scan.txt.terms.json").read_text())
+    assert terms == {"usage": "pretraining-only", "evaluation_allowed": True, "expires": None, "rights_attested": True}
 
     # The pipeline processes them (the sensor's work, run here by `onett ingest`); pages keep answering.
     ingest = subprocess.Popen([sys.executable, "-m", "onett_cli.main", "ingest"], env=platform_env(home),
