@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from onett_domain.erasure import upload_versions
 from onett_domain.terms import SIDECAR_SUFFIX
@@ -33,14 +34,15 @@ def request_erasure(contributor_id: str, file: str, requested_by: str, reason: s
     if not reason.strip():
         raise ConsentError("an erasure needs a reason (it is kept with the record)")
     present = {u.file: u for u in landing_zone.snapshot(contributor_id) if not u.is_symlink}
-    with warehouse.reader() as conn:
-        if file == "*":
-            names = sorted({f for (f,) in conn.execute(
-                "SELECT DISTINCT file FROM uploads WHERE contributor_id = ?", [contributor_id]).fetchall()}
-                | set(present))
-        else:
-            names = [file]
-        versions = {name: upload_versions(conn, contributor_id, name) for name in names}
+    names = sorted(present) if file == "*" else [file]
+    versions: dict[str, list] = {name: [] for name in names}
+    if Path(warehouse.database).exists():  # nothing ingested yet: only the landing zone holds uploads
+        with warehouse.reader() as conn:
+            if file == "*":
+                names = sorted({f for (f,) in conn.execute(
+                    "SELECT DISTINCT file FROM uploads WHERE contributor_id = ?", [contributor_id]).fetchall()}
+                    | set(present))
+            versions = {name: upload_versions(conn, contributor_id, name) for name in names}
     shas: dict[str, set[str]] = {name: {sha for sha, status, _ in found if status != "erased"}
                                  for name, found in versions.items()}
     for name in names:
