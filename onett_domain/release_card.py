@@ -198,7 +198,7 @@ def _description(manifest: dict) -> str:
     if not manifest["documents"]:
         return text + f"no document was credited in that month, so the release holds no shard. {_TERMS_SHORT}"
     return (text + f"{manifest['documents']:,} documents, {manifest['tokens']:,} tokens, {_mostly(manifest)}, "
-            f"personal data masked, in {len(manifest['shards'])} Parquet shards. {_TERMS_SHORT}")
+            f"personal data masked, in {_count(len(manifest['shards']), 'Parquet shard')}. {_TERMS_SHORT}")
 
 
 def _mostly(manifest: dict) -> str:
@@ -364,7 +364,7 @@ def _summary(manifest: dict) -> str:
         ["Contributors", f"{len(manifest['contributors']):,}"],
         ["Documents", f"{manifest['documents']:,}"],
         ["Tokens", f"{manifest['tokens']:,} ({manifest['preprocessing']['tokenizer']})"],
-        ["Shards", f"{len(manifest['shards']):,} Parquet files, {manifest['bytes']:,} bytes"],
+        ["Shards", f"{_count(len(manifest['shards']), 'Parquet file')}, {manifest['bytes']:,} bytes"],
         ["Contents digest", f"`{cut['documents_digest']}`"],
     ]
     text = "## Summary\n\n" + _table(["", ""], rows)
@@ -493,3 +493,7 @@ def _files(manifest: dict) -> str:
 
 def _limits_section(manifest: dict) -> str:
     return "## Known limits\n\n" + "\n".join(f"- {limit}" for limit in _limits(manifest))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
