@@ -8,6 +8,7 @@ from dagster import BetaWarning, Definitions, PreviewWarning, definitions, in_pr
 
 from onett_assets.assets.erasure import erasure_assets
 from onett_assets.assets.ingest import ingest_assets
+from onett_assets.assets.membership import membership_assets
 from onett_assets.assets.payouts import payout_assets
 from onett_assets.assets.reference import reference_assets
 from onett_assets.assets.releases import release_assets
@@ -73,7 +74,7 @@ def build_definitions(settings: Settings, keep_workers: bool = False) -> Definit
     return Definitions(
         assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
                 *payout_assets(partitions), *release_assets(partitions),
-                *erasure_assets()],
+                *erasure_assets(), *membership_assets()],
         asset_checks=CHECKS,
         jobs=JOBS,
         sensors=SENSORS,

@@ -63,5 +63,11 @@ finish_erasures = define_asset_job(
     description="Finish the erasure requests whose submissions were processed without the erased file.",
 )
 
+count_membership = define_asset_job(
+    "count_membership",
+    selection=AssetSelection.assets("club_membership"),
+    description="Count the words each contributor contributed against the 1T Club's membership threshold.",
+)
+
 JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
-        close_period, cut_release, finish_erasures]
+        close_period, cut_release, finish_erasures, count_membership]

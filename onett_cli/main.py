@@ -64,6 +64,18 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--all", action="store_true", help="every upload of the contributor; destroys their key")
     erase.add_argument("--reason", required=True, help="why (kept with the record)")
     erase.add_argument("--by", help="who asks (default: your user name)")
+    membership = command("membership", "onett_cli.membership:cmd_membership",
+                         "1T Club membership: words contributed, applications, approve or decline")
+    membership_actions = membership.add_subparsers(dest="action")
+    apply = membership_actions.add_parser("apply", help="apply for a contributor (above the threshold)")
+    apply.add_argument("contributor")
+    apply.add_argument("--message")
+    apply.add_argument("--by", help="who applies (default: your user name)")
+    for name in ("approve", "decline"):
+        decide = membership_actions.add_parser(name, help=f"{name} an application")
+        decide.add_argument("application", type=int)
+        decide.add_argument("--reason", required=True, help="why (the contributor sees it)")
+        decide.add_argument("--by", help="who decides (default: your user name)")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",

@@ -26,7 +26,7 @@ def cmd_statement(args) -> int:
     month = _month(args.month)
     with s.resources["warehouse"].reader() as conn:
         try:
-            st = build_statement(conn, contributor_id, s.policy, s.today(), month)
+            st = build_statement(conn, contributor_id, s.resources["consent"].sharing(s.policy), s.today(), month)
         except UnknownContributor as exc:
             print(f"onett: {exc}", file=sys.stderr)
             return 2
@@ -47,6 +47,9 @@ def cmd_statement(args) -> int:
     if st["pending_adjustments"]:
         say("      includes adjustments of closed months: "
             + ", ".join(f"{a['amount']} {cur} for {a['period']}" for a in st["pending_adjustments"]))
+    club = st["membership"]
+    say(f"  1T Club membership        {club['words']:,} of {club['threshold']:,} words ({club['progress']:.1%}); "
+        + _membership_status(s, st["contributor_id"], club))
     if st["payout_history"]:
         say("\nPayout history")
         say(text_table(["month", "tokens", "ratio", f"amount ({cur})", "of which adjustments"],
@@ -76,6 +79,21 @@ def cmd_statement(args) -> int:
     say(text_table(["stage", "documents", "tokens", "meaning"],
                    [[f["stage"], f"{f['docs']:,}", f"{f['tokens']:,}", f["meaning"]] for f in st["funnel"]]))
     return 0
+
+
+def _membership_status(s: Session, contributor_id: str, club: dict) -> str:
+    applications = s.resources["consent"].applications(contributor_id)
+    last = applications[-1] if applications else None
+    if last and last.decision == "approved":
+        return f"member since {last.decided_at:%Y-%m-%d} (approved by {last.decided_by})"
+    if last and last.decision == "pending":
+        return f"applied {last.applied_at:%Y-%m-%d}, waiting for an operator"
+    text = "eligible: apply in the portal or with `onett membership apply`" if club["eligible"] else "not eligible yet"
+    if last and last.decision == "declined":
+        text = f"declined {last.decided_at:%Y-%m-%d} ({last.reason}); " + text
+    if club["share_requires_membership"]:
+        text += "; the revenue share is paid to members only"
+    return text
 
 
 def cmd_reasons(args) -> int:

@@ -30,6 +30,7 @@ DOCUMENTS = pa.DataFrameSchema(
         **{kind: pa.Column(pl.Int64, _COUNT) for kind in PII_KINDS},
         "raw_tokens": pa.Column(pl.Int64, _COUNT),
         "tokens": pa.Column(pl.Int64, _COUNT),
+        "words": pa.Column(pl.Int64, _COUNT),
         "language": pa.Column(pl.String, pa.Check.isin(["ko", "en", "other"])),
         "rejected_by": pa.Column(pl.String),
         "filter_group": pa.Column(pl.String, pa.Check.isin(["", *GROUPS])),

@@ -24,12 +24,14 @@ EARNING_IN_MONTH = """status = 'accepted' AND period <= $period
     AND (terms_expire_at IS NULL OR terms_expire_at >= $end)"""
 
 
-def accepted_tokens_through(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo) -> dict[str, int]:
-    """T_i for every contributor holding tokens at the end of `period` (midnight in the platform time zone)."""
+def accepted_tokens_through(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo,
+                            members: frozenset[str] | None = None) -> dict[str, int]:
+    """T_i for every contributor holding tokens at the end of `period` (midnight in the platform time zone); with
+    `members`, only theirs (when the revenue share requires 1T Club membership)."""
     rows = conn.execute(
         """SELECT contributor_id, sum(tokens)::BIGINT FROM documents
            WHERE """ + EARNING_IN_MONTH + """
            GROUP BY 1 HAVING sum(tokens) > 0 ORDER BY 1""",
         {"period": period, "end": month_end(period, tz)},
     ).fetchall()
-    return {c: int(t) for c, t in rows}
+    return {c: int(t) for c, t in rows if members is None or c in members}

@@ -49,7 +49,7 @@ class Ratios:
 
 def contribution_ratios(conn: duckdb.DuckDBPyConnection, period: date, policy: Policy) -> Ratios:
     """T_i and T_i / sum_j T_j for the month, computed now; see `store_ratios`."""
-    tokens = accepted_tokens_through(conn, period, policy.tz)
+    tokens = accepted_tokens_through(conn, period, policy.tz, policy.members)
     total = sum(tokens.values())
     rows = [[period, c, t, ratio(t, total)] for c, t in sorted(tokens.items())]
     closed = closed_at(conn, period)
@@ -87,7 +87,7 @@ def close_month(conn: duckdb.DuckDBPyConnection, period: date, policy: Policy, n
     start, end = month_bounds(period)
     revenue = Decimal(conn.execute(
         "SELECT coalesce(sum(revenue), 0) FROM api_revenue WHERE date >= ? AND date < ?", [start, end]).fetchone()[0])
-    tokens = accepted_tokens_through(conn, period, policy.tz)
+    tokens = accepted_tokens_through(conn, period, policy.tz, policy.members)
     pool = pool_minor(revenue, policy.alpha, policy.digits)
     closing = Closing(period, revenue, pool, allocate(pool, tokens), tokens, closed_at(conn, period))
     if closing.closed is None:

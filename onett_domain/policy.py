@@ -16,6 +16,9 @@ class Policy:
     currency: str  # ISO 4217
     timezone: str  # months and the monthly close are in this time zone
     first_period: date  # the first payout month
+    membership_words: int = 100_000_000  # words contributed (accepted, earning) that make a 1T Club partner eligible
+    share_requires_membership: bool = False  # revenue share only for approved members (the paper pays everyone)
+    members: frozenset[str] | None = None  # with share_requires_membership: the approved members, else None
 
     @property
     def digits(self) -> int:

@@ -35,6 +35,7 @@ COLUMNS = [
     ("text", pl.String, "string", "the text as credited: Unicode NFC, invisible characters removed, whitespace "
                                   "tidied, personal data masked"),
     ("tokens", pl.Int64, "int64", "cl100k_base tokens of the text: what the contributor is paid for"),
+    ("words", pl.Int64, "int64", "whitespace-separated units of the text (a Korean eojeol is one word)"),
     ("language", pl.String, "string", "ko, en or other"),
     ("usage", pl.String, "string", "pretraining-only or pretraining-and-finetuning"),
     ("evaluation_allowed", pl.Boolean, "bool", "whether the text may be used to evaluate models"),
@@ -112,7 +113,8 @@ def shard_rows(texts: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     """Rows of a shard from one Parquet part of `filtered` (`texts`) and the submission's released documents."""
     joined = texts.join(chosen, on=["file", "position"], how="inner", suffix="_released")
     return joined.select(
-        "document_id", "contributor_id", "text", pl.col("tokens_released").alias("tokens"), "language", "usage",
+        "document_id", "contributor_id", "text", pl.col("tokens_released").alias("tokens"),
+        pl.col("text").str.count_matches(r"\S+").alias("words"), "language", "usage",
         "evaluation_allowed", "terms_expire", "submitted_at", "content_hash",
     ).cast(SHARD_SCHEMA)
 

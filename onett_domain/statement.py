@@ -9,6 +9,7 @@ import duckdb
 
 from onett_domain.earning import EARNING, accepted_tokens_through
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows
+from onett_domain.membership import Progress, progress
 from onett_domain.money import ratio
 from onett_domain.periods import month_bounds, month_of, next_month
 from onett_domain.policy import Policy
@@ -75,7 +76,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
 
     upcoming = open_period(conn, today)
     as_of = period or month_of(today)
-    tokens = accepted_tokens_through(conn, as_of, policy.tz)
+    tokens = accepted_tokens_through(conn, as_of, policy.tz, policy.members)
     mine, total = tokens.get(contributor_id, 0), sum(tokens.values())
 
     history = conn.execute(
@@ -92,7 +93,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
     ).fetchall()
 
     estimate = estimate_revenue(conn, upcoming, today)
-    upcoming_tokens = accepted_tokens_through(conn, upcoming, policy.tz)
+    upcoming_tokens = accepted_tokens_through(conn, upcoming, policy.tz, policy.members)
     upcoming_share = Decimal(upcoming_tokens.get(contributor_id, 0)) / sum(upcoming_tokens.values()) if upcoming_tokens else Decimal(0)
     expected = (estimate["estimated_revenue"] * alpha * upcoming_share).quantize(quantum, rounding=ROUND_DOWN)
     expected += sum((Decimal(a) for _, a, _ in pending), Decimal(0))  # carried into the next payout
@@ -137,6 +138,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
         "waiting": [f for f in held if f["status"] == "waiting"],
         "erased": [f for f in held if f["status"] == "erased"],
         "terms": terms_summary(conn, contributor_id),
+        "membership": _membership(conn, contributor_id, policy),
         "funnel": [
             {"stage": s, "docs": int(d), "tokens": int(t), "meaning": DESCRIPTIONS.get(s, "")} for s, d, t in funnel
         ],
@@ -177,6 +179,12 @@ def withdrawn_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
          "docs": int(n), "tokens_stopped": int(t)}
         for p, f, sub, gone, n, t in rows
     ]
+
+
+def _membership(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy: Policy) -> dict:
+    found = progress(conn, policy.membership_words, contributor_id)
+    mine = found[0] if found else Progress(contributor_id, 0, policy.membership_words, 0)
+    return {**mine.as_dict(), "share_requires_membership": policy.share_requires_membership}
 
 
 def held_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date | None = None) -> list[dict]:

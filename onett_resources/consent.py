@@ -1,4 +1,5 @@
-"""The consent register: contributor agreements by version, who accepted which and how, and erasure requests.
+"""The consent register: contributor agreements by version, who accepted which and how, 1T Club membership
+applications and their decisions, and erasure requests.
 
 A small SQLite file of its own (path in settings): the portal writes acceptances and erasure requests while the
 pipeline holds the warehouse's single writer, and the pipeline reads them when it decides whether an upload may be
@@ -11,13 +12,14 @@ import hashlib
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 from dagster import ConfigurableResource
 
+from onett_domain.policy import Policy
 from onett_domain.terms import Acceptance, Agreement, TermsDecision, check_usage, decide_terms, submission_consent
 from onett_domain.uploads import Upload
 
@@ -40,6 +42,18 @@ CREATE TABLE IF NOT EXISTS acceptances (
     evaluation_allowed INTEGER NOT NULL,
     PRIMARY KEY (contributor_id, version)
 );
+CREATE TABLE IF NOT EXISTS membership_applications (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    contributor_id TEXT NOT NULL,
+    applied_by     TEXT NOT NULL,
+    applied_at     TEXT NOT NULL,
+    words          INTEGER NOT NULL,       -- words contributed when applying
+    message        TEXT NOT NULL,
+    decision       TEXT NOT NULL DEFAULT 'pending' CHECK (decision IN ('pending', 'approved', 'declined')),
+    decided_by     TEXT,
+    decided_at     TEXT,
+    reason         TEXT                    -- why, in the operator's words
+);
 CREATE TABLE IF NOT EXISTS erasure_requests (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     contributor_id TEXT NOT NULL,
@@ -55,6 +69,20 @@ CREATE TABLE IF NOT EXISTS erasure_requests (
 
 class ConsentError(ValueError):
     """A request the register refuses, with the reason."""
+
+
+@dataclass(frozen=True)
+class Application:
+    id: int
+    contributor_id: str
+    applied_by: str
+    applied_at: datetime
+    words: int
+    message: str
+    decision: str  # pending | approved | declined
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -175,6 +203,58 @@ class ConsentRegistry(ConfigurableResource):
         if not agreements:
             return ""
         return submission_consent(agreements, self.acceptances(contributor_id), uploads)
+
+    # 1T Club membership
+
+    def apply_membership(self, contributor_id: str, applied_by: str, words: int, threshold: int,
+                         message: str = "") -> Application:
+        """A contributor's application; refused below the threshold, while one is pending, or once a member."""
+        current = self.applications(contributor_id)
+        if current and current[-1].decision == "pending":
+            raise ConsentError(f"{contributor_id} has an application pending since {current[-1].applied_at:%Y-%m-%d}")
+        if current and current[-1].decision == "approved":
+            raise ConsentError(f"{contributor_id} is a member already")
+        if words <= threshold:
+            raise ConsentError(f"membership needs more than {threshold:,} words contributed; {contributor_id} has "
+                               f"{words:,}")
+        with self._db() as db:
+            db.execute("INSERT INTO membership_applications (contributor_id, applied_by, applied_at, words, message) "
+                       "VALUES (?, ?, ?, ?, ?)", [contributor_id, applied_by, _now(), words, message.strip()[:2000]])
+        return self.applications(contributor_id)[-1]
+
+    def decide_membership(self, application_id: int, approve: bool, decided_by: str, reason: str) -> Application:
+        if not reason.strip():
+            raise ConsentError("a decision needs a reason (the contributor sees it)")
+        with self._db() as db:
+            row = db.execute("SELECT contributor_id, decision FROM membership_applications WHERE id = ?",
+                             [application_id]).fetchone()
+            if row is None:
+                raise ConsentError(f"there is no membership application {application_id}")
+            if row[1] != "pending":
+                raise ConsentError(f"application {application_id} was already {row[1]}")
+            db.execute("UPDATE membership_applications SET decision = ?, decided_by = ?, decided_at = ?, reason = ? "
+                       "WHERE id = ?", ["approved" if approve else "declined", decided_by, _now(), reason.strip(),
+                                        application_id])
+        return next(a for a in self.applications(row[0]) if a.id == application_id)
+
+    def applications(self, contributor_id: str | None = None, pending: bool = False) -> list[Application]:
+        query = "SELECT * FROM membership_applications WHERE (? IS NULL OR contributor_id = ?)"
+        query += " AND decision = 'pending'" if pending else ""
+        with self._db() as db:
+            rows = db.execute(query + " ORDER BY id", [contributor_id, contributor_id]).fetchall()
+        return [Application(i, c, by, _time(at), w, m, d, dby, _time(dat), r)
+                for i, c, by, at, w, m, d, dby, dat, r in rows]
+
+    def members(self) -> frozenset[str]:
+        """Contributors whose latest application was approved."""
+        latest: dict[str, str] = {}
+        for application in self.applications():
+            latest[application.contributor_id] = application.decision
+        return frozenset(c for c, d in latest.items() if d == "approved")
+
+    def sharing(self, policy: Policy) -> Policy:
+        """The policy with the approved members, when the revenue share requires membership."""
+        return replace(policy, members=self.members()) if policy.share_requires_membership else policy
 
     # Erasure
 

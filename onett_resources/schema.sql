@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS documents (
                                         -- end of P <= terms_expire_at (or no expiry), and is in P's release.
     terms          VARCHAR DEFAULT '',  -- its upload's terms (JSON)
     terms_expire_at TIMESTAMPTZ,        -- when those terms end (midnight after the expiry date); NULL: no expiry
-    erased_at      TIMESTAMPTZ          -- its text was destroyed at the contributor's or operator's request
+    erased_at      TIMESTAMPTZ,         -- its text was destroyed at the contributor's or operator's request
+    words          BIGINT               -- whitespace-separated units of the text as credited (a Korean eojeol is
+                                        -- one word); NULL for documents read before words were counted
 );
 
 CREATE TABLE IF NOT EXISTS reference_documents (

@@ -19,6 +19,9 @@ from onett_domain.money import CURRENCY_DIGITS
 from onett_domain.policy import Policy
 
 
+YES = ("1", "true", "yes")
+
+
 class SettingsError(ValueError):
     """A setting in the environment is malformed; the message names the variable."""
 
@@ -51,11 +54,14 @@ class Settings:
     release_shard_mb: int = 256
     operator_name: str = "onett operator"  # the publisher named in releases
     public_url: str = ""  # where the platform is reached, named in releases
+    membership_words: int = 100_000_000
+    share_requires_membership: bool = False
 
     @property
     def policy(self) -> Policy:
         """The settings that change the numbers: alpha, currency, time zone and first month."""
-        return Policy(self.alpha, self.currency, self.timezone, self.first_period)
+        return Policy(self.alpha, self.currency, self.timezone, self.first_period, self.membership_words,
+                      self.share_requires_membership)
 
 
 def dagster_home() -> Path:
@@ -148,9 +154,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workers=workers,
         warehouse_memory=warehouse_memory,
         warehouse_threads=int(threads_text),
-        count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in ("1", "true", "yes"),
+        count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in YES,
         log_level=log_level,
         release_shard_mb=positive_int("ONETT_RELEASE_SHARD_MB", 256),
         operator_name=env.get("ONETT_OPERATOR_NAME", "onett operator").strip() or "onett operator",
         public_url=env.get("ONETT_PUBLIC_URL", "").strip(),
+        membership_words=positive_int("ONETT_MEMBERSHIP_WORDS", 100_000_000),
+        share_requires_membership=env.get("ONETT_SHARE_REQUIRES_MEMBERSHIP", "0").strip().lower() in YES,
     )

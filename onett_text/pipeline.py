@@ -122,7 +122,9 @@ def _tokenize(b: BatchState) -> None:
     if len(changed):
         raw_tokens[changed] = recount(frame["text"].gather(changed).to_list(), tokens[changed].tolist(),
                                       b.before.gather(changed).to_list(), b.encoding)
-    b.frame = frame.with_columns(raw_tokens=pl.Series(raw_tokens), tokens=pl.Series(tokens))
+    # words: whitespace-separated units (a Korean eojeol is one word), what the 1T Club's membership counts
+    b.frame = frame.with_columns(raw_tokens=pl.Series(raw_tokens), tokens=pl.Series(tokens),
+                                 words=frame["text"].str.count_matches(r"\S+").cast(pl.Int64))
 
 
 def _tokens(b: BatchState) -> dict:

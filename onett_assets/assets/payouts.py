@@ -17,7 +17,7 @@ from onett_assets.partitions import Partitions
 from onett_domain import payouts as months
 from onett_domain.money import to_major
 from onett_domain.policy import Policy
-from onett_resources import Warehouse
+from onett_resources import ConsentRegistry, Warehouse
 from onett_resources.warehouse import transaction
 
 GROUP = "payouts"
@@ -28,12 +28,14 @@ def payout_assets(partitions: Partitions) -> list[AssetsDefinition]:
 
     @asset(group_name=GROUP, partitions_def=partitions.months, kinds={"duckdb"}, pool="duckdb",
            deps=[AssetDep("token_counts", partition_mapping=every_contributor)])
-    def contribution_ratios(context: AssetExecutionContext, warehouse: Warehouse, policy: ResourceParam[Policy]
-                            ) -> MaterializeResult:
+    def contribution_ratios(context: AssetExecutionContext, warehouse: Warehouse, policy: ResourceParam[Policy],
+                            consent: ConsentRegistry) -> MaterializeResult:
         """Each contributor's data contribution ratio for the month: accepted tokens from all their submissions up
         to the end of the month (T_i; data keeps earning after the month it arrived, until its file is withdrawn),
-        over the sum for all contributors. Frozen once the month is closed."""
+        over the sum for all contributors (only 1T Club members' when the share requires membership). Frozen once
+        the month is closed."""
         period = date.fromisoformat(context.partition_key)
+        policy = consent.sharing(policy)
         with warehouse.connection() as conn, transaction(conn):
             ratios = months.contribution_ratios(conn, period, policy)
             months.store_ratios(conn, ratios)
@@ -51,13 +53,14 @@ def payout_assets(partitions: Partitions) -> list[AssetsDefinition]:
 
     @asset(group_name=GROUP, partitions_def=partitions.months, kinds={"duckdb"}, pool="duckdb",
            deps=[AssetDep(contribution_ratios), AssetDep("api_revenue")])
-    def payouts(context: AssetExecutionContext, warehouse: Warehouse, policy: ResourceParam[Policy]
-                ) -> MaterializeResult:
+    def payouts(context: AssetExecutionContext, warehouse: Warehouse, policy: ResourceParam[Policy],
+                consent: ConsentRegistry) -> MaterializeResult:
         """What each contributor is paid for the month. pool = R_API x alpha, rounded down to the currency's minor
         unit; it is split in proportion to T_i by largest remainder, so the amounts sum exactly to the pool, with
         ties settled by more tokens, then contributor id. Adjustments recorded for earlier closed months are carried
         in. Once closed, a month's payouts are frozen: recomputing records adjustments."""
         period = date.fromisoformat(context.partition_key)
+        policy = consent.sharing(policy)
         with warehouse.connection() as conn, transaction(conn):
             closing = months.close_month(conn, period, policy, datetime.now(timezone.utc))
         digits, currency = policy.digits, policy.currency

@@ -53,7 +53,7 @@ def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
         existing = release_store.manifests()
         previous = existing[-1] if existing else None
         with warehouse.connection() as conn, release_store.writing() as out:
-            digest = releases.Digest()
+            digest, words = releases.Digest(), {}
             for contributor_id, submission, count in releases.submissions(conn, period, tz):
                 chosen = releases.members(conn, period, tz, contributor_id, submission)
                 parts = document_store.parts("filtered", contributor_id, submission, "docs")
@@ -62,6 +62,7 @@ def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
                     rows = releases.shard_rows(texts, chosen)
                     if rows.height:
                         digest.update(rows)
+                        words[contributor_id] = words.get(contributor_id, 0) + int(rows["words"].sum())
                         out.shards.write(rows)
                         written += rows.height
                 if written != count:
@@ -77,6 +78,8 @@ def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
                               "release: nothing new published"},
                     check_results=[_check(latest.get("ratios_difference", []))])
             summary = releases.summary(conn, period, tz)
+            for entry in summary["contributors"]:
+                entry["words"] = words.get(entry["contributor_id"], 0)
             difference = releases.ratios_difference(conn, period, tz, summary)
             removed = releases.removed_since(conn, period, tz, release_store.shard_paths(previous["release_id"])
                                              if previous else [], _redacted(previous))
@@ -92,6 +95,7 @@ def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
                              "run_id": context.run_id},
                 "previous_release": previous["release_id"] if previous else None,
                 **summary,
+                "words": sum(words.values()),
                 "bytes": sum(s["bytes"] for s in shards),
                 "columns": [{"name": n, "type": t, "description": d} for n, _, t, d in releases.COLUMNS],
                 "shards": shards,

@@ -25,6 +25,7 @@ GRAPH = {  # asset: (partitions, upstream assets)
     "payouts": ("month", {"contribution_ratios", "api_revenue"}),
     "training_release": ("month", {"payouts"}),
     "erasures": (None, {"token_counts", "training_release"}),
+    "club_membership": (None, {"token_counts"}),
 }
 CHECKS = {
     ("payouts", "payouts_sum_to_pool"),
@@ -42,6 +43,7 @@ JOBS = {
     "close_period": {"api_revenue", "contribution_ratios", "payouts", "training_release"},
     "cut_release": {"training_release"},
     "finish_erasures": {"erasures"},
+    "count_membership": {"club_membership"},
 }
 
 

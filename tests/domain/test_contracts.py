@@ -61,12 +61,12 @@ def test_revenue_days_unique_and_not_negative():
 def documents(**change) -> pl.DataFrame:
     row = {"contributor_id": "alice", "period": OCTOBER, "file": "a.jsonl", "position": 3, "doc_id": None,
            "submitted_at": datetime(2026, 10, 2, tzinfo=timezone.utc), "text": "본문", **{k: 0 for k in PII_KINDS},
-           "raw_tokens": 5, "tokens": 4, "language": "ko", "rejected_by": "", "filter_group": "", "reason": "",
+           "raw_tokens": 5, "tokens": 4, "words": 3, "language": "ko", "rejected_by": "", "filter_group": "", "reason": "",
            "content_hash": "0123456789abcdef0123456789abcdef"}
     row.update(change)
     schema = {"contributor_id": pl.String, "period": pl.Date, "file": pl.String, "position": pl.Int64,
               "doc_id": pl.String, "submitted_at": pl.Datetime("us", "UTC"), "text": pl.String,
-              **{k: pl.Int64 for k in PII_KINDS}, "raw_tokens": pl.Int64, "tokens": pl.Int64, "language": pl.String,
+              **{k: pl.Int64 for k in PII_KINDS}, "raw_tokens": pl.Int64, "tokens": pl.Int64, "words": pl.Int64, "language": pl.String,
               "rejected_by": pl.String, "filter_group": pl.String, "reason": pl.String, "content_hash": pl.String}
     return pl.DataFrame([row], schema=schema)
 
@@ -74,7 +74,7 @@ def documents(**change) -> pl.DataFrame:
 def test_documents_leaving_preprocessing():
     validate(DOCUMENTS, documents())
     validate(DOCUMENTS, documents(rejected_by="too_short", filter_group="length", reason="too short"))
-    for change, column in [({"tokens": -1}, "tokens"), ({"language": "fr"}, "language"),
+    for change, column in [({"tokens": -1}, "tokens"), ({"words": -1}, "words"), ({"language": "fr"}, "language"),
                            ({"content_hash": "xyz"}, "content_hash"), ({"filter_group": "made_up", "rejected_by": "x",
                                                                         "reason": "x"}, "filter_group")]:
         with pytest.raises(ContractViolation, match=f"(?s)'{column}'.*a.jsonl"):

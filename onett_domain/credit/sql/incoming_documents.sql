@@ -1,7 +1,7 @@
 -- The new documents as `documents` rows, judged by the quality filters and the reference match: what first-come
 -- credit starts from.
 SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at, f.content_hash, f.raw_tokens,
-       f.tokens, f.language, f.filter_group,
+       f.tokens, f.words, f.language, f.filter_group,
        CASE WHEN f.rejected_by <> '' THEN 'rejected' WHEN r.content_hash IS NOT NULL THEN 'reference'
             ELSE 'accepted' END AS status,
        CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.reason
