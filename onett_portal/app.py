@@ -30,6 +30,7 @@ from onett_portal.config import PortalSettings, load_portal_settings
 from onett_portal.consent import ConsentPages, describe_terms, terms_sidecar
 from onett_portal.i18n import STAGES as STAGE_LABELS
 from onett_portal.i18n import Translator, pick_language
+from onett_portal.membership import MembershipPages
 from onett_portal.reads import WarehouseBusy, WarehouseReader
 from onett_portal.releases import ReleasePages
 from onett_portal.store import PortalStore
@@ -104,6 +105,7 @@ class Portal:
         self.release_store = ReleaseStore(base_dir=str(settings.release_dir))
         self.consent = ConsentPages(self)
         self.releases = ReleasePages(self)
+        self.membership = MembershipPages(self)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 
     # ---- helpers ---------------------------------------------------------------------------------------
@@ -235,8 +237,9 @@ class Portal:
         month = _month_of(request.query_params.get("month", ""))
         today = self.today()
         try:
+            policy = self.registry.sharing(self.policy)  # members only, when the share requires membership
             snap = self.read(("dashboard", contributor_id, today, month),
-                             lambda conn: reads.contributor_dashboard(conn, self.settings.policy, contributor_id, today, month))
+                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, month))
             rows = self._file_rows(contributor_id)[0] if operator_view else []
         except WarehouseBusy:
             return self.busy(request, who)
@@ -263,12 +266,19 @@ class Portal:
             "basis": self._basis(t, st["expected_payout"]) if st else "",
             "timezone": self.settings.timezone,
             "agreement": self.consent.state(contributor_id),
+            "membership": self.membership.standing(data["membership"]),
+            "when": self.membership.when,
             "messages": messages or [],
             "rows": rows,
             "uploaded_by": self.store.uploads(contributor_id) if operator_view else {},
             "erase_action": f"/operator/contributors/{quote(contributor_id, safe='')}/files/erase",
         }
         return self.render(request, "dashboard.html", context, who, status)
+
+    def own_view(self, request: Request, who: SignedIn, messages: list[tuple[str, str]], status: int) -> Response:
+        """The contributor's own dashboard, with the outcome of what they just did there."""
+        return self._dashboard(request, who, who.account.contributor_id, operator_view=False, messages=messages,
+                               status=status)
 
     def contributor_view(self, request: Request, who: SignedIn, contributor_id: str,
                          messages: list[tuple[str, str]], status: int) -> Response:
@@ -390,8 +400,9 @@ class Portal:
             return who
         contributor_id, today = who.account.contributor_id, self.today()
         try:
+            policy = self.registry.sharing(self.policy)
             snap = self.read(("dashboard", contributor_id, today, None),
-                             lambda conn: reads.contributor_dashboard(conn, self.settings.policy, contributor_id, today, None))
+                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, None))
         except WarehouseBusy:
             return self.busy(request, who)
         st = snap.value["statement"] or {"contributor_id": contributor_id, "contribution_tokens": 0,
@@ -468,7 +479,8 @@ class Portal:
         """All contributors' numbers (the operator's page and its API), or the busy page while the warehouse is locked."""
         today = self.today()
         try:
-            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, self.settings.policy, today))
+            policy = self.registry.sharing(self.policy)
+            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, policy, today))
         except WarehouseBusy:
             return self.busy(request, who)
 
@@ -622,6 +634,7 @@ class Portal:
             Route("/operator/months/{month}/paid", self.mark_paid, methods=["POST"]),
             *self.consent.routes(),
             *self.releases.routes(),
+            *self.membership.routes(),
             Route("/healthz", self.healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import duckdb
 
 from onett_domain.earning import accepted_tokens_through
+from onett_domain.membership import Progress, progress
 from onett_domain.money import ratio
 from onett_domain.periods import month_bounds, month_of
 from onett_domain.policy import Policy
@@ -175,7 +176,22 @@ def contributor_dashboard(conn, policy: Policy, contributor_id: str, today: date
     pools = {p.strftime("%Y-%m"): period_summary(conn, p) for p in
              [date.fromisoformat(h + "-01") for h in history_periods]}
     return {"statement": statement, "months": months, "upcoming": upcoming, "explained": explained, "pools": pools,
-            "files": contributor_files(conn, contributor_id)}
+            "files": contributor_files(conn, contributor_id),
+            "membership": membership_progress(conn, policy.membership_words, contributor_id)}
+
+
+def membership_progress(conn, threshold: int, contributor_id: str) -> Progress:
+    """One contributor's words against the 1T Club threshold (no earning documents: none contributed yet)."""
+    found = progress(conn, threshold, contributor_id)
+    return found[0] if found else Progress(contributor_id, 0, threshold, 0)
+
+
+def membership_overview(conn, threshold: int) -> list[Progress]:
+    """Every contributor's words, most first; contributors known to the warehouse without earning documents
+    follow with none, so the operator sees who has not started as well."""
+    rows = progress(conn, threshold)
+    counted = {p.contributor_id for p in rows}
+    return rows + [Progress(c, 0, threshold, 0) for c in known_contributors(conn) if c not in counted]
 
 
 def contributor_period_statement(conn, contributor_id: str, month: date) -> dict | None:

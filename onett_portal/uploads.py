@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import Upload
+from onett_resources.durable import fsync
 from onett_resources.formats import SUPPORTED_SUFFIXES, format_of
 from onett_resources.revenue import RevenueError, RevenueSource
 
@@ -76,14 +77,6 @@ def split_suffix(name: str) -> tuple[str, str]:
     return (stem, dot + ext) if stem else (name, "")
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _name_new(src: Path, target: Path) -> bool:
     """Give `src` the name `target` unless that name is taken (then False, and `src` stays as it was)."""
     try:
@@ -127,10 +120,10 @@ def place(tmp: Path, folder: Path, name: str, sidecar: bytes | None = None) -> s
                 terms_tmp.unlink(missing_ok=True)
             if not named:
                 continue
-            _fsync_dir(folder)
+            fsync(folder)
         try:
             if _name_new(tmp, target):
-                _fsync_dir(folder)
+                fsync(folder)
                 return candidate
         except BaseException:
             if sidecar is not None:  # no terms left behind for an upload that was not saved
