@@ -67,6 +67,11 @@ class Scratch:
         self.conn.read_parquet(files).create_view(name, replace=True)
         return self._remember("VIEW", name)
 
+    def frame(self, name: str, frame) -> str:
+        """A polars frame the step's SQL reads by name (registered, never copied into the warehouse)."""
+        self.conn.register(name, frame.to_arrow())
+        return self._remember("FRAME", name)
+
     def _remember(self, kind: str, name: str) -> str:
         if (kind, name) not in self._made:
             self._made.append((kind, name))
@@ -74,7 +79,10 @@ class Scratch:
 
     def drop_all(self) -> None:
         for kind, name in reversed(self._made):
-            self.conn.execute(f"DROP {kind} IF EXISTS {name}")
+            if kind == "FRAME":
+                self.conn.unregister(name)
+            else:
+                self.conn.execute(f"DROP {kind} IF EXISTS {name}")
         self._made.clear()
 
 

@@ -12,15 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 
-from onett_domain import sql
-
-SQL = Path(__file__).with_name("sql")
 
 USAGES = {
     "pretraining-only": "pre-training only",
@@ -171,21 +167,16 @@ def consent_token(acceptances: list[Acceptance]) -> str:
     return ";".join(sorted(f"{a.version}:{a.usage}:{int(a.evaluation_allowed)}" for a in acceptances))
 
 
-def apply_terms(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, tz: ZoneInfo) -> int:
-    """Copy each upload's terms onto its documents in the warehouse; returns the documents updated."""
+def upload_terms(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, tz: ZoneInfo) -> pl.DataFrame:
+    """The terms of the submission's uploads now in, with the instant each ends: what their documents carry."""
     uploads = conn.execute("SELECT file, submitted_at, terms FROM uploads WHERE contributor_id = ? AND period = ? "
                            "AND withdrawn_at IS NULL AND terms <> ''", [contributor_id, period]).fetchall()
-    expiries = pl.DataFrame(
+    return pl.DataFrame(
         {"file": [f for f, _, _ in uploads], "submitted_at": [at for _, at, _ in uploads],
+         "terms": [t for _, _, t in uploads],
          "terms_expire_at": [terms_from_json(t).expires_at(tz) for _, _, t in uploads]},
-        schema={"file": pl.String, "submitted_at": pl.Datetime("us", "UTC"),
+        schema={"file": pl.String, "submitted_at": pl.Datetime("us", "UTC"), "terms": pl.String,
                 "terms_expire_at": pl.Datetime("us", "UTC")})
-    conn.register("_expiries", expiries.to_arrow())
-    try:
-        rows = sql.execute(conn, sql.load(SQL, "document_terms"), {"contributor": contributor_id, "period": period})
-    finally:
-        conn.unregister("_expiries")
-    return rows[0][0] if rows else 0
 
 
 def terms_from_json(text: str) -> Terms:

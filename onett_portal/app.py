@@ -17,6 +17,7 @@ from urllib.parse import quote
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -164,6 +165,17 @@ class Portal:
         if role is not None and who.account.role != role:
             return self.not_found(request, who)
         return who
+
+    async def signed_form(self, request: Request, role: str) -> tuple[SignedIn, FormData] | Response:
+        """The signed-in account of `role` and the form it posted, or the response to give instead (a form without
+        the session's CSRF token gets the same 404 as a page that is not yours)."""
+        who = await run_in_threadpool(self.guard, request, role)
+        if isinstance(who, Response):
+            return who
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
+            return self.not_found(request, who)
+        return who, form
 
     def read(self, key: tuple, fn):
         return self.reader.read(key, fn)
@@ -578,12 +590,10 @@ class Portal:
         return await run_in_threadpool(self.revenue_page, request, messages, status)
 
     async def mark_paid(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.guard, request, "operator")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.not_found(request, who)
+        posted = await self.signed_form(request, "operator")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         month = _month_of(request.path_params["month"])
         if month is None:
             return self.not_found(request, who)

@@ -7,7 +7,6 @@ checks a browser form needs. A contributor's id always comes from the signed-in 
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
@@ -123,12 +122,10 @@ class ConsentPages:
                                                          "form": form}, who, status)
 
     async def agreement_accept(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "contributor")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "contributor")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         t = self.p.t(request)
         state = await run_in_threadpool(self.state, who.account.contributor_id)
         if state.current is None:
@@ -168,24 +165,20 @@ class ConsentPages:
                          copies=taken.copies_destroyed))], 200
 
     async def erase_file(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "contributor")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "contributor")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         messages, status = await run_in_threadpool(
             self.erase, request, who.account.contributor_id, str(form.get("file", "")), str(form.get("reason", "")),
             who.account.name)
         return await run_in_threadpool(self.p.uploads_page, request, messages, status)
 
     async def operator_erase(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "operator")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "operator")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         contributor_id = request.path_params["contributor"]
         try:
             if not await run_in_threadpool(self.p.known, contributor_id):
@@ -214,12 +207,10 @@ class ConsentPages:
             "form": form or {"version": "", "text": ""}}, who, status)
 
     async def operator_publish(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "operator")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "operator")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         version, text = str(form.get("version", "")), str(form.get("text", ""))
         try:
             agreement = await run_in_threadpool(self.p.registry.publish_agreement, version, text, who.account.name)

@@ -7,7 +7,6 @@ take the contributor from the signed-in account, never from a form, and say each
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,12 +91,10 @@ class MembershipPages:
 
     # ---- the contributor applies ----------------------------------------------------------------------------
     async def apply(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "contributor")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "contributor")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         outcome, refused = await run_in_threadpool(self._apply, request, who, str(form.get("message", "")))
         if refused is None:  # the dashboard says how it went; reloading it never posts again
             return RedirectResponse(f"/?membership={outcome}#membership", status_code=303)
@@ -152,12 +149,10 @@ class MembershipPages:
             "messages": messages or [], "drafts": drafts or {}, "stale": self.p.stale_note(request, snap)}, who, status)
 
     async def decide(self, request: Request) -> Response:
-        who = await run_in_threadpool(self.p.guard, request, "operator")
-        if isinstance(who, Response):
-            return who
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
-            return self.p.not_found(request, who)
+        posted = await self.p.signed_form(request, "operator")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         t = self.p.t(request)
         application_id = request.path_params["application_id"]
         decision, reason = str(form.get("decision", "")), str(form.get("reason", "")).strip()[:MAX_REASON]

@@ -176,11 +176,12 @@ class ConsentRegistry(ConfigurableResource):
                         int(evaluation_allowed)])
         return self.acceptances(contributor_id)[-1]
 
-    def acceptances(self, contributor_id: str) -> list[Acceptance]:
+    def acceptances(self, contributor_id: str | None) -> list[Acceptance]:
+        """A contributor's acceptances (everyone's with None), oldest first."""
         with self._db() as db:
             rows = db.execute("SELECT contributor_id, version, accepted_at, accepted_by, usage, evaluation_allowed "
-                              "FROM acceptances WHERE contributor_id = ? ORDER BY accepted_at",
-                              [contributor_id]).fetchall()
+                              "FROM acceptances WHERE ? IS NULL OR contributor_id = ? ORDER BY accepted_at",
+                              [contributor_id, contributor_id]).fetchall()
         return [Acceptance(c, v, _time(at), by, u, bool(e)) for c, v, at, by, u, e in rows]
 
     def acceptance_log(self) -> list[tuple]:
@@ -197,12 +198,17 @@ class ConsentRegistry(ConfigurableResource):
         return Admission(lambda u: decide_terms(agreements, acceptances, u.submitted_at, sidecar(u)), erased,
                          submission_consent(agreements, acceptances, uploads))
 
-    def consent_for(self, contributor_id: str, uploads: list[Upload]) -> str:
-        """The consent part of a submission's fingerprint, as `admission` records it."""
+    def consent_lookup(self) -> Callable[[str, list[Upload]], str] | None:
+        """The consent part of each submission's fingerprint, as `admission` records it, from one read of the
+        register (the planner asks for every submission on every sensor tick); None without agreements."""
         agreements = self.agreements()
         if not agreements:
-            return ""
-        return submission_consent(agreements, self.acceptances(contributor_id), uploads)
+            return None
+        by_contributor: dict[str, list[Acceptance]] = {}
+        for acceptance in self.acceptances(None):
+            by_contributor.setdefault(acceptance.contributor_id, []).append(acceptance)
+        return lambda contributor_id, uploads: submission_consent(agreements, by_contributor.get(contributor_id, []),
+                                                                  uploads)
 
     # 1T Club membership
 

@@ -33,7 +33,7 @@ import duckdb
 
 import onett_domain.credit.near_index as near_index
 from onett_domain.funnel import refresh_funnel
-from onett_domain.terms import apply_terms
+from onett_domain.terms import upload_terms
 from onett_domain.sql import Scratch, execute, load
 
 SQL = Path(__file__).with_name("sql")
@@ -93,6 +93,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         outcome.reference_matches = len(execute(conn, _step("stored_reference_matches"), submission))
         execute(conn, "INSERT INTO _affected " + _step("competing_texts"), submission)
         if documents:
+            scratch.frame("_upload_terms", upload_terms(conn, contributor_id, period, tz))
             scratch.view("_incoming", _step("incoming_documents"))
             (matches,), = conn.execute("SELECT count(*) FROM _incoming WHERE status = 'reference'").fetchall()
             outcome.reference_matches += matches
@@ -102,7 +103,6 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         clock.lap("reference match")
         moved = _first_come(conn, scratch)
         clock.lap("credit")
-    apply_terms(conn, contributor_id, period, tz)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
     refresh_funnel(conn, outcome.others_moved)
     clock.lap("other funnels")
