@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
-from onett_resources.parquet_parts import PartWriter
+from onett_resources.parquet_parts import PartWriter, read_row_group
 
 
 class MissingStage(FileNotFoundError):
@@ -73,6 +73,13 @@ class DocumentStore(ConfigurableResource):
             metadata = pq.ParquetFile(path).metadata
             groups += [(metadata.row_group(g).total_byte_size, path, g) for g in range(metadata.num_row_groups)]
         return [(path, g) for _, path, g in sorted(groups, key=lambda group: -group[0])]
+
+    def batches(self, stage: str, contributor_id: str, period: date, columns: list[str],
+                kind: str = "docs") -> Iterator[pl.DataFrame]:
+        """The partition's rows one written batch (row group) at a time, in written order: bounded memory."""
+        for path in self.parts(stage, contributor_id, period, kind):
+            for group in range(pq.ParquetFile(path).num_row_groups):
+                yield read_row_group(path, group, columns)
 
     def scan(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> pl.LazyFrame | None:
         parts = self.parts(stage, contributor_id, period, kind)

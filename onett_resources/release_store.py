@@ -13,7 +13,6 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -221,11 +220,3 @@ class _ReleaseWriter:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def iter_texts(parts: list[Path], columns: list[str]) -> Iterator[pl.DataFrame]:
-    """A submission's filtered documents, one row group at a time."""
-    for part in parts:
-        file = pq.ParquetFile(part)
-        for group in range(file.num_row_groups):
-            yield pl.from_arrow(file.read_row_group(group, columns=columns))

@@ -7,10 +7,10 @@ from onett_domain import membership
 from onett_domain.policy import Policy
 from onett_resources import ConsentRegistry, DocumentStore, Warehouse
 from onett_resources.document_store import MissingStage
-from onett_resources.release_store import iter_texts
 from onett_resources.warehouse import transaction
 
 GROUP = "club"
+WORD_COLUMNS = ["file", "position", "text"]
 
 
 def membership_assets() -> list[AssetsDefinition]:
@@ -24,13 +24,11 @@ def membership_assets() -> list[AssetsDefinition]:
         with warehouse.connection() as conn, transaction(conn):
             for contributor_id, period in membership.uncounted_submissions(conn):
                 try:
-                    parts = document_store.parts("filtered", contributor_id, period, "docs")
+                    for texts in document_store.batches("filtered", contributor_id, period, WORD_COLUMNS):
+                        counted = texts.with_columns(words=texts["text"].str.count_matches(r"\S+").cast(int))
+                        filled += membership.fill_words(conn, contributor_id, period, counted)
                 except MissingStage:
                     context.log.warning(f"{contributor_id} {period:%Y-%m}: no filtered parts, words not counted")
-                    continue
-                for texts in iter_texts(parts, ["file", "position", "text"]):
-                    counted = texts.with_columns(words=texts["text"].str.count_matches(r"\S+").cast(int))
-                    filled += membership.fill_words(conn, contributor_id, period, counted)
             rows = membership.progress(conn, policy.membership_words)
         members = consent.members()
         pending = {a.contributor_id for a in consent.applications(pending=True)}

@@ -23,7 +23,6 @@ from onett_domain.periods import month_end
 from onett_domain.policy import Policy
 from onett_domain.release_card import croissant, dataset_card
 from onett_resources import DocumentStore, ReleaseStore, Tokenizer, Warehouse
-from onett_resources.release_store import iter_texts
 
 GROUP = "releases"
 TEXT_COLUMNS = ["contributor_id", "file", "position", "text", "tokens", "language", "submitted_at", "content_hash"]
@@ -56,9 +55,8 @@ def release_assets(partitions: Partitions) -> list[AssetsDefinition]:
             digest, words = releases.Digest(), {}
             for contributor_id, submission, count in releases.submissions(conn, period, tz):
                 chosen = releases.members(conn, period, tz, contributor_id, submission)
-                parts = document_store.parts("filtered", contributor_id, submission, "docs")
                 written = 0
-                for texts in iter_texts(parts, TEXT_COLUMNS):
+                for texts in document_store.batches("filtered", contributor_id, submission, TEXT_COLUMNS):
                     rows = releases.shard_rows(texts, chosen)
                     if rows.height:
                         digest.update(rows)
