@@ -56,6 +56,15 @@ class Settings:
     public_url: str = ""  # where the platform is reached, named in releases
     membership_words: int = 100_000_000
     share_requires_membership: bool = False
+    usage_dir: Path | None = None  # the consumer's per-partner API usage CSVs (None: <home>/usage)
+    credit_ratio: Decimal = Decimal(1)  # API tokens of credit granted per contributed token
+    credit_expiry_months: int = 12  # a grant expires this many months after it takes effect (0: never)
+    payments: Path | None = None  # payee details, payment runs, their audit and disputes (SQLite; None: <home>/payments.sqlite)
+    payee_key_file: Path | None = None  # the key that seals payee bank details (None: beside key_file)
+    minimum_payout: Decimal = Decimal(1000)  # smaller amounts owed carry forward to the next payment run
+    debtor_name: str = "onett operator"  # the platform's paying account, named in payment files
+    debtor_account: str = ""
+    debtor_bank: str = ""  # the paying bank: a BIC, or the bank's own code
 
     @property
     def policy(self) -> Policy:
@@ -132,6 +141,24 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"ONETT_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
+    def whole_number(name: str, default: int) -> int:
+        text = env.get(name, str(default))
+        if not text.strip().isdigit():
+            raise SettingsError(f"{name}={text!r} must be a whole number")
+        return int(text)
+
+    def non_negative_decimal(name: str, default: str) -> Decimal:
+        text = env.get(name, default)
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            raise SettingsError(f"{name}={text!r} is not a decimal number") from None
+        if not value.is_finite() or value < 0:
+            raise SettingsError(f"{name}={text!r} must be zero or more")
+        return value
+
+    operator_name = env.get("ONETT_OPERATOR_NAME", "onett operator").strip() or "onett operator"
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -157,8 +184,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         count_raw_tokens=env.get("ONETT_COUNT_RAW_TOKENS", "0").strip().lower() in YES,
         log_level=log_level,
         release_shard_mb=positive_int("ONETT_RELEASE_SHARD_MB", 256),
-        operator_name=env.get("ONETT_OPERATOR_NAME", "onett operator").strip() or "onett operator",
+        operator_name=operator_name,
         public_url=env.get("ONETT_PUBLIC_URL", "").strip(),
         membership_words=positive_int("ONETT_MEMBERSHIP_WORDS", 100_000_000),
         share_requires_membership=env.get("ONETT_SHARE_REQUIRES_MEMBERSHIP", "0").strip().lower() in YES,
+        usage_dir=path("ONETT_USAGE_DIR", "usage"),
+        credit_ratio=non_negative_decimal("ONETT_CREDIT_RATIO", "1"),
+        credit_expiry_months=whole_number("ONETT_CREDIT_EXPIRY_MONTHS", 12),
+        payments=path("ONETT_PAYMENTS_DB", "payments.sqlite"),
+        payee_key_file=Path(env.get("ONETT_PAYEE_KEY_FILE")
+                            or path("ONETT_KEY_FILE", "keys/upload-keys.json").with_name("payee-key.json")).resolve(),
+        minimum_payout=non_negative_decimal("ONETT_MINIMUM_PAYOUT", "1000"),
+        debtor_name=env.get("ONETT_DEBTOR_NAME", "").strip() or operator_name,
+        debtor_account=env.get("ONETT_DEBTOR_ACCOUNT", "").strip(),
+        debtor_bank=env.get("ONETT_DEBTOR_BANK", "").strip(),
     )
