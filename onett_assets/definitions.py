@@ -20,6 +20,7 @@ from onett_assets.schedules import monthly_close
 from onett_assets.sensors import SENSORS
 from onett_resources import (
     ConsentRegistry,
+    DisputeRegister,
     DocumentStore,
     LandingZone,
     ReferenceFolder,
@@ -63,6 +64,7 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
         "workers": Workers(processes=settings.workers, stay=keep_workers),
         "consent": ConsentRegistry(path=str(settings.consent)),
+        "disputes": DisputeRegister(path=str(settings.payments)),
         "release_store": ReleaseStore(base_dir=str(settings.release_dir), shard_mb=settings.release_shard_mb,
                                       publisher=settings.operator_name, publisher_url=settings.public_url),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads"), key_file=str(settings.key_file)),

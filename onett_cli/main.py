@@ -76,6 +76,23 @@ def parser() -> argparse.ArgumentParser:
         decide.add_argument("application", type=int)
         decide.add_argument("--reason", required=True, help="why (the contributor sees it)")
         decide.add_argument("--by", help="who decides (default: your user name)")
+    dispute = command("dispute", "onett_cli.disputes:cmd_dispute",
+                      "disputed statements: list them, show a thread, answer, resolve with or without an adjustment")
+    dispute_actions = dispute.add_subparsers(dest="action")
+    listing = dispute_actions.add_parser("list", help="open disputes (every one with --all)")
+    listing.add_argument("--all", action="store_true")
+    show = dispute_actions.add_parser("show", help="a dispute's thread")
+    show.add_argument("dispute", type=int)
+    answer = dispute_actions.add_parser("answer", help="write to the contributor in a dispute's thread")
+    answer.add_argument("dispute", type=int)
+    answer.add_argument("--message", required=True)
+    answer.add_argument("--by", help="who answers (default: your user name)")
+    resolve = dispute_actions.add_parser("resolve", help="close a dispute: no change, or --adjust AMOUNT")
+    resolve.add_argument("dispute", type=int)
+    resolve.add_argument("--message", required=True, help="the last word (the contributor sees it)")
+    resolve.add_argument("--adjust", help="an adjustment in the currency (negative takes back), paid with the next "
+                                          "month that closes")
+    resolve.add_argument("--by", help="who resolves (default: your user name)")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",

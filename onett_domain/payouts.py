@@ -129,22 +129,25 @@ def _publish(conn: duckdb.DuckDBPyConnection, closing: Closing, policy: Policy, 
 
 
 def _record_adjustments(conn: duckdb.DuckDBPyConnection, closing: Closing, policy: Policy, now: datetime) -> list[list]:
-    """Owed now minus paid (published amount plus adjustments already carried) per contributor, replacing the
-    not-yet-carried adjustments of this month: recomputing twice never doubles an adjustment."""
+    """Owed now minus paid (published amount plus recomputation adjustments already carried) per contributor,
+    replacing the not-yet-carried recomputation adjustments of this month: recomputing twice never doubles an
+    adjustment, and never undoes one decided on a dispute (onett_domain.disputes)."""
     period, digits = closing.period, policy.digits
     paid = {c: to_minor(a, digits) for c, a in conn.execute(
         "SELECT contributor_id, amount FROM payouts WHERE period = ?", [period]).fetchall()}
     for c, a in conn.execute(
         "SELECT contributor_id, sum(amount) FROM payout_adjustments WHERE period = ? AND applied_in IS NOT NULL "
-        "GROUP BY 1", [period],
+        "AND source = 'recomputed' GROUP BY 1", [period],
     ).fetchall():
         paid[c] = paid.get(c, 0) + to_minor(a, digits)
     owed = {s.contributor_id: s.minor for s in closing.shares}
     diffs = [[c, owed.get(c, 0) - paid.get(c, 0)] for c in sorted(set(owed) | set(paid))]
     diffs = [[c, d] for c, d in diffs if d != 0]
-    conn.execute("DELETE FROM payout_adjustments WHERE period = ? AND applied_in IS NULL", [period])
+    conn.execute("DELETE FROM payout_adjustments WHERE period = ? AND applied_in IS NULL AND source = 'recomputed'",
+                 [period])
     reason = f"{period:%Y-%m} (closed {closing.closed:%Y-%m-%d}) recomputed on {now:%Y-%m-%d}"
-    insert_rows(conn, "INSERT INTO payout_adjustments VALUES (?, ?, ?, ?, ?, ?, NULL)",
+    insert_rows(conn, "INSERT INTO payout_adjustments (period, contributor_id, amount, currency, reason, recorded_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
                 [[period, c, to_major(d, digits), policy.currency, reason, now] for c, d in diffs])
     return [[c, to_major(d, digits)] for c, d in diffs]
 

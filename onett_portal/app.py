@@ -31,6 +31,7 @@ from onett_portal.config import PortalSettings, load_portal_settings
 from onett_portal.consent import ConsentPages, describe_terms, terms_sidecar
 from onett_portal.i18n import STAGES as STAGE_LABELS
 from onett_portal.i18n import Translator, pick_language
+from onett_portal.disputes import DisputePages
 from onett_portal.membership import MembershipPages
 from onett_portal.reads import WarehouseBusy, WarehouseReader
 from onett_portal.releases import ReleasePages
@@ -107,6 +108,7 @@ class Portal:
         self.consent = ConsentPages(self)
         self.releases = ReleasePages(self)
         self.membership = MembershipPages(self)
+        self.disputes = DisputePages(self)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 
     # ---- helpers ---------------------------------------------------------------------------------------
@@ -454,7 +456,8 @@ class Portal:
         return self.render(request, "statement.html", {
             "contributor_id": contributor_id, "row": row, "month": month, "paid": self.store.paid_months(),
             "now": datetime.now(self.policy.tz), "stale": self.stale_note(request, snap),
-            "csv_url": quote(request.url.path) + "/csv"}, who)
+            "csv_url": quote(request.url.path) + "/csv", "disputes": self.disputes.for_month(contributor_id, month),
+            "dispute_action": None if who.account.is_operator else f"/statements/{month:%Y-%m}/dispute"}, who)
 
     def _statement_csv(self, request: Request, who: SignedIn, contributor_id: str, month_text: str | None) -> Response:
         month = _month_of(month_text) if month_text is not None else None
@@ -645,6 +648,7 @@ class Portal:
             *self.consent.routes(),
             *self.releases.routes(),
             *self.membership.routes(),
+            *self.disputes.routes(),
             Route("/healthz", self.healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]

@@ -423,6 +423,60 @@ STRINGS: dict[str, tuple[str, str]] = {
     "membership_reason_required": ("결정 이유를 적어 주세요. 기여자에게 보입니다.",
                                    "Please give a reason for the decision; the contributor sees it."),
     "membership_not_decided": ("결정하지 못했습니다: {reason}", "Not decided: {reason}"),
+    # disputed statements
+    "nav_disputes": ("이의 제기", "Disputes"),
+    "disputes_title": ("정산서 이의 제기", "Statement disputes"),
+    "disputes_help": ("마감된 달의 정산서에 이의가 있으면 그 정산서 아래에서 제기할 수 있습니다. 운영자가 답하고, "
+                      "변경 없음 또는 조정으로 마무리합니다. 조정은 다음에 마감되는 달의 지급에 더해지며 마감된 달은 "
+                      "고치지 않습니다.",
+                      "You can dispute a closed month's statement from that statement. The operator answers and "
+                      "resolves it with no change or with an adjustment; an adjustment is paid with the next month "
+                      "that closes, and a closed month is never edited."),
+    "no_disputes": ("이의 제기가 없습니다.", "No disputes."),
+    "dispute_this_statement": ("이 정산서에 대한 이의 제기", "Disputes about this statement"),
+    "dispute_how": ("무엇이 틀렸다고 보시는지 적어 주세요. 운영자가 여기와 이의 제기 페이지에서 답합니다.",
+                    "Say what you believe is wrong. The operator answers here and on the disputes page."),
+    "dispute_message": ("내용", "Message"),
+    "dispute_open_button": ("이의 제기", "Dispute this statement"),
+    "dispute_follow": ("진행 중인 이의 제기 보기", "Follow your open dispute"),
+    "dispute_about": ("{month} 정산서", "Statement of {month}"),
+    "dispute_open": ("답변 대기", "waiting for an answer"),
+    "dispute_answered": ("운영자 답변", "answered"),
+    "dispute_resolved_no_change": ("종료: 변경 없음", "resolved: no change"),
+    "dispute_resolved_adjustment": ("종료: 조정 {amount}", "resolved: adjustment of {amount}"),
+    "dispute_adjustment_note": ("조정은 다음에 마감되는 달의 지급에 더해집니다.",
+                                "The adjustment is paid with the next month that closes."),
+    "dispute_reply": ("답장", "Reply"),
+    "send": ("보내기", "Send"),
+    "role_contributor": ("기여자", "contributor"),
+    "role_operator": ("운영자", "operator"),
+    "dispute_sent": ("보냈습니다. 운영자의 답은 여기에 나옵니다.", "Sent. The operator's answer will appear here."),
+    "dispute_needs_message": ("내용을 적어 주세요.", "Please write a message."),
+    "dispute_not_closed": ("아직 마감되지 않은 달입니다. 마감 전에는 수치가 바뀔 수 있어 이의 제기를 받지 않습니다.",
+                           "This month is not closed yet; its numbers can still change, so it cannot be disputed."),
+    "dispute_already_open": ("이 달에 대한 이의 제기가 이미 진행 중입니다. 그 스레드에 답장해 주세요.",
+                             "A dispute about this month is already open; please reply in its thread."),
+    "dispute_refused": ("처리하지 못했습니다: {reason}", "Not done: {reason}"),
+    "disputes_operator_title": ("정산서 이의 제기", "Statement disputes"),
+    "disputes_open_title": ("진행 중", "Open"),
+    "disputes_operator_help": ("답변은 기여자에게 보입니다. 조정으로 마무리하면 다음 지급 계산 때 조정 내역에 기록되고 "
+                               "다음에 마감되는 달에 지급됩니다 (음수는 회수).",
+                               "Answers are shown to the contributor. Resolving with an adjustment records it with the "
+                               "next payouts computed and pays it with the next month that closes (negative takes "
+                               "back)."),
+    "no_open_disputes": ("진행 중인 이의 제기가 없습니다.", "No dispute is open."),
+    "disputes_resolved_title": ("종료됨", "Resolved"),
+    "no_resolved_disputes": ("종료된 이의 제기가 없습니다.", "No dispute has been resolved yet."),
+    "dispute_answer": ("답변", "Answer"),
+    "dispute_resolution_message": ("마무리 말 (기여자에게 보입니다)", "Closing words (the contributor sees them)"),
+    "dispute_no_change": ("변경 없음", "No change"),
+    "dispute_with_adjustment": ("조정", "Adjustment"),
+    "dispute_amount": ("조정 금액 ({currency})", "Adjustment amount ({currency})"),
+    "dispute_resolve": ("마무리", "Resolve"),
+    "dispute_resolved_by": ("{when}에 {who} 님이 마무리", "resolved by {who} on {when}"),
+    "dispute_choose_resolution": ("변경 없음 또는 조정을 골라 주세요.", "Please choose no change or an adjustment."),
+    "dispute_answered_ok": ("답변을 보냈습니다.", "The answer is sent."),
+    "dispute_resolved_ok": ("이의 제기를 마무리했습니다.", "The dispute is resolved."),
 }
 
 USAGE_LABELS = {

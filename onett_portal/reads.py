@@ -194,6 +194,10 @@ def membership_overview(conn, threshold: int) -> list[Progress]:
     return rows + [Progress(c, 0, threshold, 0) for c in known_contributors(conn) if c not in counted]
 
 
+def closed_months(conn) -> list[date]:
+    return [r[0] for r in conn.execute("SELECT period FROM payout_periods ORDER BY 1").fetchall()]
+
+
 def contributor_period_statement(conn, contributor_id: str, month: date) -> dict | None:
     """One closed month of one contributor, for the printable statement and its CSV; None if not paid then."""
     row = conn.execute(

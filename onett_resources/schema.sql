@@ -122,11 +122,13 @@ CREATE TABLE IF NOT EXISTS payout_periods (
 CREATE TABLE IF NOT EXISTS payout_adjustments (
     period         DATE NOT NULL,            -- the closed month that was recomputed
     contributor_id VARCHAR NOT NULL,
-    amount         DECIMAL(38, 3) NOT NULL,  -- owed now minus paid (negative: paid too much)
+    amount         DECIMAL(38, 3) NOT NULL,  -- owed now minus paid, or as decided on a dispute (either sign)
     currency       VARCHAR NOT NULL,
     reason         VARCHAR NOT NULL,
     recorded_at    TIMESTAMPTZ NOT NULL,
-    applied_in     DATE                      -- the month whose payout carries it; NULL until that month closes
+    applied_in     DATE,                     -- the month whose payout carries it; NULL until that month closes
+    source         VARCHAR DEFAULT 'recomputed',  -- recomputed (the month computed again) | dispute (decided on one)
+    dispute_id     BIGINT                    -- the dispute (payments register) an adjustment was decided on
 );
 
 -- What personal data was masked, per file (counts only, never the values).
@@ -156,3 +158,4 @@ CREATE TABLE IF NOT EXISTS near_pairs (
     other_hash     VARCHAR NOT NULL,
     similarity     DOUBLE NOT NULL
 );
+

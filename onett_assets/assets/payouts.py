@@ -15,9 +15,10 @@ from dagster import (
 from onett_assets.metadata import table
 from onett_assets.partitions import Partitions
 from onett_domain import payouts as months
+from onett_domain.disputes import record_dispute_adjustments
 from onett_domain.money import to_major
 from onett_domain.policy import Policy
-from onett_resources import ConsentRegistry, Warehouse
+from onett_resources import ConsentRegistry, DisputeRegister, Warehouse
 from onett_resources.warehouse import transaction
 
 GROUP = "payouts"
@@ -54,15 +55,19 @@ def payout_assets(partitions: Partitions) -> list[AssetsDefinition]:
     @asset(group_name=GROUP, partitions_def=partitions.months, kinds={"duckdb"}, pool="duckdb",
            deps=[AssetDep(contribution_ratios), AssetDep("api_revenue")])
     def payouts(context: AssetExecutionContext, warehouse: Warehouse, policy: ResourceParam[Policy],
-                consent: ConsentRegistry) -> MaterializeResult:
+                consent: ConsentRegistry, disputes: DisputeRegister) -> MaterializeResult:
         """What each contributor is paid for the month. pool = R_API x alpha, rounded down to the currency's minor
         unit; it is split in proportion to T_i by largest remainder, so the amounts sum exactly to the pool, with
         ties settled by more tokens, then contributor id. Adjustments recorded for earlier closed months are carried
-        in. Once closed, a month's payouts are frozen: recomputing records adjustments."""
+        in, with those decided on disputes. Once closed, a month's payouts are frozen: recomputing records
+        adjustments."""
         period = date.fromisoformat(context.partition_key)
         policy = consent.sharing(policy)
+        now = datetime.now(timezone.utc)
+        resolved = disputes.adjustments()
         with warehouse.connection() as conn, transaction(conn):
-            closing = months.close_month(conn, period, policy, datetime.now(timezone.utc))
+            decided = record_dispute_adjustments(conn, resolved, now)
+            closing = months.close_month(conn, period, policy, now)
         digits, currency = policy.digits, policy.currency
         if not closing.shares:
             context.log.warning(f"{period:%Y-%m}: no accepted tokens, the pool of {to_major(closing.pool, digits)} "
@@ -76,6 +81,9 @@ def payout_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "payouts": table(["contributor", "tokens", "ratio", f"amount ({currency})", "adjustment carried in"],
                              [[r[1], r[2], r[3], r[4], r[6]] for r in closing.rows]),
         }
+        if decided:
+            metadata["adjustments decided on disputes"] = table(
+                ["dispute", "contributor", "month", f"adjustment ({currency})"], decided)
         if closing.closed is not None:
             metadata["frozen"] = f"closed {closing.closed:%Y-%m-%d}: published payouts kept"
             metadata["adjustments recorded"] = table(["contributor", f"adjustment ({currency})"], closing.adjustments,
