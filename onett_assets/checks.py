@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
+from onett_domain import api_credit as credit
 from onett_domain import payouts as months
 from onett_resources import Warehouse
 
@@ -49,4 +50,31 @@ def credited_tokens_match_funnel(warehouse: Warehouse) -> AssetCheckResult:
     )
 
 
-CHECKS = [payouts_sum_to_pool, ratios_sum_to_one, credited_tokens_match_funnel]
+@asset_check(asset="api_credit", blocking=True,
+             description="Per contributor, granted - used - expired + corrections = balance, the balance is never "
+                         "negative, every entry has the sign of its kind, and no grant is overdrawn at any month's end.")
+def api_credit_balances(warehouse: Warehouse) -> AssetCheckResult:
+    with warehouse.connection() as conn:
+        entries = credit.stored_entries(conn)
+    summaries = credit.summarize(entries)
+    unbalanced = [s for s in summaries.values() if not s.adds_up]
+    negative = [s for s in summaries.values() if s.balance < 0]
+    signs = credit.wrong_signs(entries)
+    overdrawn = credit.overdrawn(entries)
+    return AssetCheckResult(
+        passed=not (unbalanced or negative or signs or overdrawn),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "contributors": len(summaries),
+            "not adding up": ", ".join(f"{s.contributor_id}: {s.granted} - {s.used} - {s.expired} + {s.corrections}"
+                                       f" != {s.balance}" for s in unbalanced) or "none",
+            "negative balances": ", ".join(f"{s.contributor_id}: {s.balance}" for s in negative) or "none",
+            "entries with a wrong sign": ", ".join(f"{e.period:%Y-%m} {e.contributor_id} {e.entry} {e.credit}"
+                                                   for e in signs[:20]) or "none",
+            "grants overdrawn": ", ".join(f"{c} grant {g:%Y-%m} at the end of {m:%Y-%m}: {n}"
+                                          for c, g, m, n in overdrawn[:20]) or "none",
+        },
+    )
+
+
+CHECKS = [payouts_sum_to_pool, ratios_sum_to_one, credited_tokens_match_funnel, api_credit_balances]

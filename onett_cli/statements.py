@@ -50,6 +50,10 @@ def cmd_statement(args) -> int:
     club = st["membership"]
     say(f"  1T Club membership        {club['words']:,} of {club['threshold']:,} words ({club['progress']:.1%}); "
         + _membership_status(s, st["contributor_id"], club))
+    api = st.get("api_credit")
+    if api and (api["granted"] or api["billable"]):
+        say(f"  Free API tokens (1T Club) granted {api['granted']:,}, used {api['used']:,}, left {api['left']:,}; "
+            f"value used {api['value_used']} {cur} (details: onett credit {st['contributor_id']})")
     if st["payout_history"]:
         say("\nPayout history")
         say(text_table(["month", "tokens", "ratio", f"amount ({cur})", "of which adjustments"],

@@ -9,6 +9,7 @@ import duckdb
 
 from onett_domain.earning import EARNING, accepted_tokens_through
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows
+from onett_domain.api_credit import credit_section
 from onett_domain.membership import Progress, progress
 from onett_domain.money import ratio
 from onett_domain.periods import month_bounds, month_of, next_month
@@ -139,6 +140,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
         "erased": [f for f in held if f["status"] == "erased"],
         "terms": terms_summary(conn, contributor_id),
         "membership": _membership(conn, contributor_id, policy),
+        "api_credit": credit_section(conn, contributor_id, policy),
         "funnel": [
             {"stage": s, "docs": int(d), "tokens": int(t), "meaning": DESCRIPTIONS.get(s, "")} for s, d, t in funnel
         ],

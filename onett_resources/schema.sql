@@ -159,3 +159,37 @@ CREATE TABLE IF NOT EXISTS near_pairs (
     similarity     DOUBLE NOT NULL
 );
 
+-- The consumer's API usage per partner (1T Club), copied from the usage feed (ONETT_USAGE_DIR) by `api_usage`.
+CREATE TABLE IF NOT EXISTS api_usage (
+    date           DATE NOT NULL,
+    contributor_id VARCHAR NOT NULL,
+    api_key        VARCHAR NOT NULL,    -- the key the usage was reported under; '' when the feed names the contributor
+    input_tokens   BIGINT NOT NULL,
+    output_tokens  BIGINT NOT NULL,
+    source         VARCHAR NOT NULL     -- file and line in the feed
+);
+
+-- The 1T Club's API credit ledger (`api_credit`), append-only: grants for newly credited tokens, usage drawn on
+-- them, usage beyond them (billable), what expired unused, and corrections. Balances are sums of `credit`, never
+-- stored. A month's entries are frozen once it is closed; later differences are corrections in a later month.
+CREATE TABLE IF NOT EXISTS api_credit_ledger (
+    period          DATE NOT NULL,      -- the month the entry belongs to
+    contributor_id  VARCHAR NOT NULL,
+    entry           VARCHAR NOT NULL,   -- grant | usage | billable | expiry | correction
+    grant_period    DATE,               -- the grant it belongs to or draws on (the month its tokens were credited
+                                        -- in); NULL for billable usage
+    credit          BIGINT NOT NULL,    -- API tokens, signed change of the balance: grant +, usage -, expiry -
+    billable        BIGINT NOT NULL,    -- API tokens used beyond the credit (billable entries and their corrections)
+    effective_on    DATE,               -- the grant's first day of use
+    expires_on      DATE,               -- the grant's first day it can no longer be used; NULL: never
+    corrects        VARCHAR NOT NULL,   -- a correction: the kind of entry it corrects; '' otherwise
+    corrects_period DATE,               -- a correction: the frozen month it corrects
+    note            VARCHAR NOT NULL
+);
+
+-- When each month's credit entries were last computed, and frozen (the first computation after the month closed).
+CREATE TABLE IF NOT EXISTS api_credit_months (
+    period         DATE NOT NULL,
+    computed_at    TIMESTAMPTZ NOT NULL,
+    frozen_at      TIMESTAMPTZ
+);

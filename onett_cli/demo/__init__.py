@@ -1,5 +1,6 @@
 """`onett demo`: a small, real landing zone (Korean and English, several contributors and months, a few
-copies and some public text), the consumer's revenue and a reference corpus, so a new user sees it all work.
+copies and some public text), the consumer's revenue, the partners' own API usage (1T Club credit) and a
+reference corpus, so a new user sees it all work.
 
 Texts are public-domain or CC0 samples of the team's corpora (see data/SOURCE.md)."""
 
@@ -116,9 +117,30 @@ def build_demo(settings: Settings, now: datetime | None = None) -> dict:
         lines.append(f"{day},{requests},{input_tokens},{output_tokens},{revenue}")
     revenue_file = settings.revenue_dir / "api-usage-demo.csv"
     revenue_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _usage_feed(settings, [m0 + timedelta(n) for n in range((today - m0).days)])
     return {
         "files": len([f for f in files if not f[0].endswith(".terms.json")]),
         "contributors": sorted({rel.split("/")[0] for rel, _, _ in files}),
         "months": [m0.strftime("%Y-%m"), m1.strftime("%Y-%m"), m2.strftime("%Y-%m")],
         "revenue_days": len(days),
     }
+
+
+def _usage_feed(settings: Settings, days: list[date]) -> None:
+    """The partners' own API usage (1T Club credit): the publisher and the reading club by contributor id, the
+    legal research group through two API keys; a weekday's use is a few thousand tokens."""
+    folder = settings.usage_dir or settings.home / "usage"
+    (folder / "keys").mkdir(parents=True, exist_ok=True)
+    by_id, by_key = ["date,contributor_id,input_tokens,output_tokens"], ["date,api_key,input_tokens,output_tokens"]
+    for n, day in enumerate(days):
+        if day.weekday() < 5:
+            by_id.append(f"{day},한빛출판사,{900 + 37 * (n % 7)},{310 + 11 * (n % 5)}")
+            by_key.append(f"{day},demo-key-precedents-1,{420 + 13 * (n % 3)},{160}")
+        if day.weekday() == 5:
+            by_id.append(f"{day},moby-dick-club,{2_400 + 50 * (n % 4)},{900}")
+            by_key.append(f"{day},demo-key-precedents-2,{150},{60}")
+    (folder / "partner-usage-demo.csv").write_text("\n".join(by_id) + "\n", encoding="utf-8")
+    (folder / "keys" / "api-usage-by-key-demo.csv").write_text("\n".join(by_key) + "\n", encoding="utf-8")
+    (folder / "keys" / "api_keys.csv").write_text(
+        "api_key,contributor_id\ndemo-key-precedents-1,판례연구회\ndemo-key-precedents-2,판례연구회\n",
+        encoding="utf-8")
