@@ -9,19 +9,16 @@ to what, from where, and when."""
 from __future__ import annotations
 
 import hashlib
-import os
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from dagster import ConfigurableResource
 
 from onett_domain.policy import Policy
 from onett_domain.terms import Acceptance, Agreement, TermsDecision, check_usage, decide_terms, submission_consent
 from onett_domain.uploads import Upload
+from onett_resources.registers import open_register
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agreements (
@@ -122,20 +119,8 @@ def _time(text: str | None) -> datetime | None:
 class ConsentRegistry(ConfigurableResource):
     path: str
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            if new:
-                os.chmod(path, 0o600)
-            conn.executescript(SCHEMA)
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+    def _db(self):
+        return open_register(self.path, SCHEMA)
 
     # Agreements
 

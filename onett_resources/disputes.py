@@ -9,17 +9,13 @@ ever added; a resolution is set once."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from pathlib import Path
-from typing import Iterator
 
 from dagster import ConfigurableResource
 
 from onett_domain.disputes import MAX_MESSAGE, Dispute, DisputeError, Message
+from onett_resources.registers import open_register
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS disputes (
@@ -61,20 +57,8 @@ def _text(text: str, what: str) -> str:
 class DisputeRegister(ConfigurableResource):
     path: str
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            if new:
-                os.chmod(path, 0o600)
-            conn.executescript(SCHEMA)
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+    def _db(self):
+        return open_register(self.path, SCHEMA)
 
     def open_dispute(self, contributor_id: str, period: date, opened_by: str, message: str,
                      closed_months: set[date]) -> Dispute:

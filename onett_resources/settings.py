@@ -65,6 +65,7 @@ class Settings:
     debtor_name: str = "onett operator"  # the platform's paying account, named in payment files
     debtor_account: str = ""
     debtor_bank: str = ""  # the paying bank: a BIC, or the bank's own code
+    bank_statement_dir: Path | None = None  # bank statement CSVs to apply to payment runs (None: <home>/bank_statements)
 
     @property
     def policy(self) -> Policy:
@@ -198,4 +199,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         debtor_name=env.get("ONETT_DEBTOR_NAME", "").strip() or operator_name,
         debtor_account=env.get("ONETT_DEBTOR_ACCOUNT", "").strip(),
         debtor_bank=env.get("ONETT_DEBTOR_BANK", "").strip(),
+        bank_statement_dir=path("ONETT_BANK_STATEMENT_DIR", "bank_statements"),
     )
