@@ -6,9 +6,11 @@ import warnings
 
 from dagster import BetaWarning, Definitions, PreviewWarning, definitions, in_process_executor
 
+from onett_assets.assets.api_credit import api_credit_assets
 from onett_assets.assets.erasure import erasure_assets
 from onett_assets.assets.ingest import ingest_assets
 from onett_assets.assets.membership import membership_assets
+from onett_assets.assets.payments import payment_assets
 from onett_assets.assets.payouts import payout_assets
 from onett_assets.assets.reference import reference_assets
 from onett_assets.assets.releases import release_assets
@@ -18,17 +20,20 @@ from onett_assets.jobs import JOBS
 from onett_assets.partitions import build_partitions
 from onett_assets.schedules import monthly_close
 from onett_assets.sensors import SENSORS
+from onett_resources.durable import keep_private
 from onett_resources import (
     ConsentRegistry,
     DisputeRegister,
     DocumentStore,
     LandingZone,
+    PaymentRegister,
     ReferenceFolder,
     ReleaseStore,
     RevenueSource,
     Settings,
     Tokenizer,
     UploadArchive,
+    UsageFeed,
     Warehouse,
     Workers,
     load_settings,
@@ -53,6 +58,7 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         ),
         "reference_folder": ReferenceFolder(path=str(settings.reference_dir)),
         "revenue_source": RevenueSource(path=str(settings.revenue_dir)),
+        "usage_feed": UsageFeed(path=str(settings.usage_dir)),
         "warehouse": Warehouse(
             database=str(settings.warehouse),
             # DuckDB takes 80% of RAM by default; bounded, its joins spill to disk instead of crowding the workers.
@@ -65,6 +71,7 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         "workers": Workers(processes=settings.workers, stay=keep_workers),
         "consent": ConsentRegistry(path=str(settings.consent)),
         "disputes": DisputeRegister(path=str(settings.payments)),
+        "payments": PaymentRegister.from_settings(settings),
         "release_store": ReleaseStore(base_dir=str(settings.release_dir), shard_mb=settings.release_shard_mb,
                                       publisher=settings.operator_name, publisher_url=settings.public_url),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads"), key_file=str(settings.key_file)),
@@ -75,8 +82,9 @@ def build_definitions(settings: Settings, keep_workers: bool = False) -> Definit
     partitions = build_partitions(settings.policy)
     return Definitions(
         assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
-                *payout_assets(partitions), *release_assets(partitions),
-                *erasure_assets(), *membership_assets()],
+                *payout_assets(partitions), *payment_assets(partitions), *release_assets(partitions),
+                *erasure_assets(), *membership_assets(),
+                *api_credit_assets(partitions, settings.credit_ratio, settings.credit_expiry_months)],
         asset_checks=CHECKS,
         jobs=JOBS,
         sensors=SENSORS,
@@ -92,4 +100,5 @@ def build_definitions(settings: Settings, keep_workers: bool = False) -> Definit
 def defs() -> Definitions:
     """What `dagster dev` and the daemon load: the settings are read from the environment when the code location
     loads, not when this module is imported."""
+    keep_private()
     return build_definitions(load_settings())

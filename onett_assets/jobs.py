@@ -46,9 +46,10 @@ load_revenue = define_asset_job(
 
 close_period = define_asset_job(
     "close_period",
-    selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts", "training_release"),
-    description="Close a month: its revenue, contribution ratios and payouts, with the money checks, and its "
-                "training release.",
+    selection=AssetSelection.assets("api_revenue", "contribution_ratios", "payouts", "training_release",
+                                    "api_usage", "api_credit"),
+    description="Close a month: its revenue, contribution ratios and payouts, with the money checks, its "
+                "training release, and the partners' API usage and credit ledger.",
 )
 
 cut_release = define_asset_job(
@@ -69,5 +70,18 @@ count_membership = define_asset_job(
     description="Count the words each contributor contributed against the 1T Club's membership threshold.",
 )
 
+prepare_payment_run = define_asset_job(
+    "prepare_payment_run",
+    selection=AssetSelection.assets("payment_run"),
+    description="Prepare a closed month's payment run (tag onett/operator: who prepares it); another operator "
+                "approves it.",
+)
+
+settle_payments = define_asset_job(
+    "settle_payments",
+    selection=AssetSelection.assets("payment_settlements"),
+    description="Apply the bank statements dropped in the bank statement folder to the payment runs.",
+)
+
 JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
-        close_period, cut_release, finish_erasures, count_membership]
+        close_period, cut_release, finish_erasures, count_membership, prepare_payment_run, settle_payments]

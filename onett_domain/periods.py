@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+
+MONTH = re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])")
 
 
 def month_of(day: date) -> date:
@@ -39,6 +43,12 @@ def parse_month(text: str) -> date:
         return date.fromisoformat(text[:7] + "-01")
     except ValueError:
         raise ValueError(f"{text!r} is not a month; use YYYY-MM (e.g. 2026-10)") from None
+
+
+def exact_month(text: str) -> date | None:
+    """'YYYY-MM' in ASCII digits (a URL's or a form's month) -> its first day; None for anything else, including
+    year 0 and other scripts' digits."""
+    return date.fromisoformat(text + "-01") if MONTH.fullmatch(text or "") else None
 
 
 def months_between(first: date, last: date) -> list[date]:

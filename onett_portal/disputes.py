@@ -5,7 +5,6 @@ theirs reads as missing, never as forbidden."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from onett_domain.disputes import Dispute, DisputeError, parse_adjustment
+from onett_domain.periods import exact_month
 from onett_portal.reads import WarehouseBusy, closed_months
 from onett_resources.disputes import DisputeRegister
 
@@ -47,7 +47,7 @@ class DisputePages:
         if isinstance(posted, Response):
             return posted
         who, form = posted
-        month = _month(request.path_params["month"])
+        month = exact_month(request.path_params["month"])
         if month is None:
             return self.p.not_found(request, who)
         try:
@@ -142,7 +142,3 @@ class DisputePages:
             Route("/operator/disputes/{dispute_id:int}/answer", self.answer, methods=["POST"]),
             Route("/operator/disputes/{dispute_id:int}/resolve", self.resolve, methods=["POST"]),
         ]
-
-
-def _month(text: str) -> date | None:
-    return date.fromisoformat(text + "-01") if re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", text) else None

@@ -11,6 +11,7 @@ _MODULES = {
     "PaymentRegister": "payments",
     "ReferenceFolder": "reference", "ReleaseStore": "release_store", "RevenueSource": "revenue", "Settings": "settings", "load_settings": "settings", "Tokenizer": "tokenizer",
     "UploadArchive": "upload_archive", "Warehouse": "warehouse", "Workers": "workers",
+    "UsageFeed": "api_usage",
 }
 __all__ = sorted(_MODULES)
 

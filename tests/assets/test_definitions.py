@@ -26,12 +26,17 @@ GRAPH = {  # asset: (partitions, upstream assets)
     "training_release": ("month", {"payouts"}),
     "erasures": (None, {"token_counts", "training_release"}),
     "club_membership": (None, {"token_counts"}),
+    "payment_run": ("month", {"payouts"}),
+    "payment_settlements": (None, {"payment_run"}),
+    "api_usage": ("month", set()),
+    "api_credit": ("month", {"token_counts", "api_usage", "payouts"}),
 }
 CHECKS = {
     ("payouts", "payouts_sum_to_pool"),
     ("contribution_ratios", "ratios_sum_to_one"),
     ("contribution_ratios", "credited_tokens_match_funnel"),
     ("training_release", "tokens_match_ratios"),
+    ("api_credit", "api_credit_balances"),
 }
 JOBS = {
     "ingest_submission": {"raw_submission", "filtered", "deduped", "token_counts"},
@@ -40,10 +45,12 @@ JOBS = {
     "credit_submission": {"deduped", "token_counts"},
     "refresh_reference": {"reference_corpus"},
     "load_revenue": {"api_revenue"},
-    "close_period": {"api_revenue", "contribution_ratios", "payouts", "training_release"},
+    "close_period": {"api_revenue", "contribution_ratios", "payouts", "training_release", "api_usage", "api_credit"},
     "cut_release": {"training_release"},
     "finish_erasures": {"erasures"},
     "count_membership": {"club_membership"},
+    "prepare_payment_run": {"payment_run"},
+    "settle_payments": {"payment_settlements"},
 }
 
 
@@ -72,7 +79,8 @@ def test_asset_graph_and_partitions(defs):
     assert months.timezone == "Asia/Seoul" and months.start.strftime("%Y-%m") == "2023-01"
     # the writing steps share the warehouse's single writer
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
-    assert {name for name, pool in pools.items() if pool == {"duckdb"}} == set(GRAPH) - {"filtered"}
+    assert {name for name, pool in pools.items() if pool == {"duckdb"}} == set(GRAPH) - {"filtered",
+                                                                                         "payment_settlements"}
 
 
 def test_checks_jobs_sensors_and_schedule(defs):
@@ -86,11 +94,12 @@ def test_checks_jobs_sensors_and_schedule(defs):
     assert jobs == JOBS
     sensors = {s.name: (s.minimum_interval_seconds, {j.name for j in s.jobs}, s.default_status)
                for s in (defs.resolve_sensor_def(n) for n in ("landing_zone_sensor", "reference_and_revenue_sensor",
-                                                              "erasure_sensor"))}
+                                                              "erasure_sensor", "bank_statement_sensor"))}
     assert sensors == {
         "landing_zone_sensor": (30, {"ingest_submission"}, DefaultSensorStatus.RUNNING),
         "reference_and_revenue_sensor": (60, {"refresh_reference", "load_revenue"}, DefaultSensorStatus.RUNNING),
         "erasure_sensor": (30, {"finish_erasures"}, DefaultSensorStatus.RUNNING),
+        "bank_statement_sensor": (60, {"settle_payments"}, DefaultSensorStatus.RUNNING),
     }
     (schedule,) = defs.schedules
     assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone, schedule.job_name,

@@ -47,8 +47,10 @@ def server(home):
     # The demo's State of the Union archive: half its documents are public text, so its funnel shows removals.
     add_account(PortalStore(home / "portal.sqlite"), "archivist", "contributor", "archivist-password", "sotu-archive")
     port = _free_port()
+    # The platform's paying account, which payment files name (a Korean account at KB국민은행, bank code 004).
+    env = platform_env(home, ONETT_DEBTOR_ACCOUNT="110-123-456789", ONETT_DEBTOR_BANK="004")
     process = subprocess.Popen([sys.executable, "-m", "onett_cli.main", "portal", "--port", str(port)],
-                               env=platform_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -203,3 +205,81 @@ def test_contributor_uploads_sees_numbers_and_nothing_else(server, chromium, hom
     assert "is marked paid" in ops.content() and ops.locator("#months .pill.paid").count() == 1
     if shots:
         ops.screenshot(path=str(shots / "portal-operator.png"), full_page=True)
+
+
+def test_club_money_pages_in_a_real_browser(server, chromium, home):
+    """The 1T Club's money pages as people use them: a contributor disputes a closed month and enters bank details
+    (Korean), two operators answer, confirm, prepare and approve a payment run (English), and the contributor sees
+    the answer; nothing is blocked by the page's policy."""
+    from onett_portal.auth import add_account
+    from onett_portal.store import PortalStore
+
+    add_account(PortalStore(home / "portal.sqlite"), "ops2", "operator", "second-operator")
+    base = server
+    problems = []
+
+    def page(locale: str):
+        p = chromium.new_context(locale=locale, viewport={"width": 1200, "height": 900}).new_page()
+        p.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+        return p
+
+    alice = page("ko-KR")
+    _sign_in(alice, base, "alice")
+    card = alice.locator("#api-credit")  # the demo partner's free API tokens: granted = used + left (+ expired)
+    assert "무료 API 토큰" in card.inner_text()
+    granted, used, left = (int(card.locator(f"#credit-{k} dd").get_attribute("data-tokens"))
+                           for k in ("granted", "used", "left"))
+    assert granted > 0 and used > 0 and 0 <= left <= granted - used
+    month = re.findall(r"/statements/(\d{4}-\d{2})", alice.content())[-1]
+    alice.goto(f"{base}/statements/{month}")
+    alice.fill("form.dispute-open textarea[name=message]", "3월호 원고가 빠진 것 같습니다")
+    alice.click("form.dispute-open button[type=submit]")
+    alice.wait_for_load_state()
+    assert "/disputes" in alice.url and "보냈습니다" in alice.content() and "답변 대기" in alice.content()
+
+    alice.goto(base + "/payee")
+    alice.fill("input[name=bank]", "국민은행")
+    alice.fill("input[name=holder]", "한빛출판사")
+    alice.fill("input[name=account]", "123456-78-901234")
+    alice.click("form[action='/payee'] button[type=submit]")
+    alice.wait_for_load_state()
+    assert "****1234" in alice.content() and "123456-78-901234" not in alice.content()
+
+    ops = page("en-US")
+    _sign_in(ops, base, "ops")
+    ops.goto(base + "/operator/disputes")
+    ops.fill("form.resolve textarea[name=message]", "The March issue was dropped by mistake")
+    ops.check("form.resolve input[value=adjustment]")
+    ops.fill("form.resolve input[name=amount]", "5000")
+    ops.click("form.resolve button[type=submit]")
+    ops.wait_for_load_state()
+    assert "The dispute is resolved." in ops.content()
+
+    ops.goto(base + "/operator/payments")
+    ops.click(f"#payees-unconfirmed tr[data-contributor='{PUBLISHER}'] button[type=submit]")
+    ops.wait_for_load_state()
+    ops.select_option("form[action='/operator/payments/prepare'] select[name=month]", month)
+    ops.click("form[action='/operator/payments/prepare'] button[type=submit]")
+    ops.wait_for_load_state()
+    run_url = ops.url
+    assert re.search(r"/operator/payments/\d+", run_url)
+    assert ops.locator("#run-state").get_attribute("data-state") == "prepared"
+    ops.click("form[action$='/approve'] button[type=submit]")  # the preparer may not approve
+    ops.wait_for_load_state()
+    assert ops.locator("#run-state").get_attribute("data-state") == "prepared"
+    assert ops.locator(".note.error").count() == 1
+
+    second = page("en-US")
+    _sign_in(second, base, "ops2", "second-operator")
+    second.goto(run_url)
+    second.click("form[action$='/approve'] button[type=submit]")
+    second.wait_for_load_state()
+    assert second.locator("#run-state").get_attribute("data-state") == "approved"
+    with second.expect_download() as download:
+        second.click("form[action$='/export'] button[value=pain001]")
+    assert download.value.suggested_filename.endswith(".xml")
+    assert b"pain.001.001.09" in Path(download.value.path()).read_bytes()
+
+    alice.goto(base + "/disputes")
+    assert "종료: 조정" in alice.content() and "The March issue was dropped by mistake" in alice.content()
+    assert not problems, problems
