@@ -61,7 +61,7 @@ def plan_ingest(instance: DagsterInstance, landing_zone: LandingZone, policy: Po
     computed = {split_submission_key(k): v for k, v in last.items() if k is not None}
     computed.update({split_submission_key(k): computed.get(split_submission_key(k)) for k in materialized})
     return planning.plan_ingest(groups, ignored, known, computed, reference_fingerprint_in_use(instance),
-                                consent.consent_lookup())
+                                consent.consent_lookup(), landing_zone.folder_problems({c for c, _ in computed}))
 
 
 def revenue_months_to_refresh(instance: DagsterInstance, revenue_source: RevenueSource) -> list[tuple[date, str]]:

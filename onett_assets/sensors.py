@@ -13,11 +13,11 @@ from dagster import (
     sensor,
 )
 
-from onett_assets.jobs import finish_erasures, ingest_submission, load_revenue, refresh_reference
+from onett_assets.jobs import finish_erasures, ingest_submission, load_revenue, refresh_reference, settle_payments
 from onett_assets.partitions import contributors, submission_key
 from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
 from onett_domain.policy import Policy
-from onett_resources import ConsentRegistry, LandingZone, ReferenceFolder, RevenueSource
+from onett_resources import ConsentRegistry, LandingZone, PaymentRegister, ReferenceFolder, RevenueSource
 
 
 @sensor(job=ingest_submission, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -32,6 +32,8 @@ def landing_zone_sensor(context: SensorEvaluationContext, landing_zone: LandingZ
     ready = [p for p in plan.pending if p.youngest_age(now) >= landing_zone.settle_seconds]
     for reason in plan.ignored:
         context.log.warning(f"not processed: {reason}")
+    for alert in plan.alerts:
+        context.log.error(f"ALERT: {alert}")
     if not ready:
         waiting = len(plan.pending)
         return SkipReason(f"{waiting} upload(s) still settling" if waiting else "no new or changed uploads")
@@ -73,4 +75,14 @@ def erasure_sensor(context: SensorEvaluationContext, consent: ConsentRegistry):
     return RunRequest(run_key=f"erasures@{pending[0].id}-{pending[-1].id}@{stamp}")
 
 
-SENSORS = [landing_zone_sensor, reference_and_revenue_sensor, erasure_sensor]
+@sensor(job=settle_payments, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+def bank_statement_sensor(context: SensorEvaluationContext, payments: PaymentRegister):
+    """Applies bank statements dropped in the bank statement folder. The run key names the files not applied yet by
+    their content, so a refused file is not retried until it is replaced or another file arrives."""
+    waiting = payments.unapplied_statements()
+    if not waiting:
+        return SkipReason("no new bank statement")
+    return RunRequest(run_key="statements@" + ",".join(sorted(sha[:16] for _, sha in waiting)))
+
+
+SENSORS = [landing_zone_sensor, reference_and_revenue_sensor, erasure_sensor, bank_statement_sensor]

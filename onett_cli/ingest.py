@@ -45,6 +45,9 @@ def cmd_ingest(args) -> int:
         time.sleep(max(landing_zone.settle_seconds - youngest, 0.2))
     for reason in plan.ignored:
         say(f"not processed: {reason}")
+    for alert in plan.alerts:
+        say(f"ALERT: {alert}")
+    failures += len(plan.alerts)  # an operator must look: the exit status says so
     if plan.new_contributors:
         s.instance.add_dynamic_partitions("contributors", plan.new_contributors)
         say(f"new contributors: {', '.join(plan.new_contributors)}")

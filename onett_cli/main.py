@@ -8,6 +8,7 @@ import os
 import sys
 from importlib import import_module
 
+from onett_cli.payments import add_commands as add_payment_commands
 from onett_portal.config import DEFAULT_PORT
 from onett_resources.settings import SettingsError
 
@@ -93,6 +94,12 @@ def parser() -> argparse.ArgumentParser:
     resolve.add_argument("--adjust", help="an adjustment in the currency (negative takes back), paid with the next "
                                           "month that closes")
     resolve.add_argument("--by", help="who resolves (default: your user name)")
+    add_payment_commands(command)
+    credit = command("credit", "onett_cli.credit:cmd_credit", "1T Club API credit: every partner's balance, one "
+                     "partner's ledger, or `export MONTH`: the month's billable usage per partner as CSV")
+    credit.add_argument("what", nargs="*", metavar="CONTRIBUTOR | export MONTH")
+    credit.add_argument("--out", help="with export: write the CSV to this file (default: standard output)")
+    credit.add_argument("--json", action="store_true")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",
@@ -114,6 +121,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(0o077)  # onett_resources.durable.keep_private: everything written is the platform user's alone
+    if getattr(args, "contributor", None) is not None:  # one rule everywhere; never echoed raw to a terminal
+        import unicodedata
+
+        from onett_domain.uploads import CONTRIBUTOR_ID_RULE, valid_contributor_id
+
+        if not valid_contributor_id(unicodedata.normalize("NFC", args.contributor)):
+            print(f"onett: {args.contributor!r} is not a contributor id: {CONTRIBUTOR_ID_RULE}", file=sys.stderr)
+            return 2
     module, function = args.target.split(":")
     try:
         return getattr(import_module(module), function)(args)

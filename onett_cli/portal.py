@@ -53,5 +53,9 @@ def cmd_portal(args) -> int:
     app = create_app(settings)
     say(f"onett portal on http://{args.host}:{args.port}  "
         "(accounts: onett account add NAME --role contributor|operator)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # A client's address (the sign-in throttle's key) comes from the connection, unless the operator names the
+    # reverse proxies whose X-Forwarded-For is to be believed: uvicorn would otherwise believe any local client.
+    proxies = load_portal_settings().trusted_proxies
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     return 0

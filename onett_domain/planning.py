@@ -10,7 +10,7 @@ from datetime import date
 from typing import Callable
 
 from onett_domain.policy import Policy
-from onett_domain.uploads import Upload, fingerprint, valid_contributor_id
+from onett_domain.uploads import CONTRIBUTOR_ID_RULE, Upload, fingerprint, valid_contributor_id
 
 Submission = tuple[str, date]  # (contributor_id, period)
 
@@ -35,6 +35,7 @@ class IngestPlan:
     pending: list[PendingSubmission] = field(default_factory=list)
     new_contributors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # what cannot be processed now, and why
+    alerts: list[str] = field(default_factory=list)  # accidents an operator must look at; nothing was changed
 
 
 def group_uploads(uploads: list[Upload], policy: Policy, this_month: date) -> tuple[dict[Submission, list[Upload]],
@@ -44,8 +45,7 @@ def group_uploads(uploads: list[Upload], policy: Policy, this_month: date) -> tu
     ignored: list[str] = []
     for upload in uploads:
         if not valid_contributor_id(upload.contributor_id):
-            reason = (f"{upload.contributor_id!r}: a contributor folder name must not contain | , / \\ or control "
-                      "characters")
+            reason = f"{upload.contributor_id!r}: {CONTRIBUTOR_ID_RULE}"
             if reason not in ignored:
                 ignored.append(reason)
             continue
@@ -60,13 +60,21 @@ def group_uploads(uploads: list[Upload], policy: Policy, this_month: date) -> tu
 
 def plan_ingest(groups: dict[Submission, list[Upload]], ignored: list[str], known_contributors: set[str],
                 computed: dict[Submission, str | None], reference_fingerprint: str,
-                consent: Callable[[str, list[Upload]], str] | None = None) -> IngestPlan:
+                consent: Callable[[str, list[Upload]], str] | None = None,
+                folder_problems: dict[str, str] | None = None) -> IngestPlan:
     """`computed`: for every submission computed before, the fingerprint it was computed from (None if unknown); one
     whose files all disappeared is then processed again, and its uploads withdrawn. `consent`: the agreements state
-    that decides whether a contributor's uploads wait (see onett_domain.terms.consent_token)."""
+    that decides whether a contributor's uploads wait (see onett_domain.terms.consent_token). `folder_problems`:
+    contributors whose folder cannot be read as it is (a symbolic link, gone): their submissions are left exactly
+    as they were, with an alert, since an accident in the file system must not become a withdrawal."""
     plan = IngestPlan(ignored=list(ignored))
     plan.new_contributors = sorted({c for c, _ in groups} - known_contributors)
+    problems = folder_problems or {}
+    plan.alerts = [f"{problem}: its uploads are kept as they were and nothing of it is processed until the folder "
+                   "is back (a contributor withdraws by removing files, not the folder)" for problem in problems.values()]
     for key in sorted(set(groups) | set(computed)):
+        if key[0] in problems:
+            continue
         files = groups.get(key, [])
         current = fingerprint([(u.file, u.size, u.mtime_ns, u.terms_stamp) for u in files], reference_fingerprint,
                               consent(key[0], files) if consent and files else "")

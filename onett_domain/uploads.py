@@ -14,6 +14,7 @@ files, symlinks, duplicate uploads of the same bytes) are simply forgotten when 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -42,8 +43,17 @@ UPLOAD_SCHEMA = {
 }
 
 
+CONTRIBUTOR_ID_RULE = ("a contributor id (a landing folder name) must not be empty, start with a dot or a space, "
+                       "nor contain | , / \\ or control characters, and has at most 200 characters")
+
+
 def valid_contributor_id(contributor_id: str) -> bool:
-    return bool(contributor_id.strip()) and not any(c in contributor_id for c in FORBIDDEN_IN_CONTRIBUTOR_ID)
+    """The one definition, for the landing zone, the portal and the command line: nothing that splits a partition
+    key, hides a folder, or reaches an operator's terminal as an escape sequence."""
+    return (bool(contributor_id) and len(contributor_id) <= 200 and contributor_id == contributor_id.strip()
+            and not contributor_id.startswith(".")
+            and not any(c in FORBIDDEN_IN_CONTRIBUTOR_ID or unicodedata.category(c)[0] in "CZ" and c != " "
+                        for c in contributor_id))
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,22 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from onett_domain.periods import month_bounds
+from onett_domain.periods import exact_month, month_bounds
 from onett_domain.terms import USAGES
 from onett_portal import charts, reads
-from onett_portal.auth import Sessions, SignedIn, SignIn, TooManyAttempts
+from onett_portal.api_credit import CreditPages
+from onett_portal.auth import Sessions, SignedIn, SignIn, TooManyAttempts, same_token
 from onett_portal.config import PortalSettings, load_portal_settings
 from onett_portal.consent import ConsentPages, describe_terms, terms_sidecar
 from onett_portal.i18n import STAGES as STAGE_LABELS
-from onett_portal.i18n import Translator, pick_language
 from onett_portal.disputes import DisputePages
+from onett_portal.i18n import Translator, pick_language
 from onett_portal.membership import MembershipPages
+from onett_portal.payments import PaymentPages
 from onett_portal.reads import WarehouseBusy, WarehouseReader
 from onett_portal.releases import ReleasePages
 from onett_portal.store import PortalStore
@@ -41,12 +43,15 @@ from onett_portal.uploads import (
     revenue_allowed,
 )
 from onett_resources import ConsentRegistry, LandingZone, ReleaseStore, UploadArchive, Warehouse
+from onett_resources.durable import keep_private
 from onett_resources.revenue import HEADER as REVENUE_HEADER
 from onett_resources.settings import Settings, load_settings
 
 HERE = Path(__file__).parent
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 LOGIN_COOKIE = "onett_login"
+DEVICE_COOKIE = "onett_device"  # a browser that signed in before (onett_portal.auth)
+LOGIN_FIELD_BYTES = 4096
+LOGIN_BODY_BYTES = 16 << 10
 REVENUE_MAX_BYTES = 64 << 20
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -56,6 +61,24 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+
+
+class SizeLimits:
+    """Refuses, before reading a byte of it, a body larger than a page takes from someone not signed in yet (the
+    sign-in form): nobody can make the portal spool or parse megabytes without an account."""
+
+    def __init__(self, app, limits: dict[str, int]):
+        self.app, self.limits = app, limits
+
+    async def __call__(self, scope, receive_, send):
+        limit = self.limits.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if limit is not None:
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if not length.isdigit() or int(length) > limit:
+                status = 411 if not length else 413
+                return await PlainTextResponse(f"{status}: at most {limit} bytes, with a Content-Length",
+                                               status_code=status)(scope, receive_, send)
+        return await self.app(scope, receive_, send)
 
 
 class SecurityHeaders:
@@ -79,10 +102,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive_, send_with_headers)
-
-
-def _month_of(text: str) -> date | None:
-    return date.fromisoformat(text + "-01") if MONTH.match(text or "") else None
 
 
 def _csv_safe(value) -> str:
@@ -110,8 +129,13 @@ class Portal:
         self.membership = MembershipPages(self)
         self.disputes = DisputePages(self)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+        self.payments = PaymentPages(self)  # after env: it adds the payments its templates show
 
     # ---- helpers ---------------------------------------------------------------------------------------
+    def paid_months(self) -> dict[str, tuple]:
+        """YYYY-MM -> (who, when): months whose payment run is settled, and months marked paid by hand."""
+        return {**self.store.paid_months(), **self.payments.settled_months()}
+
     def today(self) -> date:
         return datetime.now(self.policy.tz).date()
 
@@ -175,7 +199,7 @@ class Portal:
         if isinstance(who, Response):
             return who
         form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
+        if not same_token(form.get("csrf"), who.csrf):
             return self.not_found(request, who)
         return who, form
 
@@ -204,25 +228,32 @@ class Portal:
         return response
 
     async def login_submit(self, request: Request) -> Response:
-        form = await request.form()
+        # Nobody is signed in yet: the form is small, and a larger one is refused before it is read (SizeLimits).
+        form = await request.form(max_files=0, max_fields=8, max_part_size=LOGIN_FIELD_BYTES)
         t = self.t(request)
         nxt = str(form.get("next", ""))
         expected = request.cookies.get(LOGIN_COOKIE, "")
-        if not expected or not secrets.compare_digest(str(form.get("csrf", "")), expected):
+        if not expected or not same_token(form.get("csrf"), expected):
             return self._login_page(request, t("form_expired"), 400, nxt)
         client = request.client.host if request.client else "unknown"
         try:
             account = await run_in_threadpool(self.sign_in.check, str(form.get("name", "")),
-                                              str(form.get("password", "")), client)
+                                              str(form.get("password", "")), client,
+                                              request.cookies.get(DEVICE_COOKIE))
         except TooManyAttempts as exc:
-            return self._login_page(request, t("too_many_attempts", minutes=exc.minutes), 429, nxt)
+            wait = t("n_seconds", n=exc.seconds) if exc.seconds < 120 else t("n_minutes", n=exc.minutes)
+            return self._login_page(request, t("too_many_attempts", wait=wait), 429, nxt)
         if account is None:
             return self._login_page(request, t("bad_credentials"), 401, nxt)
         token, _ = await run_in_threadpool(self.sessions.start, account)
+        device, device_seconds = await run_in_threadpool(self.sign_in.remember_device, account)
         safe_next = nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/"
         response = RedirectResponse(safe_next, status_code=303)
+        secure = self.portal.secure_cookies or request.url.scheme == "https"
         response.set_cookie(Sessions.COOKIE, token, max_age=self.sessions.seconds, httponly=True, samesite="strict",
-                            secure=self.portal.secure_cookies or request.url.scheme == "https", path="/")
+                            secure=secure, path="/")
+        response.set_cookie(DEVICE_COOKIE, device, max_age=device_seconds, httponly=True, samesite="strict",
+                            secure=secure, path="/login")
         response.delete_cookie(LOGIN_COOKIE, path="/login")
         return response
 
@@ -230,7 +261,7 @@ class Portal:
         who = await run_in_threadpool(self.who, request)
         if who is not None:
             form = await request.form()
-            if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
+            if not same_token(form.get("csrf"), who.csrf):
                 return self.not_found(request, who)
             await run_in_threadpool(self.sessions.end, request.cookies.get(Sessions.COOKIE))
         response = RedirectResponse("/login?out=1", status_code=303)
@@ -248,7 +279,7 @@ class Portal:
 
     def _dashboard(self, request: Request, who: SignedIn, contributor_id: str, operator_view: bool,
                    messages: list[tuple[str, str]] | None = None, status: int = 200) -> Response:
-        month = _month_of(request.query_params.get("month", ""))
+        month = exact_month(request.query_params.get("month", ""))
         today = self.today()
         try:
             policy = self.registry.sharing(self.policy)  # members only, when the share requires membership
@@ -271,7 +302,7 @@ class Portal:
             "st": st,
             "data": data,
             "explained": explained,
-            "paid": self.store.paid_months(),
+            "paid": self.paid_months(),
             "stale": self.stale_note(request, snap),
             "funnel_svg": charts.funnel_svg([(f["stage"], f["docs"], f["tokens"]) for f in st["funnel"]], labels,
                                             t("funnel_title"), t) if st else "",
@@ -443,7 +474,7 @@ class Portal:
         return self._statement_csv(request, who, who.account.contributor_id, request.path_params.get("month"))
 
     def _statement_page(self, request: Request, who: SignedIn, contributor_id: str, month_text: str) -> Response:
-        month = _month_of(month_text)
+        month = exact_month(month_text)
         if month is None:
             return self.not_found(request, who)
         try:
@@ -454,13 +485,13 @@ class Portal:
             return self.not_found(request, who)
         row = snap.value
         return self.render(request, "statement.html", {
-            "contributor_id": contributor_id, "row": row, "month": month, "paid": self.store.paid_months(),
+            "contributor_id": contributor_id, "row": row, "month": month, "paid": self.paid_months(),
             "now": datetime.now(self.policy.tz), "stale": self.stale_note(request, snap),
             "csv_url": quote(request.url.path) + "/csv", "disputes": self.disputes.for_month(contributor_id, month),
             "dispute_action": None if who.account.is_operator else f"/statements/{month:%Y-%m}/dispute"}, who)
 
     def _statement_csv(self, request: Request, who: SignedIn, contributor_id: str, month_text: str | None) -> Response:
-        month = _month_of(month_text) if month_text is not None else None
+        month = exact_month(month_text) if month_text is not None else None
         if month_text is not None and month is None:
             return self.not_found(request, who)
         try:
@@ -470,7 +501,7 @@ class Portal:
         rows = [snap.value] if month is not None else snap.value
         if month is not None and snap.value is None:
             return self.not_found(request, who)
-        paid = self.store.paid_months()
+        paid = self.paid_months()
         digits = self.policy.digits
         out = io.StringIO()
         writer = csv.writer(out)
@@ -506,10 +537,12 @@ class Portal:
         snap = self.operator_overview(request, who)
         if isinstance(snap, Response):
             return snap
+        paid = self.paid_months()
+        marked = request.query_params.get("marked")  # said only of what is true: "open", or a month marked paid
         return self.render(request, "operator.html", {
-            "data": snap.value, "paid": self.store.paid_months(), "stale": self.stale_note(request, snap),
+            "data": snap.value, "paid": paid, "stale": self.stale_note(request, snap),
             "accounts": self.store.accounts(), "dagster": self.dagster,
-            "message": request.query_params.get("marked")}, who)
+            "message": marked if marked == "open" or marked in paid else None}, who)
 
     def api_operator(self, request: Request) -> Response:
         who = self.guard(request, "operator")
@@ -518,7 +551,7 @@ class Portal:
         snap = self.operator_overview(request, who)
         if isinstance(snap, Response):
             return snap
-        paid = self.store.paid_months()
+        paid = self.paid_months()
         months = [{"period": m["period"].strftime("%Y-%m"), "revenue": str(m["revenue"]),
                    "state": ("paid" if m["period"].strftime("%Y-%m") in paid else "closed") if m["closed"] else "open",
                    "pool": str(m["closed"]["pool"]) if m["closed"] else None} for m in snap.value["months"]]
@@ -597,7 +630,7 @@ class Portal:
         if isinstance(posted, Response):
             return posted
         who, form = posted
-        month = _month_of(request.path_params["month"])
+        month = exact_month(request.path_params["month"])
         if month is None:
             return self.not_found(request, who)
 
@@ -615,6 +648,15 @@ class Portal:
 
     def healthz(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "time": time.time()})
+
+    def http_500(self, request: Request, exc: Exception) -> Response:
+        """An unexpected error: a plain answer with the usual security headers (this handler runs outside the
+        middleware that adds them), never a traceback; the server log keeps the exception."""
+        headers = {k.decode(): v.decode() for k, v in SECURITY_HEADERS} | {"cache-control": "no-store"}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "internal error"}, status_code=500, headers=headers)
+        return PlainTextResponse("오류가 발생했습니다. 잠시 뒤 다시 시도하세요. / Something went wrong; please try again.",
+                                 status_code=500, headers=headers)
 
     async def http_404(self, request: Request, exc) -> Response:
         """Unknown addresses and wrong methods: the same 404 page as everything that is not yours."""
@@ -648,6 +690,8 @@ class Portal:
             *self.consent.routes(),
             *self.releases.routes(),
             *self.membership.routes(),
+            *self.payments.routes(),
+            *CreditPages(self).routes(),
             *self.disputes.routes(),
             Route("/healthz", self.healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -655,8 +699,10 @@ class Portal:
 
 
 def create_app(settings: Settings | None = None, portal: PortalSettings | None = None) -> Starlette:
+    keep_private()
     p = Portal(settings or load_settings(), portal or load_portal_settings())
-    app = Starlette(routes=p.routes(), exception_handlers={404: p.http_404, 405: p.http_404})
+    app = Starlette(routes=p.routes(), exception_handlers={404: p.http_404, 405: p.http_404, Exception: p.http_500})
     app.state.portal = p
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SizeLimits, limits={"/login": LOGIN_BODY_BYTES})
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the size refusals carry the headers too
     return app

@@ -2,8 +2,13 @@
 
 Passwords: scrypt (memory-hard, in the standard library). Sessions: a random token in an HttpOnly,
 SameSite=Strict cookie; only its SHA-256 is stored, with an absolute expiry. Every POST also carries the
-session's CSRF token. Sign-in: at most MAX_FAILURES failures per account and per client address in
-FAILURE_WINDOW, then a clear "try again in N minutes"."""
+session's CSRF token.
+
+Sign-in: every attempt is counted before its password is hashed (parallel guesses cannot slip past the count), and
+forgotten once the password proves right. Past a few failures in FAILURE_WINDOW, each further attempt waits a
+delay that doubles per failure, per account and per client address (THROTTLES); the account's delay is capped
+low, so guessing slows to a crawl while nobody can lock a partner out. A browser that signed in to the account
+before (a device cookie) is throttled on its own, so a partner is never slowed by someone else's guesses."""
 
 from __future__ import annotations
 
@@ -16,13 +21,13 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from onett_domain.uploads import valid_contributor_id
+from onett_domain.uploads import CONTRIBUTOR_ID_RULE, valid_contributor_id
 from onett_portal.store import Account, PortalStore
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB of memory per hash
 MIN_PASSWORD_LENGTH = 8
-MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60  # seconds
+FAILURE_WINDOW = 15 * 60  # seconds: attempts older than this no longer count
+DEVICE_DAYS = 90  # a browser that signed in stays known this long
 ROLES = ("contributor", "operator")
 
 
@@ -53,6 +58,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def same_token(posted, expected: str) -> bool:
+    """A posted token (CSRF) equals the expected one: any text compares, in constant time, never raising."""
+    return isinstance(posted, str) and hmac.compare_digest(posted.encode(), expected.encode())
+
+
 # Checked against when the account does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password(secrets.token_hex(16))
 
@@ -71,9 +81,8 @@ def add_account(store: PortalStore, name: str, role: str, password: str, contrib
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if role == "contributor":
         contributor_id = normalize_name(contributor_id or name)
-        if not valid_contributor_id(contributor_id) or contributor_id.startswith("."):
-            raise AccountError(f"contributor id {contributor_id!r} must not contain | , / \\ or control characters "
-                               "nor start with a dot (it is the contributor's landing folder name)")
+        if not valid_contributor_id(contributor_id):
+            raise AccountError(f"contributor id {contributor_id!r}: {CONTRIBUTOR_ID_RULE}")
     elif contributor_id:
         raise AccountError("an operator account sees every contributor: --contributor is for contributor accounts")
     else:
@@ -118,37 +127,63 @@ class Sessions:
             self.store.remove_session(self._hash(token))
 
 
+@dataclass(frozen=True)
+class Throttle:
+    free: int  # failures in the window before any delay
+    cap: float  # the longest delay, seconds
+
+    def wait(self, attempts: list[float], now: float) -> float:
+        """Seconds before the next attempt may be checked: 2^(n - free) after the latest of n attempts."""
+        if len(attempts) < self.free:
+            return 0.0
+        return attempts[-1] + min(2.0 ** (len(attempts) - self.free), self.cap) - now
+
+
+THROTTLES = {
+    "account": Throttle(free=5, cap=60.0),  # slows guessing at one partner to about one a minute, never locks
+    "client": Throttle(free=10, cap=FAILURE_WINDOW),  # an address guessing many accounts is stopped
+    "device": Throttle(free=5, cap=60.0),  # a known browser is throttled on its own
+}
+
+
 class TooManyAttempts(Exception):
-    def __init__(self, minutes: int):
-        super().__init__(f"too many failed sign-ins; try again in {minutes} minute(s)")
-        self.minutes = minutes
+    def __init__(self, seconds: float):
+        self.seconds = max(1, math.ceil(seconds))
+        self.minutes = max(1, math.ceil(seconds / 60))
+        super().__init__(f"too many failed sign-ins; try again in {self.seconds} second(s)")
 
 
 class SignIn:
-    """Password check with the rate limit, per account name and per client address."""
+    """Password check with the throttles above."""
 
-    def __init__(self, store: PortalStore, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW):
-        self.store, self.max_failures, self.window = store, max_failures, window
+    def __init__(self, store: PortalStore, window: float = FAILURE_WINDOW):
+        self.store, self.window = store, window
 
-    def _wait(self, scope: str, now: float) -> float:
-        failures = self.store.failures_since(scope, now - self.window)
-        if len(failures) < self.max_failures:
-            return 0.0
-        # Allowed again once enough of the failures in the window have aged out of it.
-        return failures[len(failures) - self.max_failures] + self.window - now
+    @staticmethod
+    def device_hash(device: str) -> str:
+        return hashlib.sha256(device.encode()).hexdigest()
 
-    def check(self, name: str, password: str, client: str) -> Account | None:
-        """The account on success, None on a wrong name or password; TooManyAttempts while locked."""
+    def check(self, name: str, password: str, client: str, device: str | None = None) -> Account | None:
+        """The account on success, None on a wrong name or password; TooManyAttempts while throttled. `device`:
+        the browser's device cookie, if it has one."""
         now = time.time()
         name = normalize_name(name)
-        scopes = [f"account:{name}", f"client:{client}"]
-        wait = max(self._wait(s, now) for s in scopes)
+        known = bool(device) and len(device) <= 128 and self.store.known_device(self.device_hash(device), name)
+        scopes = [f"device:{self.device_hash(device)}"] if known else [f"account:{name}", f"client:{client}"]
+        wait, attempt = self.store.begin_attempt(
+            scopes, now, now - self.window, lambda scope, times: THROTTLES[scope.split(":")[0]].wait(times, now))
         if wait > 0:
-            raise TooManyAttempts(max(1, math.ceil(wait / 60)))
+            raise TooManyAttempts(wait)
         account = self.store.account(name) if name else None
         ok = verify_password(password, account.password_hash if account else _DUMMY_HASH)
         if account is not None and ok:
-            self.store.clear_failures(scopes[0])
+            self.store.forget_attempt(attempt)
+            self.store.clear_failures(f"account:{name}")
             return account
-        self.store.add_failure(scopes, now)
         return None
+
+    def remember_device(self, account: Account) -> tuple[str, int]:
+        """A new device cookie for the browser that just signed in, and its lifetime in seconds."""
+        token, seconds = secrets.token_urlsafe(32), DEVICE_DAYS * 86400
+        self.store.add_device(self.device_hash(token), account.name, time.time() + seconds)
+        return token, seconds

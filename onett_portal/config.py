@@ -18,6 +18,7 @@ class PortalSettings:
     max_upload_mb: int
     dagster_url: str  # where operators' "lineage" links point
     secure_cookies: bool  # mark cookies Secure (behind HTTPS)
+    trusted_proxies: str = ""  # addresses whose X-Forwarded-For is believed (comma-separated); none by default
 
     @property
     def max_upload_bytes(self) -> int:
@@ -50,4 +51,6 @@ def load_portal_settings(env: dict[str, str] | None = None) -> PortalSettings:
         max_upload_mb=int(mb_text),
         dagster_url=url,
         secure_cookies=env.get("ONETT_PORTAL_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
+        trusted_proxies=",".join(a.strip() for a in env.get("ONETT_PORTAL_TRUSTED_PROXIES", "").split(",")
+                                 if a.strip()),
     )

@@ -1,17 +1,21 @@
-"""The portal's own SQLite database: accounts, sessions, sign-in failures, uploads and paid-month marks.
+"""The portal's own SQLite database: accounts, sessions, sign-in attempts, known browsers, uploads and paid-month
+marks.
 
 Kept apart from the DuckDB warehouse on purpose: the warehouse has one writer, the pipeline, and the portal
 only ever reads it. One short-lived SQLite connection per call keeps this safe from any thread."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from onett_resources.durable import make_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -29,10 +33,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at     REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS signin_failures (
-    scope          TEXT NOT NULL,          -- 'account:<name>' or 'client:<address>'
-    at             REAL NOT NULL
+    scope          TEXT NOT NULL,          -- 'account:<name>', 'client:<address>' or 'device:<token hash>'
+    at             REAL NOT NULL           -- an attempt; removed again when its password proves right
 );
 CREATE INDEX IF NOT EXISTS signin_failures_scope ON signin_failures (scope, at);
+CREATE TABLE IF NOT EXISTS known_devices (
+    token_hash     TEXT PRIMARY KEY,       -- sha256 of the device cookie of a browser that signed in before
+    account        TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+    expires_at     REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
     contributor_id TEXT NOT NULL,
     file           TEXT NOT NULL,          -- the name it was saved under in the landing folder
@@ -72,6 +81,9 @@ class PortalStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():  # password hashes and sessions: the platform user's only, whatever the umask
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        make_private(self.path)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
@@ -131,16 +143,46 @@ class PortalStore:
         with self._connect() as conn:
             conn.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
 
-    # sign-in failures
-    def add_failure(self, scopes: list[str], at: float) -> None:
+    # sign-in attempts
+    def begin_attempt(self, scopes: list[str], now: float, since: float,
+                      wait: Callable[[str, list[float]], float]) -> tuple[float, list[int]]:
+        """Count an attempt against each scope before its password is checked, in one write transaction, so
+        parallel guesses queue here and each sees the ones before it. (seconds to wait, []) when a scope's recent
+        attempts (`wait(scope, times)`) say not yet; else (0, the attempt's row ids)."""
         with self._connect() as conn:
-            conn.executemany("INSERT INTO signin_failures VALUES (?, ?)", [[s, at] for s in scopes])
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM signin_failures WHERE at < ?", [since - 86400])
+                longest = max(wait(scope, [r[0] for r in conn.execute(
+                    "SELECT at FROM signin_failures WHERE scope = ? AND at >= ? ORDER BY at", [scope, since])])
+                    for scope in scopes)
+                ids = [] if longest > 0 else [
+                    conn.execute("INSERT INTO signin_failures VALUES (?, ?)", [s, now]).lastrowid for s in scopes]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return max(longest, 0.0), ids
+
+    def forget_attempt(self, ids: list[int]) -> None:
+        with self._connect() as conn:
+            conn.executemany("DELETE FROM signin_failures WHERE rowid = ?", [[i] for i in ids])
 
     def failures_since(self, scope: str, since: float) -> list[float]:
         with self._connect() as conn:
-            conn.execute("DELETE FROM signin_failures WHERE at < ?", [since - 86400])
             return [r[0] for r in conn.execute(
                 "SELECT at FROM signin_failures WHERE scope = ? AND at >= ? ORDER BY at", [scope, since])]
+
+    # browsers that signed in before
+    def add_device(self, token_hash: str, account: str, expires_at: float) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM known_devices WHERE expires_at < ?", [time.time()])
+            conn.execute("INSERT INTO known_devices VALUES (?, ?, ?)", [token_hash, account, expires_at])
+
+    def known_device(self, token_hash: str, account: str) -> bool:
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM known_devices WHERE token_hash = ? AND account = ? AND expires_at > ?",
+                                [token_hash, account, time.time()]).fetchone() is not None
 
     def clear_failures(self, scope: str) -> None:
         with self._connect() as conn:

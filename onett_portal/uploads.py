@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import Upload
+from onett_portal.auth import same_token
 from onett_resources.durable import fsync
 from onett_resources.formats import SUPPORTED_SUFFIXES, format_of
 from onett_resources.revenue import RevenueError, RevenueSource
@@ -106,10 +107,14 @@ def place(tmp: Path, folder: Path, name: str, sidecar: bytes | None = None) -> s
     `<final name>.terms.json` is written (temporary name, fsync, then named) before the upload is named; a name
     whose sidecar is taken is skipped, so two uploads of the same name never share or swap terms."""
     stem, suffix = split_suffix(name)
+    # Names are compared as ingest knows them (NFC): a decomposed name written by macOS takes its composed twin.
+    present = {unicodedata.normalize("NFC", n) for n in os.listdir(folder)}
     for n in range(1, 10_000):
         candidate = name if n == 1 else f"{stem} ({n}){suffix}"
         target = folder / candidate
         terms = folder / (candidate + SIDECAR_SUFFIX)
+        if candidate in present or candidate + SIDECAR_SUFFIX in present:
+            continue
         if sidecar is not None:
             if target.exists() or target.is_symlink():
                 continue
@@ -158,7 +163,7 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in options:
         raise UploadError("bad_form")
-    csrf_ok = secrets.compare_digest(request.headers.get("x-csrf-token", ""), csrf)
+    csrf_ok = same_token(request.headers.get("x-csrf-token", ""), csrf)
     folder.mkdir(parents=True, exist_ok=True)
     if folder.is_symlink():
         raise UploadError("bad_folder", status=500)
@@ -235,7 +240,7 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
                 raise UploadError("bad_form")
             fields[part.field] = part.data.decode("utf-8", "replace")
             if part.field == "csrf":
-                csrf_ok = csrf_ok or secrets.compare_digest(fields["csrf"], csrf)
+                csrf_ok = csrf_ok or same_token(fields["csrf"], csrf)
         elif part.handle is not None:
             finished.append(part)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -12,12 +13,33 @@ from zoneinfo import ZoneInfo
 from dagster import ConfigurableResource
 
 from onett_domain.terms import SIDECAR_SUFFIX
-from onett_domain.uploads import Upload
+from onett_domain.uploads import CONTRIBUTOR_ID_RULE, Upload, valid_contributor_id
 from onett_resources.durable import file_sha256
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
 # Names that are never uploads: hidden files and the temporary names of uploads still being written.
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+
+
+def distinct_names(uploads: list[Upload]) -> list[Upload]:
+    """A file's name is its NFC form (macOS writes names decomposed, the portal composed). Two files whose names
+    differ only in normalization are two uploads, never one: the second (in byte order of the name) is known as
+    `name (2).ext`, or the next number free."""
+    taken = {u.file for u in uploads}
+    seen: set[str] = set()
+    out = []
+    for upload in sorted(uploads, key=lambda u: str(u.path).encode("utf-8", "surrogateescape")):
+        if upload.file in seen:
+            stem, dot, ext = upload.file.rpartition(".")
+            stem, ext = (stem, dot + ext) if stem and "/" not in ext else (upload.file, "")
+            n = 2
+            while f"{stem} ({n}){ext}" in taken:
+                n += 1
+            upload = replace(upload, file=f"{stem} ({n}){ext}")
+            taken.add(upload.file)
+        seen.add(upload.file)
+        out.append(upload)
+    return sorted(out, key=lambda u: u.file)
 
 
 class LandingZone(ConfigurableResource):
@@ -40,36 +62,65 @@ class LandingZone(ConfigurableResource):
 
     def snapshot(self, contributor_id: str | None = None) -> list[Upload]:
         """Every upload now in the landing zone (or in one contributor's folder); symlinks are never followed."""
-        files: list[Upload] = []
         if not self.root.is_dir():
-            return files
+            return []
+        by_contributor: dict[str, list[Upload]] = {}
         for folder in sorted(os.scandir(self.root), key=lambda e: e.name):
             if not folder.is_dir(follow_symlinks=False) or folder.name.startswith("."):
                 continue
-            folder_id = unicodedata.normalize("NFC", folder.name)
+            folder_id = unicodedata.normalize("NFC", folder.name)  # two folders of one NFC name: one contributor
             if contributor_id is not None and folder_id != contributor_id:
                 continue
-            for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
-                links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
-                names = set(filenames)
-                for name in sorted(filenames + links):
-                    if name.startswith(".") or name.lower().endswith(_IGNORED_SUFFIXES):
-                        continue
-                    if name.endswith(SIDECAR_SUFFIX) and name.removesuffix(SIDECAR_SUFFIX) in names:
-                        continue  # the terms of the file beside it, not an upload
-                    full = Path(dirpath, name)
-                    stat = full.lstat()
-                    link = full.is_symlink()
-                    if not link and not full.is_file():
-                        continue
-                    rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
-                    stamp = ""
-                    if name + SIDECAR_SUFFIX in names:
-                        sidecar = Path(dirpath, name + SIDECAR_SUFFIX).lstat()
-                        stamp = f"{sidecar.st_size}:{sidecar.st_mtime_ns}"
-                    files.append(Upload(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link, stamp))
+            by_contributor.setdefault(folder_id, []).extend(self._folder_uploads(folder, folder_id))
+        return [u for c in sorted(by_contributor) for u in distinct_names(by_contributor[c])]
+
+    @staticmethod
+    def _folder_uploads(folder: os.DirEntry, folder_id: str) -> list[Upload]:
+        files: list[Upload] = []
+        for dirpath, dirnames, filenames in os.walk(folder.path, followlinks=False):
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+            names = set(filenames)
+            for name in sorted(filenames + links):
+                if name.startswith(".") or name.lower().endswith(_IGNORED_SUFFIXES):
+                    continue
+                if name.endswith(SIDECAR_SUFFIX) and name.removesuffix(SIDECAR_SUFFIX) in names:
+                    continue  # the terms of the file beside it, not an upload
+                full = Path(dirpath, name)
+                stat = full.lstat()
+                link = full.is_symlink()
+                if not link and not full.is_file():
+                    continue
+                rel = unicodedata.normalize("NFC", full.relative_to(folder.path).as_posix())
+                stamp = ""
+                if name + SIDECAR_SUFFIX in names:
+                    sidecar = Path(dirpath, name + SIDECAR_SUFFIX).lstat()
+                    stamp = f"{sidecar.st_size}:{sidecar.st_mtime_ns}"
+                files.append(Upload(folder_id, rel, full, stat.st_size, stat.st_mtime_ns, link, stamp))
         return files
+
+    def folder_problem(self, contributor_id: str) -> str | None:
+        """Why a contributor's folder cannot be read as their uploads (None when it is a real folder). A folder
+        that became a symbolic link or disappeared is an accident to report, never a withdrawal of every file: a
+        contributor withdraws by removing files from their folder."""
+        if not valid_contributor_id(contributor_id):
+            return f"{contributor_id!r} is no longer a valid contributor id ({CONTRIBUTOR_ID_RULE})"
+        if not self.root.is_dir():
+            return f"the landing zone {self.root} is missing"
+        entry = next((e for e in os.scandir(self.root) if unicodedata.normalize("NFC", e.name) == contributor_id),
+                     None)
+        if entry is None:
+            return f"the landing folder of {contributor_id} has disappeared"
+        if entry.is_symlink():
+            return f"the landing folder of {contributor_id} is a symbolic link (links are never followed)"
+        if not entry.is_dir(follow_symlinks=False):
+            return f"the landing folder of {contributor_id} is not a folder"
+        if not os.access(entry.path, os.R_OK | os.X_OK):
+            return f"the landing folder of {contributor_id} cannot be read"
+        return None
+
+    def folder_problems(self, contributor_ids: set[str]) -> dict[str, str]:
+        return {c: problem for c in sorted(contributor_ids) if (problem := self.folder_problem(c)) is not None}
 
     def uploads_for(self, contributor_id: str, period: date, tz: ZoneInfo, first_period: date) -> list[Upload]:
         """The contributor's uploads of one month: that month's submission."""

@@ -11,6 +11,7 @@ from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
 from onett_domain.credit.near_index import signatures_from_blobs
+from onett_resources.durable import make_private
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 MIGRATIONS = (Path(__file__).parent / "migrations.sql").read_text()
@@ -28,6 +29,7 @@ class Warehouse(DuckDBResource):
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as conn:
+            make_private(Path(self.database))  # new or from before files were kept private: the platform user's only
             try:  # closed on failure too: a connection left open would bar any other in this process
                 prepare(conn)
                 yield conn

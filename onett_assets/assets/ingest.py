@@ -3,7 +3,15 @@
 import time
 from datetime import datetime, timezone
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, ResourceParam, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
 
 from onett_assets.metadata import bullets, table
 from onett_assets.partitions import Partitions, split_submission_key
@@ -44,6 +52,9 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         recorded, as withdrawn. An upload is read only under settled terms (an accepted agreement, a valid terms
         sidecar); until then it waits, recorded with the reason."""
         contributor_id, period = split_submission_key(context.partition_key)
+        problem = landing_zone.folder_problem(contributor_id)
+        if problem is not None:  # never read as "every file withdrawn"
+            raise Failure(f"{problem}; the submission is left as it was until the folder is back")
         uploads = landing_zone.uploads_for(contributor_id, period, policy.tz, policy.first_period)
         admission = consent.admission(contributor_id, uploads, landing_zone.sidecar)
         if upload_archive.has_legacy():  # copies kept before encryption: sealed for every contributor that sent them

@@ -65,23 +65,88 @@ def test_sessions_store_only_a_hash_and_expire(store):
     assert sessions.lookup(token) is None  # removed accounts lose their sessions
 
 
-def test_sign_in_is_rate_limited_per_account_and_per_address(store):
+def _age(store, seconds: float) -> None:
+    """Every recorded attempt happened `seconds` earlier."""
+    with store._connect() as conn:
+        conn.execute("UPDATE signin_failures SET at = at - ?", [seconds])
+
+
+def test_guessing_at_an_account_is_slowed_by_doubling_delays_never_locked(store):
     add_account(store, "alice", "contributor", "right password")
     sign_in = SignIn(store)
     for _ in range(5):
         assert sign_in.check("alice", "wrong", "10.0.0.1") is None
-    with pytest.raises(TooManyAttempts) as locked:
+    with pytest.raises(TooManyAttempts) as slowed:
         sign_in.check("alice", "right password", "10.0.0.2")  # even the right password, from anywhere
-    assert 1 <= locked.value.minutes <= 15
-    # Another address trying many names is stopped too.
-    for n in range(5):
+    assert slowed.value.seconds == 1  # 2^(5-5) s after the latest failure
+    waits = []
+    for _ in range(8):  # each failure doubles the delay, up to a minute
+        _age(store, 70)
+        assert sign_in.check("alice", "wrong", f"10.0.1.{len(waits)}") is None
+        with pytest.raises(TooManyAttempts) as slowed:
+            sign_in.check("alice", "wrong", "10.0.2.1")
+        waits.append(slowed.value.seconds)
+    assert waits == [2, 4, 8, 16, 32, 60, 60, 60]
+    _age(store, 61)  # a minute later the right password works: nobody can lock a partner out
+    assert sign_in.check("alice", "right password", "10.0.0.2").name == "alice"
+    assert store.failures_since("account:alice", 0) == []  # and the account's slate is clean
+
+
+def test_an_address_guessing_many_accounts_is_stopped(store):
+    sign_in = SignIn(store)
+    for n in range(10):
         assert sign_in.check(f"nobody{n}", "guess", "10.0.0.9") is None
     with pytest.raises(TooManyAttempts):
         sign_in.check("carol", "guess", "10.0.0.9")
-    # The window passes: the failures age out.
-    with store._connect() as conn:
-        conn.execute("UPDATE signin_failures SET at = at - 16 * 60")
-    assert sign_in.check("alice", "right password", "10.0.0.1").name == "alice"
+    _age(store, 16 * 60)  # the window passes: the failures age out
+    assert sign_in.check("carol", "guess", "10.0.0.9") is None
+
+
+def test_parallel_guesses_are_counted_before_the_password_is_hashed(store, monkeypatch):
+    """30 guesses at once (the right password among them) from a new browser: only the first few are checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import onett_portal.auth as auth
+
+    add_account(store, "alice", "contributor", "right password")
+    checked, real = [], auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda p, h: checked.append(p) or real(p, h))
+    sign_in = SignIn(store)
+    guesses = [f"guess {n}" for n in range(29)] + ["right password"]
+
+    def attempt(password: str):
+        try:
+            return sign_in.check("alice", password, f"10.9.0.{len(password)}")
+        except TooManyAttempts:
+            return "throttled"
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = list(pool.map(attempt, guesses))
+    # Five attempts are free; the doubling delay lets at most a couple more through while the burst lasts.
+    assert len(checked) <= 7, len(checked)
+    assert outcomes.count("throttled") == 30 - len(checked)
+    assert len(store.failures_since("account:alice", 0)) == len(checked) - (outcomes[-1] is not None and
+                                                                              outcomes[-1] != "throttled")
+
+
+def test_a_known_browser_signs_in_whatever_others_guess(store):
+    add_account(store, "alice", "contributor", "right password")
+    sign_in = SignIn(store)
+    device, _ = sign_in.remember_device(sign_in.check("alice", "right password", "10.0.0.1"))
+    for n in range(40):  # someone else hammers the account from many addresses
+        _age(store, 120)
+        assert sign_in.check("alice", f"guess {n}", f"10.7.{n}.1") is None
+    with pytest.raises(TooManyAttempts):
+        sign_in.check("alice", "right password", "10.0.0.1")  # a new browser waits its minute at most
+    assert sign_in.check("alice", "right password", "10.0.0.1", device).name == "alice"  # the known one does not
+    assert sign_in.check("alice", "wrong", "10.0.0.1", "forged-device") is None  # a made-up cookie is no pass
+    other, _ = sign_in.remember_device(store.account("alice"))
+    add_account(store, "bob", "contributor", "bobs password")
+    with pytest.raises(TooManyAttempts):  # a known browser that guesses is throttled on its own
+        for n in range(6):
+            sign_in.check("alice", f"guess {n}", "10.0.0.1", other)
+    assert sign_in.check("alice", "right password", "10.0.0.1", device).name == "alice"
+    assert sign_in.check("bob", "bobs password", "10.0.0.3", device).name == "bob"  # alice's browser, bob's rules
 
 
 def test_account_command(onett, monkeypatch):
