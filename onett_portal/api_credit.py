@@ -15,10 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from onett_domain import api_credit as credit
-from onett_domain.periods import parse_month
+from onett_domain.periods import exact_month, parse_month
 from onett_portal.reads import WarehouseBusy
+from onett_resources.api_usage import UsageFeed
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _csv(text: str, name: str) -> Response:
@@ -59,7 +59,7 @@ class CreditPages:
         if isinstance(who, Response):
             return who
         asked = request.query_params.get("month", "")
-        if asked and not MONTH.match(asked):
+        if asked and not exact_month(asked):
             return self.p.not_found(request, who)
         try:
             months = self.p.read(("credit_months",), credit_months)
@@ -68,16 +68,27 @@ class CreditPages:
         except WarehouseBusy:
             return self.p.busy(request, who)
         return self.p.render(request, "operator_credit.html", {
+            "feed_errors": self.feed_errors(),
             "months": months.value, "month": month, "rows": snap.value if snap else [],
             "stale": self.p.stale_note(request, snap) if snap else None,
             "ratio": self.p.settings.credit_ratio, "expiry": self.p.settings.credit_expiry_months}, who)
+
+    def feed_errors(self) -> list[str]:
+        """What the usage feed holds that `api_usage` would refuse (file and line each), read now, so the operator
+        sees it before a close fails on it."""
+        rows, errors = UsageFeed(path=str(self.p.settings.usage_dir)).read()
+        try:
+            known = self.p.read(("credit_known",), credit.known_contributors).value
+        except WarehouseBusy:
+            return errors
+        return errors + credit.unknown_contributor_errors(rows, known)
 
     def operator_csv(self, request: Request) -> Response:
         who = self.p.guard(request, "operator")
         if isinstance(who, Response):
             return who
         text = request.path_params["month"]
-        if not MONTH.match(text):
+        if not exact_month(text):
             return self.p.not_found(request, who)
         month = parse_month(text)
         try:

@@ -355,6 +355,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "membership_title": ("1T 클럽 회원", "1T Club membership"),
     # 1T Club API credit
     "credit_title": ("무료 API 토큰", "Free API tokens"),
+    "credit_feed_errors": ("사용량 피드에 고칠 곳이 {n}개 있습니다. 고치기 전에는 사용량을 반영하지 않습니다 (아무것도 일부만 "
+                           "반영되지 않습니다):",
+                           "The usage feed has {n} problem(s) to fix; until then no usage is applied (nothing half-way):"),
     "credit_rule": ("새로 인정된 토큰 1개마다 API 토큰 {ratio}개가 다음 달 1일부터 무료로 제공됩니다.",
                     "Each newly credited token gives {ratio} free API token(s), usable from the 1st of the next month."),
     "credit_expiry": ("제공된 토큰은 {months}개월 뒤에 만료됩니다.", "They expire {months} months later."),

@@ -108,3 +108,17 @@ def test_the_operator_exports_billable_usage_per_partner(home, browser):
         assert int(r["credited_tokens"]) == credited.get(contributor, 0)
         assert int(r["credited_tokens"]) + int(r["billable_tokens"]) == total  # usage is credited or billable
         assert r["period"] == f"{month:%Y-%m}" and r["currency"] == "KRW"
+
+
+def test_the_operator_sees_what_the_usage_feed_holds_wrong(home, browser):
+    ops = browser("ops")
+    assert 'id="usage-feed-errors"' not in ops.get("/operator/credit").text  # the demo's feed is clean
+    feed = home / "usage" / "late.csv"
+    feed.write_text("date,contributor_id,input_tokens,output_tokens\n"
+                    "2026-10-03,nobody-we-know,10,5\n"
+                    "2026-10-04,한빛출판사,ten,5\n", encoding="utf-8")
+    page = ops.get("/operator/credit?lang=ko").text
+    errors = re.search(r'<section class="card" id="usage-feed-errors">.*?</section>', page, re.S).group(0)
+    assert "고칠 곳이 2개" in errors
+    assert "late.csv line 3: input_tokens &#39;ten&#39; is not a non-negative whole number" in errors
+    assert "late.csv line 2: contributor &#39;nobody-we-know&#39; is not known to the platform" in errors
