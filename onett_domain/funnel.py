@@ -45,7 +45,21 @@ def _stages() -> list[Stage]:
 
 
 STAGES: list[Stage] = _stages()
-DESCRIPTIONS = {s.name: s.description for s in STAGES}
+# What a contributor sees of the three stages that remove copies of earlier text: one stage. Which of them removed a
+# document would tell a contributor who guessed a text whether another contributor holds it or the consumer does;
+# the warehouse (and the operator) keep the three stages and rules apart.
+KNOWN_TEXT = "known_text"
+KNOWN_TEXT_RULES = ("exact_dedup", "near_dedup", "reference_match")
+DESCRIPTIONS = {s.name: s.description for s in STAGES} | {
+    KNOWN_TEXT: "after removing exact and near copies of text already known: earlier submissions (yours or anyone's), "
+                "text the consumer holds and public text"}
+
+
+def contributor_funnel(rows: list[tuple]) -> list[tuple]:
+    """(stage, documents, tokens) rows as a contributor sees them: the copy-removing stages as one (the stages are
+    cumulative, so the last of them stands for all three)."""
+    return [(KNOWN_TEXT if stage == KNOWN_TEXT_RULES[-1] else stage, docs, tokens) for stage, docs, tokens in rows
+            if stage not in KNOWN_TEXT_RULES[:-1]]
 
 
 def refresh_funnel(conn: duckdb.DuckDBPyConnection, submissions: list[tuple[str, date]]) -> None:

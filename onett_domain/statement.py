@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 import duckdb
 
 from onett_domain.earning import EARNING, accepted_tokens_through
-from onett_domain.funnel import DESCRIPTIONS, funnel_rows
+from onett_domain.funnel import DESCRIPTIONS, KNOWN_TEXT, KNOWN_TEXT_RULES, contributor_funnel, funnel_rows
 from onett_domain.api_credit import credit_section
 from onett_domain.membership import Progress, progress
 from onett_domain.money import ratio
@@ -99,7 +99,7 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
     expected = (estimate["estimated_revenue"] * alpha * upcoming_share).quantize(quantum, rounding=ROUND_DOWN)
     expected += sum((Decimal(a) for _, a, _ in pending), Decimal(0))  # carried into the next payout
 
-    funnel = funnel_rows(conn, contributor_id, period)
+    funnel = contributor_funnel(funnel_rows(conn, contributor_id, period))
     removals = removal_summary(conn, contributor_id, period)
     withdrawn = withdrawn_files(conn, contributor_id, policy, period)
     held = held_files(conn, contributor_id, period)
@@ -152,7 +152,7 @@ NOT_EARNING = f"NOT ({EARNING})"
 WITHDRAWN_ACCEPTED = "(status = 'accepted' AND withdrawn_at IS NOT NULL)"
 EXPIRED_ACCEPTED = "(status = 'accepted' AND terms_expire_at <= now())"
 RULE = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' WHEN {EXPIRED_ACCEPTED} THEN 'terms_expired' "
-        "ELSE coalesce(nullif(rule, ''), status) END")
+        f"WHEN rule IN {KNOWN_TEXT_RULES} THEN '{KNOWN_TEXT}' ELSE coalesce(nullif(rule, ''), status) END")
 REASON = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'its file was withdrawn from the landing zone; it earned until then' "
           f"WHEN {EXPIRED_ACCEPTED} THEN 'the terms it was given under have expired; it earned until then' "
           "ELSE reason END")
@@ -233,9 +233,10 @@ def document_reasons(conn: duckdb.DuckDBPyConnection, contributor_id: str, perio
     if period is not None:
         where, params = where + " AND period = ?", params + [period]
     rows = conn.execute(
-        f"""SELECT period, file, position, doc_id, status,
-                   CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' WHEN {EXPIRED_ACCEPTED} THEN 'terms_expired'
-                        ELSE rule END,
+        f"""SELECT period, file, position, doc_id,
+                   CASE WHEN status IN ('duplicate', 'near_duplicate', 'reference') THEN '{KNOWN_TEXT}'
+                        ELSE status END,
+                   {RULE.replace("coalesce(nullif(rule, ''), status)", "rule")},
                    {REASON}, tokens FROM documents WHERE {where}
             ORDER BY period, file, position, withdrawn_at NULLS LAST LIMIT {int(limit)}""",
         params,

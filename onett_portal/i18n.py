@@ -23,6 +23,7 @@ STAGES = {
     "exact_dedup": ("완전 중복", "exact duplicates"),
     "near_dedup": ("유사 중복", "near duplicates"),
     "reference_match": ("참조 일치", "reference match"),
+    "known_text": ("이미 알려진 텍스트", "text already known"),
     "accepted": ("인정", "accepted"),
     "withdrawn": ("철회", "withdrawn"),
     "terms_expired": ("이용 기간 만료", "terms expired"),
@@ -40,6 +41,8 @@ STAGE_MEANINGS_KO = {
     "exact_dedup": "먼저 제출된 문서(내 것이든 다른 기여자 것이든)의 완전한 복사본을 뺀 뒤",
     "near_dedup": "먼저 제출된 문서를 조금 고친 유사 복사본을 뺀 뒤",
     "reference_match": "소비자가 이미 가진 텍스트나 공개 텍스트(와 그 유사본)를 뺀 뒤",
+    "known_text": "이미 알려진 텍스트(먼저 제출된 문서 — 내 것이든 누구의 것이든 —, 소비자가 가진 텍스트, 공개 텍스트)의 "
+                  "완전한 복사본과 유사 복사본을 뺀 뒤",
     "accepted": "기여자에게 인정된 문서와 토큰",
     "withdrawn": "폴더에서 삭제(철회)된 파일의 문서를 뺀 뒤",
 }

@@ -44,7 +44,20 @@ def test_two_months_copies_reference_and_exact_pool(onett):
     assert statuses["b7"] == "reference"
     assert all(statuses[f"b{i}"] == "accepted" for i in range(5))
     reason = onett.query("SELECT reason, duplicate_of FROM documents WHERE doc_id = 'b5'")[0]
-    assert "another contributor" in reason[0] and reason[1] == "한빛출판사/batch1.jsonl#1"
+    assert "text already known" in reason[0] and reason[1] == "한빛출판사/batch1.jsonl#1"  # the operator's record
+    assert "한빛" not in reason[0] and "contributor" not in reason[0]
+    # What bob can read does not tell a copy of another contributor's text from the consumer's (no oracle).
+    import json
+
+    seen = {d["doc_id"]: d for d in json.loads(onett.ok("reasons", "bob", "--json"))}
+    assert (seen["b5"]["status"], seen["b5"]["rule"], seen["b5"]["reason"]) == (
+        seen["b7"]["status"], seen["b7"]["rule"], seen["b7"]["reason"]) == (
+        "known_text", "known_text", "exact copy of text already known (submitted earlier, held by the data consumer, "
+                                    "or public)")
+    statement = json.loads(onett.ok("statement", "bob", "--json"))
+    stages = [f["stage"] for f in statement["funnel"]]
+    assert "known_text" in stages and not {"exact_dedup", "near_dedup", "reference_match"} & set(stages)
+    assert {r["rule"] for r in statement["removed"]} == {"known_text"}
 
     for period, revenue in ((date(2026, 9, 1), Decimal("1000.37") * 30), (date(2026, 10, 1), Decimal("2001.5") * 31)):
         pool = (revenue * Decimal("0.3")).to_integral_value(rounding="ROUND_DOWN")  # KRW: no minor unit

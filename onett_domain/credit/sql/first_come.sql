@@ -51,11 +51,13 @@ WITH docs AS (
            CASE WHEN earns_from IS NOT NULL THEN 'accepted'
                 WHEN NOT first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
            CASE WHEN first IS NULL THEN ''
+                -- Another contributor's text reads exactly like the consumer's: a reason is no oracle on who holds what.
                 ELSE (CASE WHEN NOT first[1] THEN 'exact copy' ELSE 'near copy (similarity '
                            || round(first[6], 2) || ')' END)
                     || (CASE WHEN first[3] = contributor_id
                              THEN ' of your earlier document ' || first[4] || ' #' || first[5]
-                             ELSE ' of a document another contributor submitted earlier' END)
+                             ELSE ' of text already known (submitted earlier, held by the data consumer, or public)'
+                        END)
                     || (CASE WHEN earns_from IS NOT NULL
                              THEN '; every earlier copy was withdrawn, so this one earns from then on'
                              ELSE '' END) END AS reason,

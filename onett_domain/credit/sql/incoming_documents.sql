@@ -6,9 +6,9 @@ SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at,
        CASE WHEN f.rejected_by <> '' THEN 'rejected' WHEN r.content_hash IS NOT NULL THEN 'reference'
             ELSE 'accepted' END AS status,
        CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.reason
-            WHEN r.exact THEN 'text the consumer already has or that is public (' || r.reference_id || ')'
-            ELSE 'near copy (similarity ' || round(r.similarity, 2) || ') of text the consumer already has '
-                 || 'or that is public (' || r.reference_id || ')' END AS reason,
+            WHEN r.exact THEN 'exact copy of text already known (submitted earlier, held by the data consumer, or public)'
+            ELSE 'near copy (similarity ' || round(r.similarity, 2) || ') of text already known (submitted earlier, '
+                 || 'held by the data consumer, or public)' END AS reason,
        CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN f.rejected_by ELSE 'reference_match' END AS rule,
        CASE WHEN f.rejected_by <> '' OR r.content_hash IS NULL THEN ''
             ELSE 'reference:' || r.reference_id END AS duplicate_of,
