@@ -100,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
     credit.add_argument("what", nargs="*", metavar="CONTRIBUTOR | export MONTH")
     credit.add_argument("--out", help="with export: write the CSV to this file (default: standard output)")
     credit.add_argument("--json", action="store_true")
+    command("verify", "onett_cli.verify:cmd_verify",
+            "recompute every closed month and check the archive and Parquet parts against their checksums")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",

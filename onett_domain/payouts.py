@@ -152,6 +152,25 @@ def _record_adjustments(conn: duckdb.DuckDBPyConnection, closing: Closing, polic
     return [[c, to_major(d, digits)] for c, d in diffs]
 
 
+def unrecorded_differences(conn: duckdb.DuckDBPyConnection, period: date, policy: Policy) -> list[tuple[str, Decimal]]:
+    """A closed month recomputed now from the documents and revenue, against what it published plus the
+    recomputation adjustments recorded for it: (contributor, difference) for every change nobody recorded (a
+    published row edited by hand, a lost adjustment). Read only; empty when the books agree."""
+    start, end = month_bounds(period)
+    revenue = Decimal(conn.execute(
+        "SELECT coalesce(sum(revenue), 0) FROM api_revenue WHERE date >= ? AND date < ?", [start, end]).fetchone()[0])
+    tokens = accepted_tokens_through(conn, period, policy.tz, policy.members)
+    owed = {s.contributor_id: s.minor for s in allocate(pool_minor(revenue, policy.alpha, policy.digits), tokens)}
+    paid: dict[str, int] = {}
+    for c, a in conn.execute(
+            "SELECT contributor_id, amount FROM payouts WHERE period = ? UNION ALL "
+            "SELECT contributor_id, amount FROM payout_adjustments WHERE period = ? AND source = 'recomputed'",
+            [period, period]).fetchall():
+        paid[c] = paid.get(c, 0) + to_minor(a, policy.digits)
+    return [(c, to_major(owed.get(c, 0) - paid.get(c, 0), policy.digits)) for c in sorted(set(owed) | set(paid))
+            if owed.get(c, 0) != paid.get(c, 0)]
+
+
 def unbalanced_months(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Months whose payouts do not sum to the pool (when anyone holds tokens) or hold a negative amount."""
     return conn.execute(

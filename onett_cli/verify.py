@@ -1,0 +1,85 @@
+"""`onett verify`: the books and the stored copies checked against what produced them.
+
+Every closed month is recomputed from the documents and revenue and compared with what it published plus the
+adjustments recorded since; the money checks run; every archived upload is decrypted and hashed against its
+recorded sha256; every Parquet part is read through. Nothing is changed: a problem is named, and the exit status
+is 1, so a corrupted file is found by the operator before it is ever read as empty."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow.parquet as pq
+
+from onett_cli.session import Session, say
+from onett_domain import payouts as months
+from onett_resources.document_store import MissingStage
+from onett_resources.sealed_files import SealedFileError
+from onett_resources.upload_archive import ArchiveError
+
+STAGES = ("raw_submission", "filtered")
+
+
+def _books(s: Session, conn) -> list[str]:
+    policy = s.resources["consent"].sharing(s.policy)
+    problems = [f"{p:%Y-%m}: payouts sum to {paid}, the pool is {pool}" for p, pool, paid, *_ in
+                months.unbalanced_months(conn)]
+    problems += [f"{c} {p:%Y-%m}: {a} tokens credited, the funnel says {b}" for c, p, a, b in
+                 months.credited_funnel_mismatches(conn)]
+    closed = [r[0] for r in conn.execute("SELECT period FROM payout_periods ORDER BY 1").fetchall()]
+    for period in closed:
+        for contributor, difference in months.unrecorded_differences(conn, period, policy):
+            problems.append(f"{period:%Y-%m}: {contributor} would be paid {difference:+} {policy.currency} more than "
+                            "published and recorded in adjustments (run `onett close` for the month to record it, or "
+                            "find who changed the published payouts)")
+    say(f"books: {len(closed)} closed month(s) recomputed" + (f", {len(problems)} problem(s)" if problems else ", all agree"))
+    return problems
+
+
+def _archive(s: Session, conn) -> list[str]:
+    archive, problems, checked = s.resources["upload_archive"], [], 0
+    for contributor, sha256 in conn.execute(
+            "SELECT DISTINCT contributor_id, sha256 FROM uploads WHERE sha256 <> '' "
+            "AND status IN ('accepted', 'partially accepted', 'withdrawn') ORDER BY 1, 2").fetchall():
+        if not archive.location(contributor, sha256).exists():
+            continue  # erased, or kept before the archive existed: nothing stored to check
+        digest = hashlib.sha256()
+        try:
+            for chunk in archive.read(contributor, sha256):
+                digest.update(chunk)
+        except (ArchiveError, SealedFileError, ValueError, OSError) as exc:
+            problems.append(f"archive {contributor}/{sha256[:12]}: unreadable ({exc.__class__.__name__}: {exc})")
+            continue
+        checked += 1
+        if digest.hexdigest() != sha256:
+            problems.append(f"archive {contributor}/{sha256[:12]}: its content hashes to {digest.hexdigest()[:12]}")
+    say(f"archive: {checked} upload(s) decrypted and hashed" + (f", {len(problems)} problem(s)" if problems else ""))
+    return problems
+
+
+def _parts(s: Session, conn) -> list[str]:
+    store, problems, read = s.resources["document_store"], [], 0
+    for contributor, period in conn.execute("SELECT DISTINCT contributor_id, period FROM uploads ORDER BY 1, 2").fetchall():
+        for stage in STAGES:
+            try:
+                parts = store.parts(stage, contributor, period)
+            except MissingStage:
+                continue
+            for path in parts:
+                try:
+                    pq.read_table(path)
+                    read += 1
+                except Exception as exc:  # any damage: a truncated file, a bad page, a wrong magic number
+                    problems.append(f"part {path}: unreadable ({exc.__class__.__name__}: {str(exc)[:120]})")
+    say(f"parts: {read} Parquet part(s) read through" + (f", {len(problems)} problem(s)" if problems else ""))
+    return problems
+
+
+def cmd_verify(args) -> int:
+    s = Session()
+    with s.resources["warehouse"].reader() as conn:
+        problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn)
+    for problem in problems:
+        say(f"PROBLEM: {problem}")
+    say("verified: everything agrees" if not problems else f"{len(problems)} problem(s) found; nothing was changed")
+    return 1 if problems else 0
