@@ -143,6 +143,38 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:  # a malformed setting: one clear line, not a traceback
         print(f"onett: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        full = disk_full(exc)
+        if full is None:
+            raise
+        print(f"onett: the disk is full: {full}. Every run writes in transactions, so nothing was half-written; free "
+              "some space and run the command again.", file=sys.stderr)
+        return 1
+
+
+DISK_FULL = ("no space left", "disk is full", "disk i/o error", "database or disk is full", "could not write")
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """What is full, when `exc` (or what caused it) is a write that found no space; None otherwise. SQLite says
+    "disk I/O error" and DuckDB "could not write" for what the system calls ENOSPC."""
+    import errno
+    import shutil
+
+    seen = exc
+    while seen is not None:
+        if (isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)) or any(
+                text in str(seen).lower() for text in DISK_FULL):
+            home = os.environ.get("DAGSTER_HOME") or os.getcwd()
+            try:
+                free = shutil.disk_usage(home).free
+            except OSError:
+                return f"writing under {home} failed ({seen.__class__.__name__})"
+            if free > 64 << 20 and not (isinstance(seen, OSError) and seen.errno == errno.ENOSPC):
+                return None  # plenty of room: some other I/O failure, shown as it is
+            return f"{free / (1 << 20):.1f} MB free on the file system of {home}"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 if __name__ == "__main__":
