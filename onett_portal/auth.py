@@ -131,9 +131,14 @@ class Sessions:
 class Throttle:
     free: int  # failures in the window before any delay
     cap: float  # the longest delay, seconds
+    pending_is_failure: bool = True  # an attempt being checked counts as failed until its password proves right
+    max_pending: int = 0  # without that: at most this many attempts checked at once
 
-    def wait(self, attempts: list[float], now: float) -> float:
+    def wait(self, failures: list[float], pending: list[float], now: float) -> float:
         """Seconds before the next attempt may be checked: 2^(n - free) after the latest of n attempts."""
+        attempts = sorted(failures + pending) if self.pending_is_failure else failures
+        if not self.pending_is_failure and len(pending) >= self.max_pending:
+            return 1.0
         if len(attempts) < self.free:
             return 0.0
         return attempts[-1] + min(2.0 ** (len(attempts) - self.free), self.cap) - now
@@ -141,7 +146,9 @@ class Throttle:
 
 THROTTLES = {
     "account": Throttle(free=5, cap=60.0),  # slows guessing at one partner to about one a minute, never locks
-    "client": Throttle(free=10, cap=FAILURE_WINDOW),  # an address guessing many accounts is stopped
+    # An address guessing many accounts is stopped; many people behind one address (an office, a proxy) sign in at
+    # once without waiting for each other's checks, up to a bound.
+    "client": Throttle(free=10, cap=FAILURE_WINDOW, pending_is_failure=False, max_pending=64),
     "device": Throttle(free=5, cap=60.0),  # a known browser is throttled on its own
 }
 
@@ -171,13 +178,17 @@ class SignIn:
         known = bool(device) and len(device) <= 128 and self.store.known_device(self.device_hash(device), name)
         scopes = [f"device:{self.device_hash(device)}"] if known else [f"account:{name}", f"client:{client}"]
         wait, attempt = self.store.begin_attempt(
-            scopes, now, now - self.window, lambda scope, times: THROTTLES[scope.split(":")[0]].wait(times, now))
+            scopes, now, now - self.window,
+            lambda scope, failures, pending: THROTTLES[scope.split(":")[0]].wait(failures, pending, now))
         if wait > 0:
             raise TooManyAttempts(wait)
-        account = self.store.account(name) if name else None
-        ok = verify_password(password, account.password_hash if account else _DUMMY_HASH)
-        if account is not None and ok:
-            self.store.forget_attempt(attempt)
+        ok = False
+        try:
+            account = self.store.account(name) if name else None
+            ok = verify_password(password, account.password_hash if account else _DUMMY_HASH) and account is not None
+        finally:
+            self.store.end_attempt(attempt, failed=not ok)
+        if ok:
             self.store.clear_failures(f"account:{name}")
             return account
         return None

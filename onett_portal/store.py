@@ -17,6 +17,8 @@ from typing import Callable, Iterator
 
 from onett_resources.durable import make_private
 
+PENDING_SECONDS = 60  # an attempt still "being checked" after this long belonged to a process that died
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
     name           TEXT PRIMARY KEY,
@@ -34,9 +36,13 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE TABLE IF NOT EXISTS signin_failures (
     scope          TEXT NOT NULL,          -- 'account:<name>', 'client:<address>' or 'device:<token hash>'
-    at             REAL NOT NULL           -- an attempt; removed again when its password proves right
+    at             REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signin_failures_scope ON signin_failures (scope, at);
+CREATE TABLE IF NOT EXISTS signin_pending (
+    scope          TEXT NOT NULL,          -- an attempt whose password is being checked right now
+    at             REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS known_devices (
     token_hash     TEXT PRIMARY KEY,       -- sha256 of the device cookie of a browser that signed in before
     account        TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
@@ -145,28 +151,36 @@ class PortalStore:
 
     # sign-in attempts
     def begin_attempt(self, scopes: list[str], now: float, since: float,
-                      wait: Callable[[str, list[float]], float]) -> tuple[float, list[int]]:
+                      wait: Callable[[str, list[float], list[float]], float]) -> tuple[float, list[int]]:
         """Count an attempt against each scope before its password is checked, in one write transaction, so
-        parallel guesses queue here and each sees the ones before it. (seconds to wait, []) when a scope's recent
-        attempts (`wait(scope, times)`) say not yet; else (0, the attempt's row ids)."""
+        parallel guesses queue here and each sees the ones before it. `wait(scope, failures, pending)` says how long
+        the scope must wait given its recent failures and the attempts being checked right now. (seconds to wait,
+        []) when a scope must wait; else (0, the attempt's pending row ids) for `end_attempt`."""
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM signin_failures WHERE at < ?", [since - 86400])
-                longest = max(wait(scope, [r[0] for r in conn.execute(
-                    "SELECT at FROM signin_failures WHERE scope = ? AND at >= ? ORDER BY at", [scope, since])])
-                    for scope in scopes)
+                conn.execute("DELETE FROM signin_pending WHERE at < ?", [now - PENDING_SECONDS])  # a crashed check
+                longest = max(wait(scope, *[[r[0] for r in conn.execute(
+                    f"SELECT at FROM {table} WHERE scope = ? AND at >= ? ORDER BY at", [scope, since])]
+                    for table in ("signin_failures", "signin_pending")]) for scope in scopes)
                 ids = [] if longest > 0 else [
-                    conn.execute("INSERT INTO signin_failures VALUES (?, ?)", [s, now]).lastrowid for s in scopes]
+                    conn.execute("INSERT INTO signin_pending VALUES (?, ?)", [s, now]).lastrowid for s in scopes]
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return max(longest, 0.0), ids
 
-    def forget_attempt(self, ids: list[int]) -> None:
+    def end_attempt(self, ids: list[int], failed: bool) -> None:
+        """The attempt's password was checked: a failure is recorded against its scopes, a success leaves nothing."""
         with self._connect() as conn:
-            conn.executemany("DELETE FROM signin_failures WHERE rowid = ?", [[i] for i in ids])
+            conn.execute("BEGIN IMMEDIATE")
+            if failed:
+                conn.execute("INSERT INTO signin_failures SELECT scope, at FROM signin_pending WHERE rowid IN "
+                             f"({', '.join('?' * len(ids))})", ids)
+            conn.executemany("DELETE FROM signin_pending WHERE rowid = ?", [[i] for i in ids])
+            conn.execute("COMMIT")
 
     def failures_since(self, scope: str, since: float) -> list[float]:
         with self._connect() as conn:

@@ -129,6 +129,19 @@ def test_parallel_guesses_are_counted_before_the_password_is_hashed(store, monke
                                                                               outcomes[-1] != "throttled")
 
 
+def test_many_people_behind_one_address_sign_in_at_once(store):
+    """An office or a proxy: 30 partners sign in in the same second from one address, none waits for the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for n in range(30):
+        add_account(store, f"partner{n}", "contributor", f"password {n}!")
+    sign_in = SignIn(store)
+    with ThreadPoolExecutor(30) as pool:
+        signed = list(pool.map(lambda n: sign_in.check(f"partner{n}", f"password {n}!", "10.1.1.1"), range(30)))
+    assert [a.name for a in signed] == [f"partner{n}" for n in range(30)]
+    assert store.failures_since("client:10.1.1.1", 0) == []
+
+
 def test_a_known_browser_signs_in_whatever_others_guess(store):
     add_account(store, "alice", "contributor", "right password")
     sign_in = SignIn(store)
