@@ -29,8 +29,9 @@ from onett_domain.policy import Policy
 from onett_domain.statement import UnknownContributor, build_statement, estimate_revenue, open_period
 from onett_resources.warehouse import SCHEMA
 
-RETRY_SECONDS = 1.5
+RETRY_SECONDS = 0.75  # then the last good numbers (or "busy"): a page answers within a second under a writer
 FRESH_SECONDS = 2.0  # a result this young is served again without opening the file (keeps reads rare)
+RECENT_SECONDS = 30.0  # a result this young is served while another page is reading the warehouse
 CACHE_ENTRIES = 512
 
 
@@ -77,6 +78,10 @@ class WarehouseReader:
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached and now - cached[0] < self.fresh_seconds:
+            return Snapshot(cached[2], cached[1], stale=False)
+        if cached and now - cached[0] < RECENT_SECONDS and self._open_lock.locked():
+            # Another page is reading the warehouse this moment: these numbers, seconds old, are served at once
+            # rather than queued behind it (under load every page would otherwise wait for every other read).
             return Snapshot(cached[2], cached[1], stale=False)
         conn = None
         if now >= self._busy_until and self._open_lock.acquire(timeout=self.retry_seconds):
