@@ -102,6 +102,15 @@ def parser() -> argparse.ArgumentParser:
     credit.add_argument("--json", action="store_true")
     command("verify", "onett_cli.verify:cmd_verify",
             "recompute every closed month and check the archive and Parquet parts against their checksums")
+    backup = command("backup", "onett_cli.backup:cmd_backup",
+                     "a consistent copy of the platform while it runs, with a manifest of checksums")
+    backup.add_argument("dir", help="a new or empty folder")
+    backup.add_argument("--keys", metavar="KEYDIR", help="copy the archive and payee keys into this separate folder")
+    restore = command("restore", "onett_cli.backup:cmd_restore",
+                      "put a backup back into this DAGSTER_HOME after checking it; erased text stays erased")
+    restore.add_argument("dir")
+    restore.add_argument("--keys", metavar="KEYDIR", help="the keys folder taken with the backup")
+    restore.add_argument("--force", action="store_true", help="replace what the platform holds now")
     command("demo", "onett_cli.demo.command:cmd_demo",
             "fill the landing zone, revenue and reference folders with demo data")
     account = command("account", "onett_cli.portal:cmd_account",
