@@ -2,22 +2,21 @@
 
 Every closed month is recomputed from the documents and revenue and compared with what it published plus the
 adjustments recorded since; the money checks run; every archived upload is decrypted and hashed against its
-recorded sha256; every Parquet part is read through. Nothing is changed: a problem is named, and the exit status
-is 1, so a corrupted file is found by the operator before it is ever read as empty."""
+recorded sha256; every Parquet part is read through against its page checksums. Nothing is changed: a problem is
+named, and the exit status is 1, so a corrupted file is found by the operator before it is ever read as empty."""
 
 from __future__ import annotations
 
 import hashlib
 
-import pyarrow.parquet as pq
-
 from onett_cli.session import Session, say
 from onett_domain import payouts as months
 from onett_resources.document_store import MissingStage
+from onett_resources.parquet_parts import DamagedPart, verify_parts
 from onett_resources.sealed_files import SealedFileError
 from onett_resources.upload_archive import ArchiveError
 
-STAGES = ("raw_submission", "filtered")
+PARTS = (("raw_submission", "docs"), ("filtered", "docs"), ("filtered", "index"))
 
 
 def _books(s: Session, conn) -> list[str]:
@@ -60,17 +59,17 @@ def _archive(s: Session, conn) -> list[str]:
 def _parts(s: Session, conn) -> list[str]:
     store, problems, read = s.resources["document_store"], [], 0
     for contributor, period in conn.execute("SELECT DISTINCT contributor_id, period FROM uploads ORDER BY 1, 2").fetchall():
-        for stage in STAGES:
+        for stage, kind in PARTS:
             try:
-                parts = store.parts(stage, contributor, period)
+                parts = store.parts(stage, contributor, period, kind)
             except MissingStage:
                 continue
             for path in parts:
                 try:
-                    pq.read_table(path)
+                    verify_parts([path])
                     read += 1
-                except Exception as exc:  # any damage: a truncated file, a bad page, a wrong magic number
-                    problems.append(f"part {path}: unreadable ({exc.__class__.__name__}: {str(exc)[:120]})")
+                except DamagedPart as exc:  # a truncated file, a page failing its checksum, a wrong magic number
+                    problems.append(f"part {str(exc)[:300]}")
     say(f"parts: {read} Parquet part(s) read through" + (f", {len(problems)} problem(s)" if problems else ""))
     return problems
 

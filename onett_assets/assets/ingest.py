@@ -21,6 +21,7 @@ from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
 from onett_domain.uploads import fingerprint, record_uploads
 from onett_resources import ConsentRegistry, DocumentStore, LandingZone, Tokenizer, UploadArchive, Warehouse, Workers
+from onett_resources.parquet_parts import verify_parts
 from onett_resources.preprocessing_jobs import preprocess_row_group
 from onett_resources.submission_reader import read_submission
 from onett_resources.warehouse import transaction
@@ -119,6 +120,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         contributor_id, period = split_submission_key(context.partition_key)
         documents = [str(p) for p in document_store.parts("filtered", contributor_id, period, "docs")]
         index = [str(p) for p in document_store.parts("filtered", contributor_id, period, "index")]
+        verify_parts(documents + index)  # DuckDB reads them without checking their pages: a damaged one stops here
         started = time.perf_counter()
         with warehouse.connection() as conn, transaction(conn):
             connected = time.perf_counter()

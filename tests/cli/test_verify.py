@@ -50,4 +50,4 @@ def test_damaged_archive_and_parts_are_named(onett):
     code, out = onett.cli("verify")
     assert code == 1
     assert out.count("PROBLEM: archive ") == 1 and "unreadable" in out
-    assert f"PROBLEM: part {part}: unreadable" in out
+    assert f"PROBLEM: part {part}: damaged" in out
