@@ -1,5 +1,8 @@
 """Readers for the upload formats: every file becomes (position, doc_id, text) records plus problems.
 
+Documents (PDF, HWP, HWPX, DOCX, EPUB, HTML) are read into text by `onett_resources.extraction` in its worker
+process; how each was read (reader, pages or sections read and skipped, running headers removed) becomes a note.
+
 A problem (a broken line, a row without text, an oversized record) skips that record only and is reported
 with its location, so one bad line never costs a contributor the rest of the file. A problem with the whole
 file (binary content, an unknown encoding, a zip bomb) raises `UnsupportedFormat` with a specific reason.
@@ -13,20 +16,24 @@ import csv
 import gzip
 import io
 import json
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterator
 
 import polars as pl
 
 from onett_resources.encodings import UnsupportedFormat, decode_text, sniff_encoding
+from onett_resources.extraction import DOCUMENT_SUFFIXES, Extraction
+from onett_resources.extraction.worker import ExtractionWorker
 
 # Documents are long (a court decision can exceed the csv module's default 128 KiB field limit).
 csv.field_size_limit(2**31 - 1)
 
 TEXT_SUFFIXES = (".txt", ".md")
-SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt", ".md", ".csv", ".parquet", ".zip")
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt", ".md", ".csv", ".parquet", ".zip", *DOCUMENT_SUFFIXES)
 _CHUNK = 1 << 20
 
 
@@ -37,6 +44,7 @@ class Limits:
     max_document_bytes: int = 16 << 20  # one record (a JSONL line, a text file, a CSV field)
     max_unpacked_bytes: int = 4 << 30  # everything inflated from one archive or .gz file
     max_compression_ratio: int = 200  # inflated / compressed bytes of one archive member or .gz file
+    split_sections: bool = False  # a document's chapters/sections become documents of their own
 
 
 @dataclass
@@ -118,8 +126,10 @@ def format_of(name: str) -> str | None:
     return None
 
 
-def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits = Limits(), depth: int = 0) -> None:
-    """Read one file (or archive member) called `name` from a binary stream into `result`."""
+def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits = Limits(), depth: int = 0,
+                documents: ExtractionWorker | None = None, path: Path | None = None) -> None:
+    """Read one file (or archive member) called `name` from a binary stream into `result`. Documents are read by
+    `documents` (from `path` when the stream is that file, else from a private copy of the stream)."""
     kind = format_of(name)
     if kind is None:
         raise UnsupportedFormat(
@@ -128,7 +138,9 @@ def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits
     if kind == ".zip":
         if depth > 0:
             raise UnsupportedFormat(f"{name}: archives inside archives are not read")
-        _read_zip(name, stream, result, limits)
+        _read_zip(name, stream, result, limits, documents)
+    elif kind in DOCUMENT_SUFFIXES:
+        _read_document(name, kind, stream, path, result, limits, documents)
     elif kind in TEXT_SUFFIXES:
         data = stream.read(limits.max_document_bytes + 1)
         if len(data) > limits.max_document_bytes:
@@ -146,6 +158,58 @@ def read_stream(name: str, stream: IO[bytes], result: ReadResult, limits: Limits
         _read_csv(name, stream, result, limits)
     elif kind == ".parquet":
         _read_parquet(name, stream, result, limits)
+
+
+def _read_document(name: str, kind: str, stream: IO[bytes], path: Path | None, result: ReadResult, limits: Limits,
+                   documents: ExtractionWorker | None) -> None:
+    if documents is None:
+        raise UnsupportedFormat(f"{name}: documents ({', '.join(DOCUMENT_SUFFIXES)}) are read only by ingest")
+    try:
+        if path is not None:
+            extraction = documents.extract(path, kind)
+        else:
+            with tempfile.TemporaryDirectory(prefix="onett-document-") as folder:  # 0700: the text stays private
+                copy = Path(folder) / f"document{kind}"
+                with open(copy, "wb") as handle:
+                    shutil.copyfileobj(stream, handle, _CHUNK)
+                extraction = documents.extract(copy, kind)
+    except UnsupportedFormat as exc:
+        raise UnsupportedFormat(f"{name}: {exc}") from None
+    _add_extraction(name, extraction, result, limits)
+
+
+def _add_extraction(name: str, extraction: Extraction, result: ReadResult, limits: Limits) -> None:
+    """The document as one record (or one per section with `split_sections`); text beyond the size of one record
+    is cut at paragraph boundaries into parts, and the note says so."""
+    sections = [s for s in extraction.sections if s.text.strip()]
+    if not sections:
+        raise UnsupportedFormat(f"{name}: no text in the document ({extraction.provenance()})")
+    units = [(s.title or None, s.text) for s in sections] if limits.split_sections else [(None, extraction.text)]
+    position, cut = 0, 0
+    for title, text in units:
+        pieces = _pieces(text, limits.max_document_bytes)
+        cut += len(pieces) - 1
+        for piece in pieces:
+            result.add(Record(name, position, title, piece))
+            position += 1
+    note = f"{name}: {extraction.provenance()}"
+    if limits.split_sections and len(units) > 1:
+        note += f"; {len(units)} {extraction.unit} read as documents of their own"
+    if cut:
+        note += f"; cut at paragraph boundaries into parts of at most {limits.max_document_bytes >> 20} MB"
+    result.notes.append(note)
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """`text` in consecutive parts of at most `limit` characters, cut after a paragraph (else a line, else hard)."""
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit)
+        cut = cut if cut > limit // 2 else text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].strip())
+        text = text[cut:]
+    return [*pieces, text.strip()] if text.strip() else pieces
 
 
 def _note_encoding(result: ReadResult, name: str, encoding: str) -> None:
@@ -317,7 +381,8 @@ def _safe_member_name(info: zipfile.ZipInfo) -> str | None:
     return path.as_posix()
 
 
-def _read_zip(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) -> None:
+def _read_zip(name: str, stream: IO[bytes], result: ReadResult, limits: Limits,
+              documents: ExtractionWorker | None) -> None:
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, EOFError):
@@ -341,7 +406,7 @@ def _read_zip(name: str, stream: IO[bytes], result: ReadResult, limits: Limits) 
             try:
                 with archive.open(info) as member_stream:
                     guarded = _ratio_guard(member_stream, None, limits, inner, compressed_size=info.compress_size)
-                    read_stream(inner, guarded, result, limits, depth=1)
+                    read_stream(inner, guarded, result, limits, depth=1, documents=documents)
             except UnsupportedFormat as exc:
                 result.skip(inner, str(exc).removeprefix(f"{inner}: "))
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # corrupt member, encrypted, ...

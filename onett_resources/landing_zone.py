@@ -15,6 +15,7 @@ from dagster import ConfigurableResource
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import CONTRIBUTOR_ID_RULE, Upload, valid_contributor_id
 from onett_resources.durable import file_sha256
+from onett_resources.extraction.worker import ExtractionWorker
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
 # Names that are never uploads: hidden files and the temporary names of uploads still being written.
@@ -51,10 +52,19 @@ class LandingZone(ConfigurableResource):
     max_document_mb: int = 16
     max_unpacked_mb: int = 4096
     max_compression_ratio: int = 200
+    # Documents (PDF, HWP, DOCX, ...) are read in a child process, each within these limits.
+    extraction_seconds: int = 300
+    extraction_memory_mb: int = 2048
+    split_sections: bool = False  # a document's chapters/sections become documents of their own
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.max_document_mb << 20, self.max_unpacked_mb << 20, self.max_compression_ratio)
+        return Limits(self.max_document_mb << 20, self.max_unpacked_mb << 20, self.max_compression_ratio,
+                      self.split_sections)
+
+    def document_reader(self) -> ExtractionWorker:
+        """The worker process that reads documents for `read` (a context manager: it stops the process)."""
+        return ExtractionWorker(self.extraction_seconds, self.extraction_memory_mb << 20)
 
     @property
     def root(self) -> Path:
@@ -142,7 +152,8 @@ class LandingZone(ConfigurableResource):
 
     def read(self, entry: Upload, sha256: str | None = None,
              sink: Callable[[list[Record]], None] | None = None,
-             batch_chars: int = 32 << 20) -> tuple[ReadResult, str | None, str]:
+             batch_chars: int = 32 << 20,
+             documents: ExtractionWorker | None = None) -> tuple[ReadResult, str | None, str]:
         """Read one file: its records, a file-level error (or None), and the sha256 of its bytes.
 
         Streams the file twice (hash, then parse) rather than holding it in memory; with a `sink`, records are
@@ -155,7 +166,7 @@ class LandingZone(ConfigurableResource):
         try:
             sha256 = sha256 or file_sha256(entry.path)
             with open(entry.path, "rb") as handle:
-                read_stream(entry.file, handle, result, self.limits)
+                read_stream(entry.file, handle, result, self.limits, documents=documents, path=entry.path)
         except UnsupportedFormat as exc:
             result.flush()
             return result, str(exc), sha256 or ""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from onett_resources.extraction.worker import ExtractionWorker
 from onett_resources.formats import ReadResult, UnsupportedFormat, format_of, read_stream
 
 
@@ -33,11 +33,14 @@ class ReferenceFolder(ConfigurableResource):
         return digest.hexdigest()
 
     def read(self) -> ReadResult:
+        """Every file's documents; documents (PDF, HWP, ...) are read into text as uploads are."""
         result = ReadResult()
-        for path in self.files():
-            name = path.relative_to(self.path).as_posix()
-            try:
-                read_stream(name, io.BytesIO(path.read_bytes()), result)
-            except UnsupportedFormat as exc:
-                result.skip(name, str(exc))
+        with ExtractionWorker() as documents:
+            for path in self.files():
+                name = path.relative_to(self.path).as_posix()
+                try:
+                    with open(path, "rb") as handle:
+                        read_stream(name, handle, result, documents=documents, path=path)
+                except UnsupportedFormat as exc:
+                    result.skip(name, str(exc))
         return result

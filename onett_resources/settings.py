@@ -66,6 +66,9 @@ class Settings:
     debtor_account: str = ""
     debtor_bank: str = ""  # the paying bank: a BIC, or the bank's own code
     bank_statement_dir: Path | None = None  # bank statement CSVs to apply to payment runs (None: <home>/bank_statements)
+    extraction_seconds: int = 300  # one document (PDF, HWP, ...) is read within this, or refused
+    extraction_memory_mb: int = 2048  # ... and within this much memory
+    split_sections: bool = False  # a document's chapters/sections become documents of their own
 
     @property
     def policy(self) -> Policy:
@@ -200,4 +203,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         debtor_account=env.get("ONETT_DEBTOR_ACCOUNT", "").strip(),
         debtor_bank=env.get("ONETT_DEBTOR_BANK", "").strip(),
         bank_statement_dir=path("ONETT_BANK_STATEMENT_DIR", "bank_statements"),
+        extraction_seconds=positive_int("ONETT_EXTRACTION_SECONDS", 300),
+        extraction_memory_mb=positive_int("ONETT_EXTRACTION_MEMORY_MB", 2048),
+        split_sections=env.get("ONETT_SPLIT_SECTIONS", "0").strip().lower() in YES,
     )

@@ -47,40 +47,42 @@ def read_submission(contributor_id: str, period: date, uploads: list[Upload], la
     readable = [u for u in uploads if decisions[u.file].terms and hashes[u.file] not in admission.erased]
     first = earliest_by_content(readable, hashes)
     rows, documents = [], 0
-    for upload in uploads:
-        sha256, decision = hashes[upload.file], decisions[upload.file]
-        terms = decision.terms.to_json() if decision.terms else ""
-        first_at, first_file = first.get(sha256, (upload.submitted_at, upload.file))
-        if sha256 and sha256 in admission.erased:
-            status, error, result, notes = "erased", "", ReadResult(), admission.erased[sha256]
-        elif decision.terms is None:
-            status, error, result, notes = "waiting", decision.waiting, ReadResult(), ""
-        elif sha256 and (first_at, first_file) < (upload.submitted_at, upload.file):
-            status, error, result = "duplicate upload", "", ReadResult()
-            notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
-        else:
-            part = output.part("docs")
-            sink = lambda records, at=upload.submitted_at, part=part: part.write(  # noqa: E731
-                _records_frame(records, contributor_id, period, at))
-            result, file_error, sha256 = landing_zone.read(upload, sha256 or None, sink=sink, batch_chars=batch_chars)
-            status, error = result.verdict(file_error)
-            if status != "rejected" and not archive.keep(contributor_id, upload.path, sha256):
-                status = "rejected"
-                error = f"{upload.file}: changed while it was being archived; it is read again once complete"
-                result = ReadResult()
-            if status == "rejected" or result.documents == 0:
-                part.discard()
+    with landing_zone.document_reader() as reader:  # one worker process reads every document of the submission
+        for upload in uploads:
+            sha256, decision = hashes[upload.file], decisions[upload.file]
+            terms = decision.terms.to_json() if decision.terms else ""
+            first_at, first_file = first.get(sha256, (upload.submitted_at, upload.file))
+            if sha256 and sha256 in admission.erased:
+                status, error, result, notes = "erased", "", ReadResult(), admission.erased[sha256]
+            elif decision.terms is None:
+                status, error, result, notes = "waiting", decision.waiting, ReadResult(), ""
+            elif sha256 and (first_at, first_file) < (upload.submitted_at, upload.file):
+                status, error, result = "duplicate upload", "", ReadResult()
+                notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
             else:
-                part.close()
-            notes = "; ".join(result.notes)
-        documents += result.documents
-        rows.append({
-            "contributor_id": contributor_id, "period": period, "file": upload.file, "sha256": sha256,
-            "bytes": upload.size, "submitted_at": upload.submitted_at, "status": status, "error": error,
-            "docs_read": result.documents, "docs_skipped": result.skipped, "mtime_ns": upload.mtime_ns,
-            "notes": notes, "terms": terms, "terms_stamp": upload.terms_stamp,
-            "consent": admission.consent if decision.needs_agreement else "",
-        })
+                part = output.part("docs")
+                sink = lambda records, at=upload.submitted_at, part=part: part.write(  # noqa: E731
+                    _records_frame(records, contributor_id, period, at))
+                result, file_error, sha256 = landing_zone.read(upload, sha256 or None, sink=sink,
+                                                               batch_chars=batch_chars, documents=reader)
+                status, error = result.verdict(file_error)
+                if status != "rejected" and not archive.keep(contributor_id, upload.path, sha256):
+                    status = "rejected"
+                    error = f"{upload.file}: changed while it was being archived; it is read again once complete"
+                    result = ReadResult()
+                if status == "rejected" or result.documents == 0:
+                    part.discard()
+                else:
+                    part.close()
+                notes = "; ".join(result.notes)
+            documents += result.documents
+            rows.append({
+                "contributor_id": contributor_id, "period": period, "file": upload.file, "sha256": sha256,
+                "bytes": upload.size, "submitted_at": upload.submitted_at, "status": status, "error": error,
+                "docs_read": result.documents, "docs_skipped": result.skipped, "mtime_ns": upload.mtime_ns,
+                "notes": notes, "terms": terms, "terms_stamp": upload.terms_stamp,
+                "consent": admission.consent if decision.needs_agreement else "",
+            })
     frame = pl.DataFrame(rows, schema=UPLOAD_SCHEMA)
     return SubmissionRead(frame, documents, [r["error"] for r in rows if r["error"]])
 

@@ -45,8 +45,10 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         """Every document in the files a contributor uploaded during the month, exactly as uploaded.
 
         Files are read from the landing zone (`<contributor>/<file>`); a file belongs to the month of its
-        modification time in the platform time zone. Each upload is recorded in the `uploads` table with what
-        became of it; a broken record is skipped and reported with its line, never the whole file. The bytes of
+        modification time in the platform time zone. Documents (PDF, HWP, HWPX, DOCX, EPUB, HTML) are read into
+        clean text in a child process, each under a time and memory limit. Each upload is recorded in the `uploads`
+        table with what became of it and how it was read; a broken record is skipped and reported with its line,
+        never the whole file. The bytes of
         every accepted upload are kept immutably by content hash; a file the contributor already uploaded (same
         bytes, any name) is recorded as a duplicate upload and not read again. Documents are streamed to Parquet in
         batches, so an upload of any size is read in bounded memory. Uploads read before and now gone stay
@@ -78,8 +80,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "files waiting for terms": int((files["status"] == "waiting").sum()),
             "files withdrawn": bullets(withdrawn),
             "problems": bullets(read.problems),
-            "files read": table(["file", "status", "documents", "skipped", "error"],
-                                files.select("file", "status", "docs_read", "docs_skipped", "error").rows()),
+            "files read": table(["file", "status", "documents", "skipped", "error", "how it was read"],
+                                files.select("file", "status", "docs_read", "docs_skipped", "error", "notes").rows()),
         })
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[raw_submission], kinds={"polars", "parquet"})

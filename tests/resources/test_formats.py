@@ -174,7 +174,7 @@ def test_zip_member_with_bad_encoding_is_skipped_not_fatal():
     assert len(result.problems) == 1 and result.problems[0].startswith("docs.zip/photo.txt: a PNG image, not text")
 
 
-@pytest.mark.parametrize("name", ["헌법.docx", "data.json", "noextension", "scan.png"])
+@pytest.mark.parametrize("name", ["헌법.doc", "slides.pptx", "data.json", "noextension", "scan.png"])
 def test_unknown_extension_is_refused(name):
     """Unknown types are refused with the list of what is accepted."""
     with pytest.raises(UnsupportedFormat, match="unsupported file type") as info:

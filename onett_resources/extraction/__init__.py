@@ -1,0 +1,31 @@
+"""Documents as partners hold them (PDF, HWP, HWPX, DOCX, EPUB, HTML) read into clean text.
+
+One module per format, each exposing `extract(path, limits) -> Extraction`; `extract_document` picks it by the
+file's suffix. Readers run inside the extraction worker process (`worker.py`), under a time and memory limit, so a
+hostile document costs at most that worker, never the partition reading it."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from onett_resources.extraction.base import Extraction, ExtractionLimits, Section, UnsupportedFormat
+
+READERS = {
+    ".pdf": "pdf",
+    ".hwp": "hwp",
+    ".hwpx": "hwpx",
+    ".docx": "docx",
+    ".epub": "epub",
+    ".html": "html",
+    ".htm": "html",
+}
+DOCUMENT_SUFFIXES = tuple(READERS)
+
+__all__ = ["DOCUMENT_SUFFIXES", "Extraction", "ExtractionLimits", "Section", "UnsupportedFormat", "extract_document"]
+
+
+def extract_document(path: Path, suffix: str, limits: ExtractionLimits = ExtractionLimits()) -> Extraction:
+    """The text of the document at `path`, read as its `suffix` says; `UnsupportedFormat` says why not."""
+    module = importlib.import_module(f"onett_resources.extraction.{READERS[suffix.lower()]}")
+    return module.extract(Path(path), limits)
