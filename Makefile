@@ -47,16 +47,17 @@ test: install system-deps
 	$(BIN)/python -m pytest
 
 # Best effort, for the tests only: Debian's Chromium (portal browser tests), PostgreSQL (scale-out test), and
-# LibreOffice with a Korean font (renders the PDF/DOCX/EPUB/HTML test documents from known text).
+# LibreOffice with a Korean font and English hyphenation patterns (renders the PDF/DOCX/EPUB/HTML test documents
+# from known text).
 # Installed only when missing and when running as root with apt; without them those tests skip with a reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	    && { [ ! -x /usr/bin/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	         || [ ! -x /usr/bin/soffice ] || [ ! -d /usr/share/fonts/truetype/nanum ]; }; then \
+	         || [ ! -x /usr/bin/soffice ] || [ ! -d /usr/share/fonts/truetype/nanum ] || [ ! -d /usr/share/hyphen ]; }; then \
 	  echo "installing Debian chromium, postgresql, libreoffice and fonts-nanum for the browser, scale-out and document tests ..."; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium postgresql \
 	    && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
-	      libreoffice-writer-nogui fonts-nanum; } \
+	      libreoffice-writer-nogui fonts-nanum hyphen-en-us; } \
 	    >/dev/null 2>&1 || echo "could not install them: the browser, scale-out and document tests will be skipped"; \
 	fi
 
