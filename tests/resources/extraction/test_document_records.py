@@ -24,7 +24,7 @@ def sections_of(path: Path, suffix: str, limits: ExtractionLimits) -> Extraction
         raise UnsupportedFormat(content["refuse"])
     return Extraction([Section(text, title) for title, text in content["sections"]], f"stand-in for {suffix}",
                       "chapters", len(content["sections"]), skipped=content.get("skipped", 0),
-                      skipped_why="no text layer (needs OCR)", removed_chars=content.get("removed", 0))
+                      skipped_why="no text layer: needs OCR", removed_chars=content.get("removed", 0))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_a_document_is_one_record_with_its_provenance_in_the_notes(worker, chapt
     result = read("책.epub", document(chapters, skipped=2, removed=1234), worker)
     assert [(r.position, r.doc_id) for r in result.records] == [(0, None)]
     assert result.records[0].text == "\n\n".join(text for _, text in chapters)
-    assert result.notes == ["책.epub: read by stand-in for .epub: 3 of 5 chapters; 2 skipped (no text layer (needs OCR)); "
+    assert result.notes == ["책.epub: read by stand-in for .epub: 3 of 5 chapters; 2 skipped (no text layer: needs OCR); "
                             "1,234 characters of running headers, footers and page numbers removed"]
 
 
