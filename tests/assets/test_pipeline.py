@@ -232,7 +232,7 @@ def test_bad_files_are_recorded_and_do_not_stop_the_rest(onett):
         "SELECT file, status, error, docs_read, docs_skipped FROM uploads WHERE contributor_id = 'dana'")}
     assert rows["mixed.jsonl"][0] == "partially accepted" and rows["mixed.jsonl"][2:] == (1, 2)
     assert "line 2" in rows["mixed.jsonl"][1] and "line 3" in rows["mixed.jsonl"][1]
-    assert rows["scan.pdf"][0] == "rejected" and "unsupported file type" in rows["scan.pdf"][1]
+    assert rows["scan.pdf"][0] == "rejected" and rows["scan.pdf"][1].startswith("scan.pdf: corrupt or truncated PDF")
     assert rows["legacy.txt"][0] == "accepted"
     assert onett.query("SELECT notes FROM uploads WHERE file = 'legacy.txt'")[0][0] == "legacy.txt: read as cp949"
     assert rows["photo.txt"][0] == "rejected" and "PNG image" in rows["photo.txt"][1]

@@ -14,6 +14,7 @@ from rapidfuzz.distance import Indel
 from conftest import corpus
 from onett_resources.extraction import ExtractionLimits, UnsupportedFormat, extract_document
 from tests.documents.libreoffice import Layout, SourceDoc, render
+from tests.documents.scans import image_only_pdf
 
 
 def english_paragraphs(text: str) -> list[str]:
@@ -62,28 +63,13 @@ def test_two_columns_are_read_column_by_column_and_hyphenation_is_undone(rendere
     assert "\ufffe" not in text and "\ufdd2" not in text
 
 
-def scan_of(source, path, pages: int = 2):
-    """An image-only PDF: the pages of `source` rendered to pictures, as a scanner makes them."""
-    picture = pdfium.PdfDocument(str(source))[0].render(scale=1)
-    scan = pdfium.PdfDocument.new()
-    for _ in range(pages):
-        page = scan.new_page(595, 842)
-        image = pdfium.PdfImage.new(scan)
-        image.set_bitmap(picture)
-        image.set_matrix(pdfium.PdfMatrix().scale(595, 842))
-        page.insert_obj(image)
-        page.gen_content()
-    scan.save(str(path))
-    return path
-
-
 def test_a_scan_needs_ocr_and_pays_nothing_and_a_mixed_pdf_keeps_its_text_pages(rendered, tmp_path):
     law = rendered["law0"]
     with pytest.raises(UnsupportedFormat, match="^no text layer on any of its 3 pages: needs OCR$"):
-        read(scan_of(law.path, tmp_path / "scan.pdf", pages=3))
+        read(image_only_pdf(law.path, tmp_path / "scan.pdf", pages=3))
     mixed = pdfium.PdfDocument(str(law.path))
     text_pages = len(mixed)
-    mixed.import_pages(pdfium.PdfDocument(str(scan_of(law.path, tmp_path / "two.pdf"))))
+    mixed.import_pages(pdfium.PdfDocument(str(image_only_pdf(law.path, tmp_path / "two.pdf"))))
     mixed.save(str(tmp_path / "mixed.pdf"))
     extraction = read(tmp_path / "mixed.pdf")
     assert (extraction.read, extraction.skipped, extraction.skipped_why) == (text_pages, 2, "no text layer: needs OCR")
