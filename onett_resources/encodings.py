@@ -27,6 +27,10 @@ _MAGIC = [
 ]
 
 
+# Documents onett reads by their own suffix (onett_resources.extraction), when they arrive under a text one.
+_DOCUMENTS = [(b"%PDF", ".pdf"), (b"PK\x03\x04", ".docx, .hwpx or .epub"), (b"\xd0\xcf\x11\xe0", ".hwp")]
+
+
 def _binary_kind(head: bytes) -> str | None:
     for magic, kind in _MAGIC:
         if head.startswith(magic):
@@ -57,7 +61,9 @@ def sniff_encoding(head: bytes, name: str) -> str:
             return encoding
     kind = _binary_kind(head)
     if kind:
-        raise UnsupportedFormat(f"{name}: {kind}, not text (convert it to .txt, .md, .jsonl or .csv)")
+        hint = next((f"upload it as {suffix} to have its text read" for magic, suffix in _DOCUMENTS
+                     if head.startswith(magic)), "convert it to .txt, .md, .jsonl or .csv")
+        raise UnsupportedFormat(f"{name}: {kind}, not text ({hint})")
     if _decodes(head, "utf-8"):
         return "utf-8"
     if _decodes(head, "cp949"):

@@ -95,3 +95,24 @@ def test_every_format_is_paid_and_hostile_documents_cost_only_themselves(onett, 
     assert files["잘림.docx"][0] == "rejected" and files["잘림.docx"][1].startswith("잘림.docx: corrupt or truncated DOCX")
     paid = dict(onett.query("SELECT file, tokens FROM documents WHERE status = 'accepted'"))
     assert set(paid) == {f"법령{n}.{fmt}" for n, fmt in enumerate(formats)} and min(paid.values()) > 500
+
+
+def test_documents_inside_a_zip_archive_are_read_each_with_its_provenance(onett, laws, tmp_path):
+    import zipfile
+
+    write_hwp(tmp_path / "a.hwp", [laws[6].split("\n")])
+    write_hwpx(tmp_path / "b.hwpx", [laws[7].split("\n")])
+    write_hwp(tmp_path / "c.hwp", [laws[3].split("\n")], password=True)
+    with zipfile.ZipFile(tmp_path / "법령집.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(tmp_path / "a.hwp", "2025/민법.hwp")
+        archive.write(tmp_path / "b.hwpx", "2025/상법.hwpx")
+        archive.write(tmp_path / "c.hwp", "2025/비공개.hwp")
+    _drop_file(onett, "법령집.zip", tmp_path / "법령집.zip", seoul(2026, 9, 14))
+    onett.ok("ingest")
+
+    status, error, notes, read = onett.query("SELECT status, error, notes, docs_read FROM uploads")[0]
+    assert (status, read) == ("partially accepted", 2)
+    assert error == "1 record(s) skipped: 법령집.zip/2025/비공개.hwp: password-protected HWP document"
+    assert notes.split("; ")[0] == "법령집.zip/2025/민법.hwp: read by onett hwp5 reader 1: 1 of 1 sections"
+    assert dict(onett.query("SELECT file, status FROM documents")) == {
+        "법령집.zip/2025/민법.hwp": "accepted", "법령집.zip/2025/상법.hwpx": "accepted"}
