@@ -20,10 +20,12 @@ from onett_resources.extraction.base import (
 
 READER = "onett docx reader 1"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# Subtrees that are not the document's current text: deleted or moved-away runs, field codes, note markers.
+# Subtrees that are not the document's current text: deleted or moved-away runs, field codes, note markers, and
+# the fallback copy of a text box (the same text again, for older Word versions).
 SKIPPED = {f"{W}{name}" for name in ("del", "moveFrom", "delText", "instrText", "footnoteReference",
-                                     "endnoteReference", "commentReference", "annotationRef")}
+                                     "endnoteReference", "commentReference", "annotationRef")} | {f"{MC}Fallback"}
 SPECIAL = {f"{W}tab": "\t", f"{W}br": "\n", f"{W}cr": "\n", f"{W}noBreakHyphen": "-", f"{W}softHyphen": ""}
 NOT_NOTES = {"separator", "continuationSeparator", "continuationNotice"}
 _XML = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
@@ -54,9 +56,11 @@ def _read(package: zipfile.ZipFile, limits: ExtractionLimits) -> Extraction:
     sections, title, lines, total = [], "", [], 0
     with open_member(package, "word/document.xml", limits) as stream:
         for _, element in etree.iterparse(stream, events=("end",), tag=(f"{W}p", f"{W}tbl"), **_XML):
+            if not lines and not sections:
+                _refuse_doctype(element.getroottree(), "word/document.xml")
+            if next(element.iterancestors(f"{W}p", f"{W}tbl"), None) is not None:
+                continue  # a paragraph inside a table or a text box: read with it
             parent = element.getparent()
-            if parent is None or parent.tag != f"{W}body":
-                continue  # a paragraph inside a table: read with its table
             if element.tag == f"{W}p" and _style(element) in headings:
                 if lines:
                     sections.append(Section("\n".join(lines), title))
@@ -120,7 +124,7 @@ def _heading_styles(package: zipfile.ZipFile, limits: ExtractionLimits) -> set[s
     """Ids of the styles named "heading 1" (Word names the built-in style so in every language)."""
     if "word/styles.xml" not in package.namelist():
         return set()
-    styles = etree.fromstring(read_member(package, "word/styles.xml", limits), etree.XMLParser(**_XML))
+    styles = _parse(package, "word/styles.xml", limits)
     return {style.get(f"{W}styleId") for style in styles.iter(f"{W}style")
             if (name := style.find(f"{W}name")) is not None and (name.get(f"{W}val") or "").lower() == "heading 1"}
 
@@ -128,7 +132,7 @@ def _heading_styles(package: zipfile.ZipFile, limits: ExtractionLimits) -> set[s
 def _notes(package: zipfile.ZipFile, part: str, limits: ExtractionLimits) -> list[str]:
     if part not in package.namelist():
         return []
-    root = etree.fromstring(read_member(package, part, limits), etree.XMLParser(**_XML))
+    root = _parse(package, part, limits)
     found = []
     for note in root:
         if note.get(f"{W}type") in NOT_NOTES:
@@ -137,6 +141,18 @@ def _notes(package: zipfile.ZipFile, part: str, limits: ExtractionLimits) -> lis
         if text:
             found.append(text)
     return found
+
+
+def _parse(package: zipfile.ZipFile, part: str, limits: ExtractionLimits):
+    root = etree.fromstring(read_member(package, part, limits), etree.XMLParser(**_XML))
+    _refuse_doctype(root.getroottree(), part)
+    return root
+
+
+def _refuse_doctype(tree, part: str) -> None:
+    """Office never writes a DTD; one that declares entities is an XML bomb or an attempt to read outside files."""
+    if tree.docinfo.doctype:
+        raise UnsupportedFormat(f"the part {part!r} declares a DTD or entities (refused: a possible XML bomb)")
 
 
 def _ole_kind(path: Path) -> str:

@@ -27,12 +27,12 @@ from typing import IO
 import olefile
 
 from onett_resources.extraction.base import Extraction, ExtractionLimits, Section, UnsupportedFormat
+from onett_resources.extraction.hancom import Budget, private_use_notes
 
 READER = "onett hwp5 reader 1"
 
 SIGNATURE = b"HWP Document File"
 HWP3_SIGNATURE = b"HWP Document File V"  # HWP 3.0 / 한글 97 and older: not an OLE file
-ZIP_SIGNATURE = b"PK\x03\x04"
 
 # FileHeader properties (spec table 3)
 COMPRESSED, PASSWORD, DISTRIBUTION, DRM = 1, 1 << 1, 1 << 2, 1 << 4
@@ -55,7 +55,6 @@ WIDE_CONTROLS = frozenset([*range(1, 10), 11, 12, *range(14, 24)])
 TAB, LINE_BREAK, PARAGRAPH_END, HYPHEN, BUNDLED_SPACE, FIXED_SPACE = 9, 10, 13, 24, 30, 31
 CONTROL_TEXT = {TAB: "\t", LINE_BREAK: "\n", HYPHEN: "-", BUNDLED_SPACE: " ", FIXED_SPACE: " "}
 _CONTROL_CODE = re.compile(rb"[\x00-\x1f]\x00", re.DOTALL)
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 class _Damaged(Exception):
@@ -68,12 +67,6 @@ def extract(path: Path, limits: ExtractionLimits) -> Extraction:
     if head.startswith(HWP3_SIGNATURE):
         raise UnsupportedFormat("HWP 3 (한글 97 or older) document: only HWP 5 and HWPX are read; save it again "
                                 "in a current version of 한글")
-    if head.startswith(ZIP_SIGNATURE):
-        from onett_resources.extraction import hwpx
-
-        extraction = hwpx.extract(path, limits)
-        extraction.notes.append("an HWPX package under the .hwp suffix")
-        return extraction
     if not olefile.isOleFile(str(path)):
         raise UnsupportedFormat("not an HWP document (no OLE compound file header)")
     try:
@@ -135,27 +128,6 @@ def _read_sections(ole: olefile.OleFileIO, compressed: bool, limits: ExtractionL
     return Extraction(sections=sections, reader=READER, unit="sections", read=len(sections), skipped=len(damaged),
                       skipped_why="damaged section streams: " + "; ".join(damaged) if damaged else "",
                       notes=private_use_notes(sections))
-
-
-class Budget:
-    """The characters a file may still yield (`limits.max_text_chars`), spent paragraph by paragraph so a huge
-    section is refused while it is read, not after."""
-
-    def __init__(self, chars: int):
-        self.limit = self.left = chars
-
-    def spend(self, text: str) -> str:
-        self.left -= len(text)
-        if self.left < 0:
-            raise UnsupportedFormat(f"more than {self.limit:,} characters of text")
-        return text
-
-
-def private_use_notes(sections: list[Section]) -> list[str]:
-    """Hancom fonts place old Hangul (옛한글, in 한양 PUA) and some symbols in the Private Use Area; such
-    characters are kept as they are, but the contributor should know how many there are."""
-    count = sum(len(_PRIVATE_USE.findall(section.text)) for section in sections)
-    return [f"{count:,} private-use characters (old Hangul or font symbols) kept as they are"] if count else []
 
 
 def _open_section(ole: olefile.OleFileIO, name: str, compressed: bool, limits: ExtractionLimits) -> IO[bytes]:

@@ -21,12 +21,11 @@ from lxml import etree
 from onett_resources.extraction.base import (
     Extraction, ExtractionLimits, Section, UnsupportedFormat, library, open_member, read_member,
 )
-from onett_resources.extraction.hwp import Budget, private_use_notes
+from onett_resources.extraction.hancom import Budget, private_use_notes
 
 PACKAGE = "Contents/content.hpf"
 MANIFEST = "META-INF/manifest.xml"
 MIMETYPE = "application/hwp+zip"
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # elements whose content is not body text: drawings and what they hold, form controls, page furniture, hidden
 # comments, and field starts (a memo's text is held in its field start; a field's shown text follows it in the run)
@@ -41,13 +40,6 @@ MAX_NESTING = 32  # tables within table cells; deeper than any real document
 
 
 def extract(path: Path, limits: ExtractionLimits) -> Extraction:
-    with open(path, "rb") as handle:
-        if handle.read(len(OLE_SIGNATURE)) == OLE_SIGNATURE:
-            from onett_resources.extraction import hwp
-
-            extraction = hwp.extract(path, limits)
-            extraction.notes.append("an HWP 5 document under the .hwpx suffix")
-            return extraction
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
