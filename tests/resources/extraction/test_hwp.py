@@ -15,7 +15,7 @@ from rapidfuzz.distance import Indel
 
 from onett_resources.extraction import ExtractionLimits, UnsupportedFormat, extract_document
 from onett_resources.extraction.hwp import paragraph_text
-from tests.conftest import corpus
+from conftest import corpus
 from tests.documents.hwp5 import (
     PARA_CHAR_SHAPE, PARA_TEXT, Header, Paragraph, Picture, Table, TextBox, compound_file, doc_info, file_header,
     paragraph, record, write_hwp,

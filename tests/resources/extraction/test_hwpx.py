@@ -11,7 +11,7 @@ import pytest
 from rapidfuzz.distance import Indel
 
 from onett_resources.extraction import ExtractionLimits, UnsupportedFormat, extract_document
-from tests.conftest import corpus
+from conftest import corpus
 from tests.documents.hwp5 import Header, Paragraph, Picture, Table, TextBox, write_hwp
 from tests.documents.hwpx import rewrite, write_hwpx, write_tracked_changes, write_with_memo
 
