@@ -21,6 +21,7 @@ from onett_resources.extraction.markup import paragraphs
 
 READER = "onett epub reader 1"
 FONTS = (".ttf", ".otf", ".woff", ".woff2")
+CHAPTER_TYPES = ("application/xhtml+xml", "text/html", "application/x-dtbook+xml")
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _CONTAINER = "{urn:oasis:names:tc:opendocument:xmlns:container}"
 _OPF = "{http://www.idpf.org/2007/opf}"
@@ -54,8 +55,9 @@ def _read(book: zipfile.ZipFile, limits: ExtractionLimits) -> Extraction:
     sections, skipped, reasons, total = [], 0, [], 0
     for itemref in opf.iter(f"{_OPF}itemref"):
         item = manifest.get(itemref.get("idref"))
-        if item is None or "nav" in (item.get("properties") or "").split():
-            continue
+        if item is None or "nav" in (item.get("properties") or "").split() \
+                or item.get("media-type", CHAPTER_TYPES[0]) not in CHAPTER_TYPES:
+            continue  # the table of contents (EPUB 3 nav), or an image or NCX listed in the spine
         href = item.get("href") or ""
         member = posixpath.normpath(posixpath.join(base, href.split("#")[0])) if _inside(href) else ""
         if not member or not _inside(member):
@@ -87,13 +89,13 @@ def _refuse_drm(book: zipfile.ZipFile, names: set[str], limits: ExtractionLimits
 
 
 def _xml(book: zipfile.ZipFile, name: str, limits: ExtractionLimits):
-    data = read_member(book, name, limits)
-    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data:
-        raise UnsupportedFormat(f"the part {name!r} declares a DTD or entities (refused: a possible XML bomb)")
     try:
-        return etree.fromstring(data, parser=_XML)
+        root = etree.fromstring(read_member(book, name, limits), parser=_XML)
     except etree.XMLSyntaxError as exc:
         raise UnsupportedFormat(f"the part {name!r} is not well-formed XML ({exc})") from None
+    if root.getroottree().docinfo.doctype:  # parsed without expanding entities; refused all the same
+        raise UnsupportedFormat(f"the part {name!r} declares a DTD or entities (refused: a possible XML bomb)")
+    return root
 
 
 def _decode(data: bytes) -> str:

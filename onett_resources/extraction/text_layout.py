@@ -7,8 +7,10 @@ paragraphs. Independent of the file format: a reader hands over each page's line
 - **Paragraphs**: a line that stops short of its column's right edge ends a paragraph, and so does a gap above the
   next line clearly wider than the usual line spacing; justified lines in between belong together.
 - **Line joins**: words broken by hyphenation (PDFium marks a hyphen at a line end with U+FFFE) are joined
-  whole (an author's own compound keeps its hyphen where the document shows it is one), and so are numbers ("2014.12." + "3") and runs of Chinese characters wrapped mid-way; otherwise lines are
-  joined with a space, which is where both Korean (어절) and English text wrap."""
+  whole (an author's own compound keeps its hyphen where the document shows it is one), and so are numbers
+  ("2014.12." + "3"), runs of Chinese characters, and Korean wrapped where it is written without a space (a number
+  and its counter "31" + "일", "제" + "16호", inside brackets and quotes); otherwise lines are joined with a space,
+  which is where both Korean (어절) and English text wrap."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ PAGE_NUMBER = re.compile(r"^[\s\-–—·(\[]*(?:(?:page|p\.|쪽)\s*)?(?:\d{1,5}
                          r"(?:\s*(?:/|of|-)\s*\d{1,5})?\s*(?:쪽|페이지)?[\s\-–—·)\]]*$", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _WRAPPED_NUMBER = re.compile(r"\d[.,]?$")
+# Where Korean is written without a space but a line may still wrap (as word processors' line breaking allows):
+# a number and its counter ("31" / "일", "2" / "천만원"), "제" and its number, inside brackets and quotes.
+_CLOSED_UP_KOREAN = re.compile(r'(?:\d|(?:^|[^가-힣])제|[<(\[「『"“‘])\n[가-힣\d]|\S\n[)>\]」』,.;:”’]')
 _BROKEN_WORD = re.compile(r"(\w+)\ufffe(\w+)")
 _WORD = re.compile(r"\w+(?:-\w+)*")
 BAND = 0.12  # the top and bottom share of the page height where running headers and footers live
@@ -101,11 +106,14 @@ def _mend_hyphenation(found: list[str]) -> list[str]:
 
 
 def join(first: str, second: str) -> str:
-    """Two consecutive lines of one paragraph as one: a word hyphenated across them made whole; a number or a run of
-    Chinese characters wrapped mid-way closed up; otherwise a space, where both Korean (어절) and English wrap."""
+    """Two consecutive lines of one paragraph as one: a word hyphenated across them made whole; a number, a run of
+    Chinese characters or Korean written without a space (see `_CLOSED_UP_KOREAN`) wrapped mid-way closed up;
+    otherwise a space, where both Korean (어절) and English wrap."""
     if first.endswith(SOFT_HYPHEN_BREAK):
         return first + second  # the mark stays until the whole document is known (_mend_hyphenation)
     if _WRAPPED_NUMBER.search(first) and second[:1].isdigit() or _is_han(first[-1:]) and _is_han(second[:1]):
+        return first + second
+    if _CLOSED_UP_KOREAN.search(first[-2:] + "\n" + second[:1]):
         return first + second
     return first + " " + second
 

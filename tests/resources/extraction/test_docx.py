@@ -86,6 +86,19 @@ def test_tracked_changes_comments_and_field_codes_read_as_the_text_now_reads(tmp
     assert read(path).text == "계약은 2026년 1월에 시작한다.\n옮겨진 문장: 끝.\n현재 쪽\t다음"
 
 
+def test_content_controls_and_text_boxes_are_read_once(tmp_path):
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    box = (f"<w:r><mc:AlternateContent {mc}><mc:Choice Requires=\"wps\"><w:drawing><w:txbxContent>"
+           f"{paragraph(run('상자 속 글'))}</w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict>"
+           f"<w:txbxContent>{paragraph(run('상자 속 글'))}</w:txbxContent></w:pict></mc:Fallback>"
+           "</mc:AlternateContent></w:r>")
+    body = (f"<w:sdt><w:sdtContent>{paragraph(run('목차 제1장'))}</w:sdtContent></w:sdt>"
+            + paragraph(run("본문 앞"), box, run(" 본문 뒤")))
+    path = tmp_path / "상자.docx"
+    path.write_bytes(package(body))
+    assert read(path).text == "목차 제1장\n본문 앞\n상자 속 글 본문 뒤"
+
+
 def test_heading_1_paragraphs_start_sections(tmp_path):
     styles = (f'<w:styles {W}><w:style w:styleId="1"><w:name w:val="heading 1"/></w:style>'
               f'<w:style w:styleId="2"><w:name w:val="heading 2"/></w:style></w:styles>')
@@ -120,6 +133,12 @@ def test_documents_that_cannot_be_read_say_why(rendered, tmp_path):
     broken.write_bytes(package(paragraph(run("열린 태그")) + "<w:p><w:r>"))
     with pytest.raises(UnsupportedFormat, match="^corrupt DOCX: word/document.xml is not well-formed XML"):
         read(broken)
+    entities = tmp_path / "개체.docx"
+    with zipfile.ZipFile(entities, "w") as docx:
+        docx.writestr("word/document.xml", '<!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+                      f"<w:document {W}><w:body>{paragraph(run('가&b;나'))}</w:body></w:document>")
+    with pytest.raises(UnsupportedFormat, match="word/document.xml' declares a DTD or entities"):
+        read(entities)
     bomb = tmp_path / "폭탄.docx"
     bomb.write_bytes(package(paragraph(run("가" * 100)) * 200_000))
     with pytest.raises(UnsupportedFormat, match="possible zip bomb"):

@@ -49,7 +49,7 @@ def chapter(title: str, text: str) -> str:
 
 def book(items: list[tuple[str, str, str]], spine: list[str], extra: dict[str, str] | None = None) -> bytes:
     """items: (id, href, content); spine: ids in reading order."""
-    manifest = "".join(f'<item id="{i}" href="{href}" media-type="application/xhtml+xml"'
+    manifest = "".join(f'<item id="{i}" href="{href}" media-type="{media_type(href)}"'
                        f'{" properties=&quot;nav&quot;" if i == "nav" else ""}/>' for i, href, _ in items)
     manifest = manifest.replace("&quot;", '"')
     opf = (f'<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata/>'
@@ -68,16 +68,23 @@ def book(items: list[tuple[str, str, str]], spine: list[str], extra: dict[str, s
     return buffer.getvalue()
 
 
+def media_type(href: str) -> str:
+    return {".jpg": "image/jpeg", ".ncx": "application/x-dtbncx+xml"}.get(href[href.rfind("."):],
+                                                                          "application/xhtml+xml")
+
+
 def test_chapters_come_in_spine_order_without_the_navigation(laws, tmp_path):
     items = [("nav", "nav.xhtml", chapter("목차", "제1장\n제2장")), ("c2", "text/c2.xhtml", chapter("제2장", laws[1])),
-             ("c1", "text/c1.xhtml", chapter("제1장", laws[0]))]
+             ("c1", "text/c1.xhtml", chapter("제1장", laws[0])), ("cover", "cover.jpg", "\xff\xd8 표지 JFIF"),
+             ("ncx", "toc.ncx", "<ncx><navMap><navPoint><text>목차 항목</text></navPoint></navMap></ncx>")]
     path = tmp_path / "법령집.epub"
-    path.write_bytes(book(items, ["nav", "c1", "c2"]))
+    path.write_bytes(book(items, ["nav", "cover", "ncx", "c1", "c2"]))
     extraction = read(path)
     assert [s.title for s in extraction.sections] == ["제1장", "제2장"]
     source = "\n".join(line.strip() for line in laws[0].split("\n") if line.strip())
     assert Indel.normalized_similarity("제1장\n" + source, extraction.sections[0].text) >= 0.99
-    assert "목차" not in extraction.text
+    assert "목차" not in extraction.text and "표지" not in extraction.text
+    assert (extraction.read, extraction.skipped) == (2, 0)
 
 
 def test_member_paths_that_leave_the_book_are_never_read(laws, tmp_path):

@@ -3,6 +3,8 @@ paragraphs by where lines stop, words hyphenated at line ends made whole."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import corpus
@@ -62,3 +64,17 @@ def test_numbers_and_chinese_characters_wrapped_mid_way_close_up():
     assert join("<개정 2014.12.", "3>") == "<개정 2014.12.3>"
     assert join("수리(受", "理) 여부") == "수리(受理) 여부"
     assert join("다음 각 호의", "사항") == "다음 각 호의 사항"
+
+
+def test_korean_wrapped_where_it_is_written_without_a_space_closes_up():
+    """Word processors wrap Korean between a number and its counter, after "제", inside brackets and quotes: every
+    such wrap point of real statutes joins back to the statute's own text."""
+    law = "\n".join(d["text"] for d in corpus("ko_laws", "laws.jsonl.gz", limit=20))
+    wraps = [m.start() + 1 for m in re.finditer(r'\d[가-힣]|(?<![가-힣])제\d|[<(「"][가-힣]|[가-힣][)>」]', law)]
+    assert len(wraps) > 500
+    for at in wraps:
+        start, end = law.rfind(" ", 0, at) + 1, law.find(" ", at)
+        word = law[start:end if end > 0 else None].split("\n")[0]
+        if at - start >= len(word):
+            continue
+        assert join(word[:at - start], word[at - start:]) == word, word
