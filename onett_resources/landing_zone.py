@@ -15,6 +15,7 @@ from dagster import ConfigurableResource
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_domain.uploads import CONTRIBUTOR_ID_RULE, Upload, valid_contributor_id
 from onett_resources.durable import file_sha256
+from onett_resources.extraction import ExtractionLimits
 from onett_resources.extraction.worker import ExtractionWorker
 from onett_resources.formats import Limits, ReadResult, Record, UnsupportedFormat, read_stream
 
@@ -64,7 +65,8 @@ class LandingZone(ConfigurableResource):
 
     def document_reader(self) -> ExtractionWorker:
         """The worker process that reads documents for `read` (a context manager: it stops the process)."""
-        return ExtractionWorker(self.extraction_seconds, self.extraction_memory_mb << 20)
+        return ExtractionWorker(self.extraction_seconds, self.extraction_memory_mb << 20,
+                                ExtractionLimits(max_compression_ratio=self.max_compression_ratio))
 
     @property
     def root(self) -> Path:
