@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import IO
 
+from lxml import etree
+
 from onett_resources.encodings import UnsupportedFormat
 
-__all__ = ["Extraction", "ExtractionLimits", "Section", "UnsupportedFormat", "library", "open_member", "read_member"]
+__all__ = ["SAFE_XML", "Extraction", "ExtractionLimits", "Section", "UnsupportedFormat", "library", "open_member",
+           "read_member", "read_xml", "refuse_doctype"]
+
+# How every XML part of a document is parsed: no entities expanded, no DTD or file loaded, no network, no huge trees.
+SAFE_XML = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
 @dataclass(frozen=True)
@@ -115,3 +121,20 @@ class _Bounded(io.RawIOBase):
     def close(self) -> None:
         self.inner.close()
         super().close()
+
+
+def read_xml(archive: zipfile.ZipFile, name: str, limits: ExtractionLimits) -> etree._Element:
+    """One (small) XML part of a zip-based document, parsed safely (`SAFE_XML`); see `refuse_doctype`."""
+    try:
+        root = etree.fromstring(read_member(archive, name, limits), etree.XMLParser(**SAFE_XML))
+    except etree.XMLSyntaxError as exc:
+        raise UnsupportedFormat(f"the part {name!r} is not well-formed XML ({exc})") from None
+    refuse_doctype(root.getroottree(), name)
+    return root
+
+
+def refuse_doctype(tree, name: str) -> None:
+    """Office, OWPML and EPUB parts never need a DTD: one that declares entities is an XML bomb or an attempt to
+    read outside files. Parsed without expanding them, and refused all the same."""
+    if tree.docinfo.doctype:
+        raise UnsupportedFormat(f"the part {name!r} declares a DTD or entities (refused: possible XML bomb)")

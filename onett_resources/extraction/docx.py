@@ -15,7 +15,7 @@ from pathlib import Path
 from lxml import etree
 
 from onett_resources.extraction.base import (
-    Extraction, ExtractionLimits, Section, UnsupportedFormat, open_member, read_member,
+    SAFE_XML, Extraction, ExtractionLimits, Section, UnsupportedFormat, open_member, read_xml, refuse_doctype,
 )
 
 READER = "onett docx reader 1"
@@ -28,7 +28,6 @@ SKIPPED = {f"{W}{name}" for name in ("del", "moveFrom", "delText", "instrText", 
                                      "endnoteReference", "commentReference", "annotationRef")} | {f"{MC}Fallback"}
 SPECIAL = {f"{W}tab": "\t", f"{W}br": "\n", f"{W}cr": "\n", f"{W}noBreakHyphen": "-", f"{W}softHyphen": ""}
 NOT_NOTES = {"separator", "continuationSeparator", "continuationNotice"}
-_XML = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
 def extract(path: Path, limits: ExtractionLimits) -> Extraction:
@@ -55,9 +54,9 @@ def _read(package: zipfile.ZipFile, limits: ExtractionLimits) -> Extraction:
     headings = _heading_styles(package, limits)
     sections, title, lines, total = [], "", [], 0
     with open_member(package, "word/document.xml", limits) as stream:
-        for _, element in etree.iterparse(stream, events=("end",), tag=(f"{W}p", f"{W}tbl"), **_XML):
+        for _, element in etree.iterparse(stream, events=("end",), tag=(f"{W}p", f"{W}tbl"), **SAFE_XML):
             if not lines and not sections:
-                _refuse_doctype(element.getroottree(), "word/document.xml")
+                refuse_doctype(element.getroottree(), "word/document.xml")
             if next(element.iterancestors(f"{W}p", f"{W}tbl"), None) is not None:
                 continue  # a paragraph inside a table or a text box: read with it
             parent = element.getparent()
@@ -124,7 +123,7 @@ def _heading_styles(package: zipfile.ZipFile, limits: ExtractionLimits) -> set[s
     """Ids of the styles named "heading 1" (Word names the built-in style so in every language)."""
     if "word/styles.xml" not in package.namelist():
         return set()
-    styles = _parse(package, "word/styles.xml", limits)
+    styles = read_xml(package, "word/styles.xml", limits)
     return {style.get(f"{W}styleId") for style in styles.iter(f"{W}style")
             if (name := style.find(f"{W}name")) is not None and (name.get(f"{W}val") or "").lower() == "heading 1"}
 
@@ -132,7 +131,7 @@ def _heading_styles(package: zipfile.ZipFile, limits: ExtractionLimits) -> set[s
 def _notes(package: zipfile.ZipFile, part: str, limits: ExtractionLimits) -> list[str]:
     if part not in package.namelist():
         return []
-    root = _parse(package, part, limits)
+    root = read_xml(package, part, limits)
     found = []
     for note in root:
         if note.get(f"{W}type") in NOT_NOTES:
@@ -141,18 +140,6 @@ def _notes(package: zipfile.ZipFile, part: str, limits: ExtractionLimits) -> lis
         if text:
             found.append(text)
     return found
-
-
-def _parse(package: zipfile.ZipFile, part: str, limits: ExtractionLimits):
-    root = etree.fromstring(read_member(package, part, limits), etree.XMLParser(**_XML))
-    _refuse_doctype(root.getroottree(), part)
-    return root
-
-
-def _refuse_doctype(tree, part: str) -> None:
-    """Office never writes a DTD; one that declares entities is an XML bomb or an attempt to read outside files."""
-    if tree.docinfo.doctype:
-        raise UnsupportedFormat(f"the part {part!r} declares a DTD or entities (refused: a possible XML bomb)")
 
 
 def _ole_kind(path: Path) -> str:

@@ -12,17 +12,14 @@ import posixpath
 import zipfile
 from pathlib import Path
 
-from lxml import etree
-
 from onett_resources.extraction.base import (
-    Extraction, ExtractionLimits, Section, UnsupportedFormat, read_member,
+    Extraction, ExtractionLimits, Section, UnsupportedFormat, read_member, read_xml,
 )
 from onett_resources.extraction.markup import paragraphs
 
 READER = "onett epub reader 1"
 FONTS = (".ttf", ".otf", ".woff", ".woff2")
 CHAPTER_TYPES = ("application/xhtml+xml", "text/html", "application/x-dtbook+xml")
-_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _CONTAINER = "{urn:oasis:names:tc:opendocument:xmlns:container}"
 _OPF = "{http://www.idpf.org/2007/opf}"
 _ENCRYPTION = "{http://www.w3.org/2001/04/xmlenc#}"
@@ -45,11 +42,11 @@ def _read(book: zipfile.ZipFile, limits: ExtractionLimits) -> Extraction:
     _refuse_drm(book, names, limits)
     if "META-INF/container.xml" not in names:
         raise UnsupportedFormat("not an EPUB book (no META-INF/container.xml)")
-    rootfile = _xml(book, "META-INF/container.xml", limits).find(f".//{_CONTAINER}rootfile")
+    rootfile = read_xml(book, "META-INF/container.xml", limits).find(f".//{_CONTAINER}rootfile")
     package = rootfile.get("full-path", "") if rootfile is not None else ""
     if not package or not _inside(package):
         raise UnsupportedFormat(f"the EPUB's package document path {package!r} is missing or leaves the book")
-    opf = _xml(book, package, limits)
+    opf = read_xml(book, package, limits)
     base = posixpath.dirname(package)
     manifest = {item.get("id"): item for item in opf.iter(f"{_OPF}item")}
     sections, skipped, reasons, total = [], 0, [], 0
@@ -83,19 +80,9 @@ def _refuse_drm(book: zipfile.ZipFile, names: set[str], limits: ExtractionLimits
     if "META-INF/encryption.xml" not in names:
         return
     encrypted = [reference.get("URI", "") for reference in
-                 _xml(book, "META-INF/encryption.xml", limits).iter(f"{_ENCRYPTION}CipherReference")]
+                 read_xml(book, "META-INF/encryption.xml", limits).iter(f"{_ENCRYPTION}CipherReference")]
     if any(not uri.lower().endswith(FONTS) for uri in encrypted):
         raise UnsupportedFormat("DRM-protected EPUB: its chapters are encrypted")
-
-
-def _xml(book: zipfile.ZipFile, name: str, limits: ExtractionLimits):
-    try:
-        root = etree.fromstring(read_member(book, name, limits), parser=_XML)
-    except etree.XMLSyntaxError as exc:
-        raise UnsupportedFormat(f"the part {name!r} is not well-formed XML ({exc})") from None
-    if root.getroottree().docinfo.doctype:  # parsed without expanding entities; refused all the same
-        raise UnsupportedFormat(f"the part {name!r} declares a DTD or entities (refused: a possible XML bomb)")
-    return root
 
 
 def _decode(data: bytes) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 from lxml import etree
 
 from onett_resources.extraction.base import (
-    Extraction, ExtractionLimits, Section, UnsupportedFormat, library, open_member, read_member,
+    SAFE_XML, Extraction, ExtractionLimits, Section, UnsupportedFormat, library, open_member, read_member, read_xml,
+    refuse_doctype,
 )
 from onett_resources.extraction.hancom import Budget, private_use_notes
 
@@ -56,25 +57,6 @@ def extract(path: Path, limits: ExtractionLimits) -> Extraction:
                       read=len(sections), notes=private_use_notes(sections))
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
-
-
-def _parse(archive: zipfile.ZipFile, name: str, limits: ExtractionLimits) -> etree._Element:
-    data = read_member(archive, name, limits)
-    _refuse_doctype(data[:4096], name)
-    try:
-        return etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise UnsupportedFormat(f"the part {name!r} is not well-formed XML ({exc})") from None
-
-
-def _refuse_doctype(head: bytes, name: str) -> None:
-    """OWPML parts never declare a DTD; one that does is built to expand entities (an XML bomb)."""
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise UnsupportedFormat(f"the part {name!r} declares a DTD or entities (refused: possible XML bomb)")
-
-
 def _local(tag) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
@@ -94,14 +76,14 @@ def _refuse_other_packages(archive: zipfile.ZipFile, limits: ExtractionLimits) -
 def _refuse_encrypted(archive: zipfile.ZipFile, limits: ExtractionLimits) -> None:
     if MANIFEST not in archive.namelist():
         return
-    manifest = _parse(archive, MANIFEST, limits)
+    manifest = read_xml(archive, MANIFEST, limits)
     if any(_local(element.tag) == "encryption-data" for element in manifest.iter()):
         raise UnsupportedFormat("password-protected HWPX document (its parts are encrypted)")
 
 
 def _section_parts(archive: zipfile.ZipFile, limits: ExtractionLimits) -> list[str]:
     """The section parts in spine order, as `Contents/content.hpf` lists them."""
-    package = _parse(archive, PACKAGE, limits)
+    package = read_xml(archive, PACKAGE, limits)
     items = {element.get("id"): element.get("href", "") for element in package.iter()
              if _local(element.tag) == "item"}
     spine = [items.get(element.get("idref")) for element in package.iter() if _local(element.tag) == "itemref"]
@@ -119,11 +101,10 @@ def _resolve(archive: zipfile.ZipFile, href: str) -> str:
 
 def _section_text(archive: zipfile.ZipFile, name: str, limits: ExtractionLimits, budget: Budget) -> str:
     with open_member(archive, name, limits) as member:
-        _refuse_doctype(member.peek(4096)[:4096], name)
         walker, lines = _Walker(budget), []
         try:
-            for _, element in etree.iterparse(member, events=("end",), tag="{*}p", resolve_entities=False,
-                                              no_network=True, huge_tree=False, load_dtd=False):
+            events = etree.iterparse(member, events=("end",), tag="{*}p", **SAFE_XML)
+            for _, element in events:
                 parent = element.getparent()
                 if parent is None or parent.getparent() is not None:
                     continue  # a paragraph inside a table or a note: read with its top-level paragraph
@@ -133,6 +114,7 @@ def _section_text(archive: zipfile.ZipFile, name: str, limits: ExtractionLimits,
                     del parent[0]
         except etree.XMLSyntaxError as exc:
             raise UnsupportedFormat(f"the part {name!r} is not well-formed XML ({exc})") from None
+        refuse_doctype(events.root.getroottree(), name)
     text, notes = _tidy(lines), _tidy(walker.notes)
     return f"{text}\n\n{notes}" if text and notes else text or notes
 
