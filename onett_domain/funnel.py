@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from onett_domain.earning import EARNING
+from onett_domain.earning import CREDITED_TOKENS, EARNING
 from onett_text.quality import GROUPS
 
 
@@ -38,9 +38,13 @@ def _stages() -> list[Stage]:
               "status NOT IN ('rejected', 'duplicate', 'near_duplicate')"),
         Stage("reference_match", "after removing text (or near copies of text) the consumer already has or that is "
                                  "public", "status = 'accepted'"),
+        Stage("repeated_passages", "after removing passages already contributed earlier (by anyone) or held by the "
+                                   "consumer, inside otherwise new documents",
+              f"status = 'accepted' AND {CREDITED_TOKENS} > 0", CREDITED_TOKENS),
         Stage("withdrawn", "after removing the documents of files withdrawn from the landing zone (they earned until "
-                           "they were withdrawn)", EARNING),
-        Stage("accepted", "documents and tokens credited to the contributor: earning now", EARNING),
+                           "they were withdrawn)", f"{EARNING} AND {CREDITED_TOKENS} > 0", CREDITED_TOKENS),
+        Stage("accepted", "documents and tokens credited to the contributor: earning now",
+              f"{EARNING} AND {CREDITED_TOKENS} > 0", CREDITED_TOKENS),
     ]
 
 

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from onett_domain.contracts import CONTRIBUTION_RATIOS, PAYOUTS, validate
-from onett_domain.earning import EARNING, accepted_tokens_through
+from onett_domain.earning import CREDITED_TOKENS, EARNING, accepted_tokens_through
 from onett_domain.money import Share, allocate, pool_minor, ratio, to_major, to_minor
 from onett_domain.periods import month_bounds
 from onett_domain.policy import Policy
@@ -195,7 +195,7 @@ def credited_funnel_mismatches(conn: duckdb.DuckDBPyConnection, limit: int = 20)
     """Submissions whose credited tokens (accepted, file not withdrawn) differ from their funnel's `accepted` stage."""
     return conn.execute(
         f"""
-        WITH credited AS (SELECT contributor_id, period, sum(tokens) AS tokens FROM documents
+        WITH credited AS (SELECT contributor_id, period, sum({CREDITED_TOKENS}) AS tokens FROM documents
                           WHERE {EARNING} GROUP BY ALL),
              funnel AS (SELECT contributor_id, period, tokens FROM token_funnel WHERE stage = 'accepted')
         SELECT contributor_id, period, coalesce(c.tokens, 0), coalesce(f.tokens, 0)

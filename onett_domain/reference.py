@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 import onett_domain.credit.near_index as near_index
+import onett_domain.credit.passage_index as passage_index
 from onett_domain.sql import insert_frame
 from onett_text.hashing import content_hash
 from onett_text.normalize import normalize_text
@@ -29,12 +30,15 @@ def reference_documents(records: list[tuple[str, int, str]], count_tokens: Calla
                               tokens=pl.Series(count_tokens(frame["text"].to_list()), dtype=pl.Int64))
 
 
-def store_reference(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, fingerprint: str, now: datetime) -> int:
-    """Replaces the reference corpus and adds its texts to the near-duplicate index; returns how many were indexed.
-    Call inside a transaction."""
+def store_reference(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, fingerprint: str, now: datetime,
+                    encoding: str) -> int:
+    """Replaces the reference corpus and adds its texts to the near-duplicate index and the passage index (cut with
+    the consumer's `encoding`); returns how many were added to the near-duplicate index. Call inside a
+    transaction."""
     conn.execute("DELETE FROM reference_documents; DELETE FROM reference_state")
     insert_frame(conn, "reference_documents", frame.select("reference_id", "content_hash", "tokens"))
     indexed = near_index.index_texts(conn, frame["content_hash"].to_list(), frame["text"].to_list())
+    passage_index.index_texts(conn, frame["content_hash"].to_list(), frame["text"].to_list(), encoding)
     conn.execute("INSERT INTO reference_state VALUES (?, ?, ?)", [fingerprint, frame.height, now])
     return indexed
 

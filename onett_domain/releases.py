@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from onett_domain import sql
-from onett_domain.earning import EARNING_IN_MONTH
+from onett_domain.earning import EARNING_IN_MONTH, TOKENS_IN_MONTH
 from onett_domain.funnel import DESCRIPTIONS
 from onett_domain.periods import month_end
 from onett_domain.terms import DEFAULT_USAGE
@@ -49,8 +49,8 @@ KNOWN_LIMITS = [
     "Language identification is a character-class heuristic (ko, en, other), not a trained classifier.",
     "Personal data masking is pattern-based (resident registration, phone, card and account numbers, e-mail "
     "addresses): names, postal addresses and free-form personal details are not masked.",
-    "Near-duplicates are found by MinHash over whole documents; passages repeated inside otherwise new documents "
-    "are kept.",
+    "Near-duplicates are found by MinHash over whole documents; passages of a new document that repeat earlier "
+    "documents (or the consumer's text) earn nothing but stay in its text.",
     "Documents whose terms expire or that are withdrawn or erased later must be dropped from downstream copies: "
     "later releases list them under `removed`.",
 ]
@@ -73,7 +73,7 @@ def preprocessing(encoding: str) -> dict:
 
 
 def _query(name: str) -> str:
-    return sql.load(SQL, name).replace("$earning", f"({EARNING_IN_MONTH})")
+    return sql.load(SQL, name).replace("$earning", f"({EARNING_IN_MONTH})").replace("$credited", TOKENS_IN_MONTH)
 
 
 def _params(period: date, tz: ZoneInfo) -> dict:
@@ -130,7 +130,7 @@ def summary(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo) -> dict
                coalesce(json_extract(nullif(terms, ''), '$.evaluation_allowed')::BOOLEAN, FALSE) AS evaluation,
                json_extract_string(nullif(terms, ''), '$.expires') AS expires,
                coalesce(json_extract_string(nullif(terms, ''), '$.agreement_version'), '') AS agreement,
-               count(*), sum(tokens)::BIGINT
+               count(*), sum(credited_tokens)::BIGINT
         FROM {released} GROUP BY ALL ORDER BY ALL""", params)
     for contributor, usage, evaluation, expires, agreement, docs, tokens in rows:
         entry = contributors.setdefault(contributor, {"contributor_id": contributor, "documents": 0, "tokens": 0,
@@ -141,7 +141,7 @@ def summary(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInfo) -> dict
                                "expires": expires, "agreement_version": agreement or None,
                                "documents": int(docs), "tokens": int(tokens)})
     languages = [{"language": lang, "documents": int(n), "tokens": int(t)} for lang, n, t in sql.execute(
-        conn, f"SELECT coalesce(nullif(language, ''), 'other'), count(*), sum(tokens)::BIGINT FROM {released} "
+        conn, f"SELECT coalesce(nullif(language, ''), 'other'), count(*), sum(credited_tokens)::BIGINT FROM {released} "
               "GROUP BY 1 ORDER BY 3 DESC, 1", params)]
     funnel = [{"stage": stage, "documents": int(n), "tokens": int(t), "meaning": DESCRIPTIONS.get(stage, "")}
               for stage, n, t in conn.execute(
@@ -178,7 +178,7 @@ def ratios_difference(conn: duckdb.DuckDBPyConnection, period: date, tz: ZoneInf
     credit after the month was computed (a late earlier copy, a rule change)."""
     stored = dict(conn.execute("SELECT contributor_id, tokens FROM contribution_ratios WHERE period = ?",
                                [period]).fetchall())
-    left = dict(sql.execute(conn, f"""SELECT contributor_id, sum(tokens)::BIGINT FROM documents
+    left = dict(sql.execute(conn, f"""SELECT contributor_id, sum({TOKENS_IN_MONTH})::BIGINT FROM documents
                                       WHERE ({EARNING_IN_MONTH}) AND (withdrawn_at IS NOT NULL OR erased_at IS NOT NULL)
                                       GROUP BY 1""", _params(period, tz)))
     released = {c["contributor_id"]: c["tokens"] for c in summary_["contributors"]}

@@ -7,7 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import duckdb
 
-from onett_domain.earning import EARNING, accepted_tokens_through
+from onett_domain.earning import CREDITED_TOKENS, EARNING, accepted_tokens_through, credited_tokens
 from onett_domain.funnel import DESCRIPTIONS, KNOWN_TEXT, KNOWN_TEXT_RULES, contributor_funnel, funnel_rows
 from onett_domain.api_credit import credit_section
 from onett_domain.membership import Progress, progress
@@ -150,6 +150,8 @@ def build_statement(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
 # Documents that earn nothing now: not accepted, or accepted until their file was withdrawn (rule `withdrawn`).
 NOT_EARNING = f"NOT ({EARNING})"
 WITHDRAWN_ACCEPTED = "(status = 'accepted' AND withdrawn_at IS NOT NULL)"
+# Documents earning now whose passages were partly contributed earlier: the repeated part earns nothing.
+REPEATED_PASSAGES = f"({EARNING} AND repeated_tokens > 0)"
 EXPIRED_ACCEPTED = "(status = 'accepted' AND terms_expire_at <= now())"
 RULE = (f"CASE WHEN {WITHDRAWN_ACCEPTED} THEN 'withdrawn' WHEN {EXPIRED_ACCEPTED} THEN 'terms_expired' "
         f"WHEN rule IN {KNOWN_TEXT_RULES} THEN '{KNOWN_TEXT}' ELSE coalesce(nullif(rule, ''), status) END")
@@ -167,7 +169,7 @@ def withdrawn_files(conn: duckdb.DuckDBPyConnection, contributor_id: str, policy
         where, params = where + " AND s.period = ?", params + [period]
     rows = conn.execute(
         f"""SELECT s.period, s.file, s.submitted_at, s.withdrawn_at, count(d.position),
-                   coalesce(sum(d.tokens) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT
+                   coalesce(sum({credited_tokens("d.")}) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT
             FROM uploads s LEFT JOIN documents d
               ON d.contributor_id = s.contributor_id AND d.period = s.period AND d.withdrawn_at = s.withdrawn_at
              AND d.submitted_at = s.submitted_at AND (d.file = s.file OR starts_with(d.file, s.file || '/'))
@@ -204,7 +206,7 @@ def terms_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str) -> list[
     rows = conn.execute(
         f"""SELECT coalesce(json_extract_string(nullif(terms, ''), '$.usage'), 'pretraining-only'),
                    coalesce(json_extract(nullif(terms, ''), '$.evaluation_allowed')::BOOLEAN, FALSE),
-                   json_extract_string(nullif(terms, ''), '$.expires'), count(*), sum(tokens)::BIGINT
+                   json_extract_string(nullif(terms, ''), '$.expires'), count(*), sum({CREDITED_TOKENS})::BIGINT
             FROM documents WHERE contributor_id = ? AND {EARNING} GROUP BY ALL ORDER BY 5 DESC""",
         [contributor_id]).fetchall()
     return [{"usage": u, "evaluation_allowed": bool(e), "expires": x, "docs": int(n), "tokens": int(t)}
@@ -217,10 +219,15 @@ def removal_summary(conn: duckdb.DuckDBPyConnection, contributor_id: str, period
     where, params = f"contributor_id = ? AND {NOT_EARNING}", [contributor_id]
     if period is not None:
         where, params = where + " AND period = ?", params + [period]
+    repeated = where.replace(NOT_EARNING, REPEATED_PASSAGES)
     rows = conn.execute(
         f"""SELECT {RULE}, count(*), sum(tokens)::BIGINT, min({REASON})
-            FROM documents WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1""",
-        params,
+            FROM documents WHERE {where} GROUP BY 1
+            UNION ALL
+            SELECT 'repeated_passages', count(*), sum(repeated_tokens)::BIGINT, min(passage_reason)
+            FROM documents WHERE {repeated} HAVING count(*) > 0
+            ORDER BY 2 DESC, 1""",
+        params + params,
     ).fetchall()
     return [{"rule": r, "docs": int(n), "tokens": int(t), "example": e} for r, n, t, e in rows]
 
@@ -237,9 +244,14 @@ def document_reasons(conn: duckdb.DuckDBPyConnection, contributor_id: str, perio
                    CASE WHEN status IN ('duplicate', 'near_duplicate', 'reference') THEN '{KNOWN_TEXT}'
                         ELSE status END,
                    {RULE.replace("coalesce(nullif(rule, ''), status)", "rule")},
-                   {REASON}, tokens FROM documents WHERE {where}
+                   {REASON}, tokens, withdrawn_at FROM documents WHERE {where}
+            UNION ALL
+            SELECT period, file, position, doc_id, 'accepted', 'repeated_passages', passage_reason, repeated_tokens,
+                   withdrawn_at
+            FROM documents WHERE {where.replace(NOT_EARNING, REPEATED_PASSAGES)}
             ORDER BY period, file, position, withdrawn_at NULLS LAST LIMIT {int(limit)}""",
-        params,
+        params + params,
     ).fetchall()
+    rows = [row[:-1] for row in rows]
     keys = ["period", "file", "position", "doc_id", "status", "rule", "reason", "tokens"]
     return [dict(zip(keys, row)) for row in rows]

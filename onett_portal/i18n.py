@@ -24,6 +24,7 @@ STAGES = {
     "near_dedup": ("유사 중복", "near duplicates"),
     "reference_match": ("참조 일치", "reference match"),
     "known_text": ("이미 알려진 텍스트", "text already known"),
+    "repeated_passages": ("이미 제출된 문단", "passages contributed earlier"),
     "accepted": ("인정", "accepted"),
     "withdrawn": ("철회", "withdrawn"),
     "terms_expired": ("이용 기간 만료", "terms expired"),
@@ -43,6 +44,7 @@ STAGE_MEANINGS_KO = {
     "reference_match": "소비자가 이미 가진 텍스트나 공개 텍스트(와 그 유사본)를 뺀 뒤",
     "known_text": "이미 알려진 텍스트(먼저 제출된 문서 — 내 것이든 누구의 것이든 —, 소비자가 가진 텍스트, 공개 텍스트)의 "
                   "완전한 복사본과 유사 복사본을 뺀 뒤",
+    "repeated_passages": "새 문서 안에서 이미 제출된(누구의 것이든) 문단이나 소비자가 가진 문단을 뺀 뒤",
     "accepted": "기여자에게 인정된 문서와 토큰",
     "withdrawn": "폴더에서 삭제(철회)된 파일의 문서를 뺀 뒤",
 }
@@ -356,6 +358,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     # 1T Club membership
     "nav_membership": ("1T 클럽", "1T Club"),
     "membership_title": ("1T 클럽 회원", "1T Club membership"),
+    "recitation_title": ("원문 유출 점검", "Recitation check"),
+    "recitation_count": ("{month}에 모델 출력이 내 텍스트를 그대로 인용한 횟수: {n}회",
+                         "Your text was recited verbatim in the model's outputs {n} times in {month}"),
+    "recitation_how": ("소비자의 모델 출력을 매일 기여된 텍스트와 비교합니다. 길게(기본 토큰 50개 이상) 그대로 일치하는 "
+                       "구간만 인용으로 셉니다. 아래에는 최근 구간과 그 구간을 가진 내 문서가 나옵니다.",
+                       "Every day the consumer's model outputs are compared with contributed text; only long spans "
+                       "that match verbatim count (50 tokens or more by default). The latest spans are listed with "
+                       "your document holding each."),
+    "recitation_when": ("출력 시각", "Output at"),
+    "recitation_request": ("요청 ID", "Request id"),
+    "recitation_document": ("내 문서", "Your document"),
+    "recitation_operator": ("{month} 기여자별 인용 횟수(출력 수, 구간 수)",
+                            "Recitations per contributor in {month} (outputs, spans)"),
+    "recitation_outputs": ("출력", "outputs"),
+    "recitation_spans": ("구간", "spans"),
+    "recitation_none": ("이번 달에는 인용이 없습니다.", "No recitations this month."),
     # 1T Club API credit
     "credit_title": ("무료 API 토큰", "Free API tokens"),
     "credit_feed_errors": ("사용량 피드에 고칠 곳이 {n}개 있습니다. 고치기 전에는 사용량을 반영하지 않습니다 (아무것도 일부만 "

@@ -21,11 +21,12 @@ from typing import Any, Callable
 
 import duckdb
 
-from onett_domain.earning import accepted_tokens_through
+from onett_domain.earning import accepted_tokens_through, credited_tokens
 from onett_domain.membership import Progress, progress
 from onett_domain.money import ratio
 from onett_domain.periods import month_bounds, month_of
 from onett_domain.policy import Policy
+from onett_domain.recitation import incidents_by_contributor, month_incidents
 from onett_domain.statement import UnknownContributor, build_statement, estimate_revenue, open_period
 from onett_resources.warehouse import SCHEMA
 
@@ -136,9 +137,9 @@ def period_summary(conn, month: date) -> dict | None:
 def contributor_files(conn, contributor_id: str) -> list[dict]:
     """Every file recorded for the contributor, with the tokens accepted from it (own rows only)."""
     rows = conn.execute(
-        """SELECT s.file, s.period, s.bytes, s.submitted_at, s.status, s.error, s.docs_read, s.docs_skipped,
+        f"""SELECT s.file, s.period, s.bytes, s.submitted_at, s.status, s.error, s.docs_read, s.docs_skipped,
                   s.mtime_ns, s.notes,
-                  coalesce(sum(d.tokens) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT,
+                  coalesce(sum({credited_tokens("d.")}) FILTER (WHERE d.status = 'accepted'), 0)::BIGINT,
                   count(d.position) FILTER (WHERE d.status = 'accepted'), count(d.position), coalesce(s.terms, '')
            FROM uploads s LEFT JOIN documents d
              ON d.contributor_id = s.contributor_id AND d.period = s.period AND d.submitted_at = s.submitted_at
@@ -182,7 +183,15 @@ def contributor_dashboard(conn, policy: Policy, contributor_id: str, today: date
              [date.fromisoformat(h + "-01") for h in history_periods]}
     return {"statement": statement, "months": months, "upcoming": upcoming, "explained": explained, "pools": pools,
             "files": contributor_files(conn, contributor_id),
-            "membership": membership_progress(conn, policy.membership_words, contributor_id)}
+            "membership": membership_progress(conn, policy.membership_words, contributor_id),
+            "recitations": recitations_this_month(conn, contributor_id, today)}
+
+
+def recitations_this_month(conn, contributor_id: str, today: date) -> dict:
+    """How often the contributor's text was recited in the consumer's outputs this month (their own only)."""
+    start = month_of(today)
+    outputs, spans, latest = month_incidents(conn, contributor_id, start, month_bounds(start)[1])
+    return {"month": start, "outputs": outputs, "spans": spans, "latest": latest}
 
 
 def membership_progress(conn, threshold: int, contributor_id: str) -> Progress:
@@ -261,7 +270,8 @@ def operator_overview(conn, policy: Policy, today: date) -> dict:
                        "days": revenue.get(m, (Decimal(0), 0))[1], "days_in_month": (month_bounds(m)[1] - m).days})
         m = month_bounds(m)[1]
     return {"contributors": rows, "total_tokens": total, "months": list(reversed(months)), "upcoming": upcoming,
-            "estimate": estimate_revenue(conn, upcoming, today)}
+            "estimate": estimate_revenue(conn, upcoming, today),
+            "recitations": incidents_by_contributor(conn, month_of(today), month_bounds(month_of(today))[1])}
 
 
 def revenue_files(conn) -> dict[str, dict]:

@@ -16,27 +16,31 @@ from onett_resources.worker_process import release_freed_memory
 from onett_text.pipeline import PipelineStats, preprocess
 
 
-def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, encoding: str,
-                         count_raw: bool, max_chars: int) -> PipelineStats:
+def preprocess_row_group(source: str, group: int, docs_path: str, index_path: str, passages_path: str,
+                         encoding: str, count_raw: bool, max_chars: int) -> PipelineStats:
     """Row group `group` of the raw part `source` -> documents at `docs_path`, index at `index_path` (written only
-    when the batch keeps a text long enough for MinHash); returns the pipeline's stats. Every batch of documents is
+    when the batch keeps a text long enough for MinHash), passages and token ids of the kept texts at
+    `passages_path` (written only when the batch keeps a text); returns the pipeline's stats. Every batch of documents is
     checked against its contract before it is written: a violation fails the job, and with it the step.
 
     raw_submission writes row groups of about `max_chars` characters; a larger one (written by an older version) is
     preprocessed in slices of that size, so a worker's memory stays bounded either way."""
     raw = read_row_group(source, group)
     docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path), compress=False)
+    passages_part = PartWriter(Path(passages_path))
     stats = PipelineStats()
     try:
         for piece in _slices(raw, max_chars):
             result = preprocess(piece, encoding, count_raw)
             docs.write(validate(DOCUMENTS, result.documents))
             index_part.write(result.index)
+            passages_part.write(result.passages)
             stats = stats + result.stats
             del result
     finally:
         docs.close()
         index_part.close()
+        passages_part.close()
     del raw
     release_freed_memory()
     return stats

@@ -51,8 +51,13 @@ CREATE TABLE IF NOT EXISTS documents (
     terms          VARCHAR DEFAULT '',  -- its upload's terms (JSON)
     terms_expire_at TIMESTAMPTZ,        -- when those terms end (midnight after the expiry date); NULL: no expiry
     erased_at      TIMESTAMPTZ,         -- its text was destroyed at the contributor's or operator's request
-    words          BIGINT               -- whitespace-separated units of the text as credited (a Korean eojeol is
+    words          BIGINT,              -- whitespace-separated units of the text as credited (a Korean eojeol is
                                         -- one word); NULL for documents read before words were counted
+    repeated_tokens BIGINT DEFAULT 0,   -- accepted: tokens of its passages already contributed earlier (or held by
+                                        -- the consumer): they never earn. It is credited tokens - repeated_tokens
+    handed_on_tokens BIGINT DEFAULT 0,  -- accepted: tokens of passages whose every earlier holder was withdrawn: they
+    handed_on_at   TIMESTAMPTZ,         -- earn in month P only when handed_on_at < end of P
+    passage_reason VARCHAR DEFAULT ''   -- which of its passages were contributed earlier, in plain words
 );
 
 CREATE TABLE IF NOT EXISTS reference_documents (
@@ -152,6 +157,20 @@ CREATE TABLE IF NOT EXISTS minhash_texts (
 CREATE TABLE IF NOT EXISTS minhash_buckets (
     bucket         BIGINT NOT NULL,     -- band key: hashes the band number and its 4 signature values
     text_id        BIGINT NOT NULL
+);
+-- The passage index: per distinct text (uploads and reference alike) a text id and its passage count, and per text
+-- each distinct passage key (BLAKE2b-64 of the passage's letters and digits, onett_text/passages.py) with the
+-- position of its first occurrence and its tokens. Keys, not text: they stay when a text is erased, like its hash.
+CREATE TABLE IF NOT EXISTS passage_texts (
+    text_id        BIGINT NOT NULL,     -- 1, 2, 3... in the order texts were indexed
+    content_hash   VARCHAR NOT NULL,    -- one row per content hash
+    passages       INTEGER NOT NULL     -- passages of the text
+);
+CREATE TABLE IF NOT EXISTS passages (
+    passage        UBIGINT NOT NULL,
+    text_id        BIGINT NOT NULL,
+    ordinal        INTEGER NOT NULL,    -- 1 for the text's first passage
+    tokens         INTEGER NOT NULL     -- tokens of every occurrence in the text
 );
 CREATE TABLE IF NOT EXISTS near_pairs (
     content_hash   VARCHAR NOT NULL,

@@ -1,6 +1,6 @@
 """One batch of documents through every per-document step of preprocessing, declared as a list of named steps:
 
-    normalize -> mask_pii -> tokenize -> language -> rules -> hash -> minhash
+    normalize -> mask_pii -> tokenize -> language -> rules -> hash -> minhash -> passages
 
 The pipeline times each step (CPU seconds) and counts what it did (documents in; values masked, tokens,
 documents per language, documents and tokens removed per rule, texts signed), so step names, costs and counts all
@@ -26,8 +26,9 @@ from typing import NamedTuple
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from onett_text import minhash
+from onett_text import minhash, passages
 from onett_text.hashing import content_hash
 from onett_text.language import detect_language
 from onett_text.minhash import INDEX_SCHEMA, index_frame
@@ -35,10 +36,15 @@ from onett_text.normalize import compose, remove_invisible, tidy_whitespace
 from onett_text.pii import PII_KINDS, mask_pii
 from onett_text.quality import apply_rules
 from onett_text.stats import PipelineStats, StepStats
-from onett_text.tokens import count_tokens, recount
+from onett_text.tokens import recount
 
-__all__ = ["INDEX_SCHEMA", "PIPELINE", "STEP_NAMES", "Pipeline", "PipelineStats", "Preprocessed", "Step",
-           "index_frame", "preprocess", "warm_up"]
+__all__ = ["INDEX_SCHEMA", "PASSAGES_SCHEMA", "PIPELINE", "STEP_NAMES", "Pipeline", "PipelineStats", "Preprocessed",
+           "Step", "index_frame", "preprocess", "warm_up"]
+
+PASSAGES_SCHEMA = {"content_hash": pl.String, "passages": pl.List(pl.UInt64), "passage_tokens": pl.List(pl.UInt32),
+                   "token_ids": pl.List(pl.UInt32)}
+"""One row per distinct kept text: its passage keys and their tokens (passage-level credit), and its token ids (the
+recitation guard's verbatim index)."""
 
 
 @dataclass
@@ -52,6 +58,9 @@ class BatchState:
     frame: pl.DataFrame | None = None  # the documents so far
     kept_texts: int = 0  # distinct kept texts
     index: pl.DataFrame | None = None  # the near-duplicate index rows
+    ids: list[np.ndarray] | None = None  # each document's token ids, in `frame` order
+    kept: pl.DataFrame | None = None  # row number and text of each distinct kept text
+    passages: pl.DataFrame | None = None  # PASSAGES_SCHEMA rows
 
     @property
     def documents(self) -> int:
@@ -116,7 +125,8 @@ def _masked(b: BatchState) -> dict:
 
 def _tokenize(b: BatchState) -> None:
     frame = b.frame
-    tokens = np.asarray(count_tokens(frame["text"].to_list(), b.encoding), dtype=np.int64)
+    b.ids = [passages.encode(text, b.encoding) for text in frame["text"].to_list()]
+    tokens = np.fromiter((len(ids) for ids in b.ids), dtype=np.int64, count=len(b.ids))
     raw_tokens = tokens.copy()
     changed = (frame["text"] != b.before).fill_null(True).arg_true().to_numpy()
     if len(changed):
@@ -163,16 +173,39 @@ def _hash(b: BatchState) -> None:
 
 
 def _minhash(b: BatchState) -> None:
-    kept = b.frame.filter(pl.col("rejected_by") == "").unique("content_hash", keep="first", maintain_order=True)
+    kept = (b.frame.with_row_index("row").filter(pl.col("rejected_by") == "")
+            .unique("content_hash", keep="first", maintain_order=True))
     index = pl.DataFrame(schema=INDEX_SCHEMA)
     if kept.height:
         sigs, eligible = minhash.signatures(kept["text"].to_list())
         index = index_frame(kept["content_hash"].filter(pl.Series(eligible)), sigs[eligible])
-    b.kept_texts, b.index = kept.height, index
+    b.kept_texts, b.index, b.kept = kept.height, index, kept.select("row", "content_hash", "text")
 
 
 def _signed(b: BatchState) -> dict:
     return {"minhash_texts": b.kept_texts, "signed": b.index.height}
+
+
+def _passages(b: BatchState) -> None:
+    texts, rows = b.kept["text"].to_list(), b.kept["row"].to_list()
+    ids = [b.ids[row] for row in rows]
+    keys, tokens, offsets = passages.batch_passages(texts, ids, b.encoding)
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    every = np.concatenate(ids).astype(np.uint32) if ids else np.zeros(0, np.uint32)
+    b.passages = pl.DataFrame({
+        "content_hash": b.kept["content_hash"],
+        "passages": _lists(keys, offsets), "passage_tokens": _lists(tokens, offsets),
+        "token_ids": _lists(every, np.concatenate([[0], np.cumsum(lengths)])),
+    }, schema=PASSAGES_SCHEMA)
+
+
+def _lists(values: np.ndarray, offsets: np.ndarray) -> pl.Series:
+    """A list column from flat values and row offsets, without a Python object per row."""
+    return pl.from_arrow(pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(values)))
+
+
+def _cut(b: BatchState) -> dict:
+    return {"passages": int(b.passages["passages"].list.len().sum() or 0)}
 
 
 PIPELINE = Pipeline([
@@ -183,6 +216,8 @@ PIPELINE = Pipeline([
     Step("rules", _rules, _removed, "the quality rules: the first one a document fails, with its reason"),
     Step("hash", _hash, None, "content hash of the text, for exact dedup"),
     Step("minhash", _minhash, _signed, "MinHash signature and LSH band keys of each distinct kept text"),
+    Step("passages", _passages, _cut, "passages of each distinct kept text (passage-level credit) and its token ids "
+                                      "(the recitation guard)"),
 ])
 STEP_NAMES = PIPELINE.names
 
@@ -190,6 +225,7 @@ STEP_NAMES = PIPELINE.names
 class Preprocessed(NamedTuple):
     documents: pl.DataFrame  # the batch with `text` normalized and masked, counts, language, verdict, content hash
     index: pl.DataFrame  # INDEX_SCHEMA rows of the distinct kept texts long enough for MinHash
+    passages: pl.DataFrame  # PASSAGES_SCHEMA rows of the distinct kept texts
     stats: PipelineStats
 
 
@@ -201,7 +237,7 @@ def preprocess(raw: pl.DataFrame, encoding: str, count_raw: bool = False) -> Pre
     enough for MinHash, with its signature (NUM_PERM uint32 values) and LSH band keys."""
     batch = BatchState(raw, encoding, count_raw)
     stats = PIPELINE.run(batch)
-    return Preprocessed(batch.frame, batch.index, stats)
+    return Preprocessed(batch.frame, batch.index, batch.passages, stats)
 
 
 def warm_up(encoding: str) -> None:

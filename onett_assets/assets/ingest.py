@@ -97,7 +97,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         raw_bytes = sum(p.stat().st_size for p in document_store.parts("raw_submission", contributor_id, period))
         stats, started = PipelineStats(), time.perf_counter()
         with document_store.writing("filtered", contributor_id, period) as output:
-            jobs = ((str(part), group, *map(str, output.reserve("docs", "index")), tokenizer.encoding,
+            jobs = ((str(part), group, *map(str, output.reserve("docs", "index", "passages")), tokenizer.encoding,
                      tokenizer.count_raw, JOB_CHARS)
                     for part, group in document_store.row_groups("raw_submission", contributor_id, period))
             for batch in workers.map(preprocess_row_group, jobs, in_process=raw_bytes < IN_PROCESS_BYTES):
@@ -122,11 +122,13 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         contributor_id, period = split_submission_key(context.partition_key)
         documents = [str(p) for p in document_store.parts("filtered", contributor_id, period, "docs")]
         index = [str(p) for p in document_store.parts("filtered", contributor_id, period, "index")]
-        verify_parts(documents + index)  # DuckDB reads them without checking their pages: a damaged one stops here
+        passages = [str(p) for p in document_store.parts("filtered", contributor_id, period, "passages")]
+        # DuckDB reads them without checking their pages: a damaged one stops here
+        verify_parts(documents + index + passages)
         started = time.perf_counter()
         with warehouse.connection() as conn, transaction(conn):
             connected = time.perf_counter()
-            outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz)
+            outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz, passages)
             decided = time.perf_counter()
         seconds = {"connect": round(connected - started, 3), **outcome.seconds,
                    "commit": round(time.perf_counter() - decided, 3)}
@@ -138,6 +140,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "documents withdrawn by this run": outcome.withdrawn,
             "texts added to the near-duplicate index": outcome.indexed,
             "near-duplicate pairs found": outcome.near_pairs,
+            "texts added to the passage index": outcome.passage_texts,
             "reference matches": outcome.reference_matches,
             "exact duplicates": outcome.documents("duplicate"),
             "near duplicates": outcome.documents("near_duplicate"),

@@ -21,7 +21,7 @@ def reference_assets() -> list[AssetsDefinition]:
         result = reference_folder.read()
         frame = reference_documents([(r.file, r.position, r.text) for r in result.records], tokenizer.count)
         with warehouse.connection() as conn, transaction(conn):
-            indexed = store_reference(conn, frame, fingerprint, datetime.now(timezone.utc))
+            indexed = store_reference(conn, frame, fingerprint, datetime.now(timezone.utc), tokenizer.encoding)
         return MaterializeResult(metadata={
             "files": len(reference_folder.files()),
             "documents": frame.height,

@@ -17,6 +17,10 @@ every earlier competing document has been withdrawn is accepted and earns from `
 withdrawal times (or its own submission, if later), never retroactively; a copy with an earlier document still in is
 a duplicate. A document withdrawn before it could start earning stays a duplicate.
 
+Passage-level credit follows (passage_credit.sql): within an accepted document, the tokens of passages an earlier
+competing document (or the reference corpus) already holds earn nothing, by the same first-come order and the same
+withdrawal rule, passage by passage; `documents.repeated_tokens` and `handed_on_tokens` say how many.
+
 `decide` runs the steps below in order, each a `.sql` file in `sql/` named for what it decides; every scratch table
 it uses is made and dropped here. Run it inside the transaction that commits the submission.
 """
@@ -32,6 +36,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 import onett_domain.credit.near_index as near_index
+import onett_domain.credit.passage_index as passage_index
 from onett_domain.funnel import refresh_funnel
 from onett_domain.terms import upload_terms
 from onett_domain.sql import Scratch, execute, load
@@ -46,6 +51,7 @@ class Outcome:
 
     withdrawn: int = 0  # documents of uploads withdrawn by this run
     indexed: int = 0  # texts added to the near-duplicate index
+    passage_texts: int = 0  # texts added to the passage index
     near_pairs: int = 0  # near-duplicate pairs found
     reference_matches: int = 0
     by_status: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (documents, tokens)
@@ -64,9 +70,9 @@ def _step(name: str) -> str:
 
 
 def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, documents: list[str],
-           index: list[str], tz: ZoneInfo) -> Outcome:
+           index: list[str], tz: ZoneInfo, passages: list[str] = ()) -> Outcome:
     """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
-    their MinHash signatures) against everything in the warehouse, store them with the terms of their uploads
+    their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the terms of their uploads
     (expiry instants in the platform time zone `tz`), and re-decide every other document whose credit this moves."""
     submission = {"contributor": contributor_id, "period": period}
     outcome, clock = Outcome(), _Clock()
@@ -86,6 +92,8 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         clock.lap("documents")
         outcome.indexed = near_index.add_signatures(conn, index)
         clock.lap("near index")
+        outcome.passage_texts = passage_index.add_passages(conn, list(passages))
+        clock.lap("passage index")
         outcome.near_pairs = near_index.find_near_pairs(conn, "_competing")
         clock.lap("near pairs")
         # Text equal or near to the reference corpus earns nothing.
@@ -101,8 +109,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
             scratch.view("_incoming", "SELECT * FROM documents WHERE FALSE")
         execute(conn, _step("incoming_competing_texts"))
         clock.lap("reference match")
-        moved = _first_come(conn, scratch)
-        clock.lap("credit")
+        moved = _first_come(conn, scratch, clock)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
     refresh_funnel(conn, outcome.others_moved)
     clock.lap("other funnels")
@@ -111,10 +118,11 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
     return outcome
 
 
-def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch) -> list[tuple[str, date]]:
+def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock) -> list[tuple[str, date]]:
     """Re-decide every competing document whose text is in `_affected` or near one of them; store the new
-    documents (`_incoming`) with their final status and update only the stored ones whose outcome changed. Returns
-    the submissions whose statuses, duplicate links or earning starts changed (and the incoming one)."""
+    documents (`_incoming`) with their final status and update only the stored ones whose outcome changed; then
+    the passage credit of every document sharing a passage with them. Returns the submissions whose statuses,
+    duplicate links, earning starts or passage credit changed (and the incoming one)."""
     # Without an order to keep (every reader orders what it shows) and on one thread (one set of hash tables, not one
     # per thread), DuckDB stays within its memory limit on the largest uploads. On failure the transaction is rolled
     # back and the connection closed, settings with it.
@@ -128,6 +136,12 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch) -> list[tuple
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
     execute(conn, _step("insert_incoming"))
+    clock.lap("credit")
+    scratch.table("_passage_seeds", _step("passage_seeds"))
+    scratch.table("_passage_credit", _step("passage_credit"))
+    scratch.table("_passage_moved", _step("passage_moved"))
+    moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
+    clock.lap("passage credit")
     conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
     return [(c, p) for c, p in moved]
 

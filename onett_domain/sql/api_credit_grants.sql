@@ -3,13 +3,16 @@
 -- earning began), if it earns at that month's end. A withdrawal, an erasure or expiring terms only end
 -- earning later, so they never take a grant back. A text is granted once: a document equal or near to one that
 -- earned before it (which it may have inherited the credit from when that one was withdrawn, or a re-upload of
--- the same text) is not granted again.
+-- the same text) is not granted again. A document is granted for its credited tokens: not its passages contributed
+-- earlier, nor those handed on to it after that month.
 WITH earning AS (
-    SELECT contributor_id, content_hash, tokens, submitted_at, file, position, withdrawn_at, terms_expire_at,
+    SELECT contributor_id, content_hash, tokens, repeated_tokens, handed_on_tokens, handed_on_at, submitted_at, file, position, withdrawn_at, terms_expire_at,
            greatest(period, coalesce(date_trunc('month', timezone($tz, earns_from))::DATE, period)) AS first_month
     FROM documents WHERE status = 'accepted'
 ), earned AS (
-    SELECT *, timezone($tz, (first_month + INTERVAL 1 MONTH)::TIMESTAMP) AS first_end FROM earning
+    SELECT * REPLACE (tokens - coalesce(repeated_tokens, 0) - CASE WHEN handed_on_at >= first_end
+                                                                THEN coalesce(handed_on_tokens, 0) ELSE 0 END AS tokens)
+    FROM (SELECT *, timezone($tz, (first_month + INTERVAL 1 MONTH)::TIMESTAMP) AS first_end FROM earning)
 ), granted AS (
     SELECT * FROM earned
     WHERE first_month <= $through

@@ -76,7 +76,7 @@ def test_kjv_two_editions_are_credited_to_the_first_edition(onett):
     assert onett.query("SELECT pool, allocated FROM payout_periods WHERE period = '2026-10-01'") == [(pool, pool)]
     tokens = dict(onett.query("SELECT contributor_id, tokens FROM payouts WHERE period = '2026-10-01'"))
     assert tokens == dict(onett.query(
-        "SELECT contributor_id, sum(tokens) FROM documents WHERE status = 'accepted' GROUP BY 1"))
+        "SELECT contributor_id, sum(tokens - repeated_tokens) FROM documents WHERE status = 'accepted' GROUP BY 1"))
 
 
 def test_petition_reposts_are_duplicates_of_their_first_posting(onett):
@@ -147,7 +147,7 @@ def test_token_counts_are_the_consumers_tokenizer_on_korean_legal_text(onett, mo
     assert sum(1 for _, _, raw, tok in rows if raw > tok) >= 25  # decomposed Hangul costs far more tokens
 
     accepted = dict(onett.query(
-        "SELECT contributor_id, sum(tokens) FROM documents WHERE status = 'accepted' GROUP BY 1"))
+        "SELECT contributor_id, sum(tokens - repeated_tokens) FROM documents WHERE status = 'accepted' GROUP BY 1"))
     funnel = dict(onett.query("SELECT contributor_id, tokens FROM token_funnel WHERE stage = 'accepted'"))
     raw = dict(onett.query("SELECT contributor_id, tokens FROM token_funnel WHERE stage = 'raw'"))
     assert funnel == accepted and set(funnel) == {"법무법인", "판례연구회"}

@@ -76,7 +76,8 @@ def test_two_months_copies_reference_and_exact_pool(onett):
         "SELECT stage, docs FROM token_funnel WHERE contributor_id = 'bob' ORDER BY stage_order")
     assert funnel == [("raw", 8), ("normalized", 8), ("length", 8), ("language", 8), ("gopher_quality", 8),
                       ("gopher_repetition", 8), ("line_rules", 8), ("filler", 8), ("spam", 8), ("exact_dedup", 6),
-                      ("near_dedup", 6), ("reference_match", 5), ("withdrawn", 5), ("accepted", 5)]
+                      ("near_dedup", 6), ("reference_match", 5), ("repeated_passages", 5), ("withdrawn", 5),
+                      ("accepted", 5)]
 
 
 def test_month_boundary_in_platform_time_zone(onett):

@@ -20,7 +20,8 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett):
     onett.drop("bob", "b.jsonl", [{"text": t} for t in texts[3:6] + [" ".join(words[:4] + words[5:])]],
                seoul(2026, 10, 5, 9))
     onett.ok("ingest")
-    before = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in ("documents", "token_funnel", "near_pairs")}
+    before = {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in ("documents", "token_funnel", "near_pairs",
+                                                                          "passage_texts", "passages")}
     assert {s for (s,) in onett.query("SELECT DISTINCT status FROM documents")} >= {"accepted", "duplicate",
                                                                                   "near_duplicate"}
 
@@ -28,10 +29,12 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett):
     october = date(2026, 10, 1)
     documents = [str(p) for p in store.parts("filtered", "bob", october, "docs")]
     index = [str(p) for p in store.parts("filtered", "bob", october, "index")]
+    passages = [str(p) for p in store.parts("filtered", "bob", october, "passages")]
+    assert passages
     conn = duckdb.connect(str(onett.warehouse))
     try:
         with transaction(conn):
-            outcome = decide(conn, "bob", october, documents, index, load_settings().policy.tz)
+            outcome = decide(conn, "bob", october, documents, index, load_settings().policy.tz, passages)
         scratch = conn.execute("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
                                "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
     finally:

@@ -25,7 +25,8 @@ def test_large_raw_batch_is_preprocessed_in_slices(tmp_path):
 
     def run(max_chars: int, name: str):
         stats = preprocess_row_group(str(tmp_path / "raw.parquet"), 0, str(tmp_path / f"{name}-docs.parquet"),
-                                     str(tmp_path / f"{name}-index.parquet"), "cl100k_base", False, max_chars)
+                                     str(tmp_path / f"{name}-index.parquet"), str(tmp_path / f"{name}-passages.parquet"),
+                                     "cl100k_base", False, max_chars)
         return stats.summary(), pl.read_parquet(tmp_path / f"{name}-docs.parquet")
 
     assert len(list(_slices(raw, 10**9))) == 1 and len(list(_slices(raw, 500))) > 5
@@ -36,3 +37,11 @@ def test_large_raw_batch_is_preprocessed_in_slices(tmp_path):
     assert sliced["pii"]["pii_phone"] == whole["pii"]["pii_phone"] == sum(1 + i % 5 for i in range(40))
     index = lambda name: pl.read_parquet(tmp_path / f"{name}-index.parquet").unique("content_hash").sort("content_hash")  # noqa: E731
     assert index("sliced").equals(index("whole"))
+    cut = lambda name: pl.read_parquet(tmp_path / f"{name}-passages.parquet").unique("content_hash").sort("content_hash")  # noqa: E731
+    assert cut("sliced").equals(cut("whole"))
+    # every kept text's passages add up to its tokens, and its token ids are its tokens
+    kept = whole_docs.filter(pl.col("rejected_by") == "").unique("content_hash").select("content_hash", "tokens")
+    joined = cut("whole").join(kept, on="content_hash")
+    assert joined.height == kept.height > 0
+    assert (joined["passage_tokens"].list.sum() == joined["tokens"]).all()
+    assert (joined["token_ids"].list.len() == joined["tokens"]).all()

@@ -18,7 +18,8 @@ ENCODING = "cl100k_base"
 
 
 def test_step_names_come_from_the_declared_steps():
-    assert STEP_NAMES == ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minhash")
+    assert STEP_NAMES == ("normalize", "mask_pii", "tokenize", "language", "rules", "hash", "minhash",
+                          "passages")
     assert STEP_NAMES == tuple(step.name for step in PIPELINE.steps)
 
 

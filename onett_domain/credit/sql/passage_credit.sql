@@ -1,0 +1,52 @@
+-- Passage-level credit of every competing document of a seed text. Each passage belongs to its earliest holder in
+-- first-come order (submitted_at, contributor_id, file, position, gone), whatever that holder's own status: in a
+-- later document it is repeated, and never earns, when the consumer holds it (a reference text does), when an
+-- earlier holder is still in, or when the document left before the last earlier holder did. When every earlier
+-- holder was withdrawn while the document was in, the passage is handed on and earns from the last withdrawal.
+-- A document's handed-on passages earn from the latest of their times (one time per document, never earlier than
+-- it should). Documents that are not accepted earn nothing anyway and keep no passage figures.
+WITH held AS (
+    SELECT DISTINCT passage FROM passages SEMI JOIN _passage_seeds USING (text_id)
+), holders AS (
+    SELECT p.passage, p.text_id, p.ordinal, p.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
+           d.submitted_at, d.withdrawn_at, coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
+    FROM passages p SEMI JOIN held USING (passage)
+    JOIN passage_texts t USING (text_id)
+    JOIN documents d ON d.content_hash = t.content_hash AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
+), known AS (
+    SELECT DISTINCT p.passage
+    FROM passages p SEMI JOIN held USING (passage) JOIN passage_texts t USING (text_id)
+    SEMI JOIN reference_documents r USING (content_hash)
+), ranked AS (
+    SELECT h.*, k.passage IS NOT NULL AS known,
+           count(*) OVER earlier AS before,
+           count(*) FILTER (WHERE h.withdrawn_at IS NULL) OVER earlier AS still_in,
+           max(h.withdrawn_at) OVER earlier AS last_withdrawn_at
+    FROM holders h LEFT JOIN known k USING (passage)
+    WINDOW earlier AS (PARTITION BY h.passage ORDER BY h.submitted_at, h.contributor_id, h.file, h.position, h.gone
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), judged AS (
+    SELECT *, greatest(submitted_at, last_withdrawn_at) AS handed_at,
+           CASE WHEN status <> 'accepted' OR NOT (known OR before > 0) THEN 'new'
+                WHEN known OR still_in > 0 OR greatest(submitted_at, last_withdrawn_at) >= gone THEN 'repeated'
+                ELSE 'handed_on' END AS verdict
+    FROM ranked SEMI JOIN _passage_seeds USING (text_id)
+), documents_judged AS (
+    SELECT contributor_id, period, file, position, gone,
+           count(*) AS passages,
+           count(*) FILTER (WHERE verdict <> 'new') AS earlier,
+           min(ordinal) FILTER (WHERE verdict <> 'new') AS example,
+           coalesce(sum(tokens) FILTER (WHERE verdict = 'repeated'), 0)::BIGINT AS repeated_tokens,
+           coalesce(sum(tokens) FILTER (WHERE verdict = 'handed_on'), 0)::BIGINT AS handed_on_tokens,
+           max(handed_at) FILTER (WHERE verdict = 'handed_on') AS handed_on_at
+    FROM judged GROUP BY ALL
+)
+SELECT contributor_id, period, file, position, gone, repeated_tokens, handed_on_tokens, handed_on_at,
+       CASE WHEN earlier = 0 THEN ''
+            ELSE earlier || ' of ' || passages || ' passages already contributed earlier (e.g. passage ' || example || ')'
+                 || CASE WHEN handed_on_tokens > 0
+                         THEN '; ' || handed_on_tokens || ' of their tokens earn from '
+                              || strftime(handed_on_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M UTC')
+                              || ', when every earlier copy had been withdrawn'
+                         ELSE '' END END AS passage_reason
+FROM documents_judged
