@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
-STAGES = ("raw_submission", "filtered", "deduped", "token_counts")
+STAGES = ("raw_submission", "filtered", "deduped", "token_counts", "recitation_index")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -158,9 +158,10 @@ def stage_times(home: Path) -> dict:
 import json, sys
 from dagster import DagsterEventType, DagsterInstance
 instance = DagsterInstance.get()
-steps, runs, cpu = {}, [], {}
+steps, runs, cpu, credit = {}, [], {}, {}
 for run in instance.get_runs():
-    if run.job_name not in ("ingest_submission", "read_submission", "filter_submission", "credit_submission"):
+    if run.job_name not in ("ingest_submission", "read_submission", "filter_submission", "credit_submission",
+                            "index_recitation"):
         continue
     logs = instance.all_logs(run.run_id)
     started, in_steps = {}, 0.0
@@ -178,9 +179,12 @@ for run in instance.get_runs():
         if materialization and materialization.asset_key.path[-1] == "filtered":
             for step, seconds in materialization.metadata["cpu_seconds"].value.items():
                 cpu[step] = cpu.get(step, 0.0) + seconds
+        if materialization and materialization.asset_key.path[-1] == "deduped":
+            for step, seconds in materialization.metadata["seconds by step"].value.items():
+                credit[step] = credit.get(step, 0.0) + seconds
     runs.append({"partition": run.tags.get("dagster/partition"), "job": run.job_name, "start": logs[0].timestamp,
                  "wall": logs[-1].timestamp - logs[0].timestamp, "steps": in_steps})
-print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu}))
+print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu, "credit": credit}))
 """
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -225,6 +229,8 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
         total_cpu = sum(times["cpu"].values())
         print("  CPU seconds inside `filtered` (all workers): "
               + ", ".join(f"{k} {v:.1f}" for k, v in times["cpu"].items()) + f" (total {total_cpu:.1f})")
+    if times.get("credit"):
+        print("  seconds inside `deduped` by step: " + ", ".join(f"{k} {v:.1f}" for k, v in times["credit"].items()))
     result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "cpu": ingest["cpu"],
               "peak_rss_mb": ingest["peak_rss_mb"], "peak_total_rss_mb": ingest["peak_total_rss_mb"],
               "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
@@ -295,14 +301,22 @@ def main() -> None:
             shutil.copytree(work / "incremental" / "newcomer", work / "landing" / "newcomer")
             into_pool = run_ingest(work / "home", work / "landing")
             empty = run_ingest(work / "empty", work / "incremental")
-            pool_runs = [r for r in stage_times(work / "home")["runs"] if r["partition"].startswith("newcomer")]
-            empty_runs = stage_times(work / "empty")["runs"]
+            pool_times, empty_times = stage_times(work / "home"), stage_times(work / "empty")
+            pool_runs = [r for r in pool_times["runs"] if (r["partition"] or "").startswith("newcomer")]
+            empty_runs = [r for r in empty_times["runs"] if r["partition"]]
             ratio = pool_runs[0]["wall"] / empty_runs[0]["wall"]
+            # the recitation index is rebuilt whole after each ingest: its cost grows with the pool
+            index_pool = [r["wall"] for r in pool_times["runs"] if r["job"] == "index_recitation"]
+            index_empty = [r["wall"] for r in empty_times["runs"] if r["job"] == "index_recitation"]
             print(f"\nincremental: {mb(small):.1f} MB submission; run into a pool of {mb(pool):.0f} MB: "
                   f"{pool_runs[0]['wall']:.2f} s; into an empty platform: {empty_runs[0]['wall']:.2f} s; "
-                  f"ratio {ratio:.2f}x (whole commands: {into_pool['wall']:.1f} s / {empty['wall']:.1f} s)")
+                  f"ratio {ratio:.2f}x (whole commands: {into_pool['wall']:.1f} s / {empty['wall']:.1f} s); "
+                  f"recitation index rebuilt after it: {max(index_pool, default=0):.2f} s / "
+                  f"{max(index_empty, default=0):.2f} s")
             results["incremental"] = {"mb": mb(small), "pool_mb": mb(pool), "run_into_pool": pool_runs[0]["wall"],
-                                      "run_into_empty": empty_runs[0]["wall"], "ratio": ratio}
+                                      "run_into_empty": empty_runs[0]["wall"], "ratio": ratio,
+                                      "recitation_index_into_pool": max(index_pool, default=0),
+                                      "recitation_index_into_empty": max(index_empty, default=0)}
 
         if args.big_upload_mb:
             big = work / "big" / "bulk" / "everything.jsonl"

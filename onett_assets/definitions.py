@@ -12,13 +12,14 @@ from onett_assets.assets.ingest import ingest_assets
 from onett_assets.assets.membership import membership_assets
 from onett_assets.assets.payments import payment_assets
 from onett_assets.assets.payouts import payout_assets
+from onett_assets.assets.recitation import recitation_assets
 from onett_assets.assets.reference import reference_assets
 from onett_assets.assets.releases import release_assets
 from onett_assets.assets.revenue import revenue_assets
 from onett_assets.checks import CHECKS
 from onett_assets.jobs import JOBS
 from onett_assets.partitions import build_partitions
-from onett_assets.schedules import monthly_close
+from onett_assets.schedules import daily_recitation_check, monthly_close
 from onett_assets.sensors import SENSORS
 from onett_resources.durable import keep_private
 from onett_resources import (
@@ -26,7 +27,9 @@ from onett_resources import (
     DisputeRegister,
     DocumentStore,
     LandingZone,
+    OutputLogs,
     PaymentRegister,
+    RecitationStore,
     ReferenceFolder,
     ReleaseStore,
     RevenueSource,
@@ -78,6 +81,9 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         "release_store": ReleaseStore(base_dir=str(settings.release_dir), shard_mb=settings.release_shard_mb,
                                       publisher=settings.operator_name, publisher_url=settings.public_url),
         "upload_archive": UploadArchive(path=str(settings.storage_dir / "uploads"), key_file=str(settings.key_file)),
+        "recitation_store": RecitationStore(path=str(settings.recitation_index_dir),
+                                            min_tokens=settings.recitation_min_tokens),
+        "output_logs": OutputLogs(path=str(settings.output_logs_dir)),
     }
 
 
@@ -86,12 +92,12 @@ def build_definitions(settings: Settings, keep_workers: bool = False) -> Definit
     return Definitions(
         assets=[*ingest_assets(partitions), *reference_assets(), *revenue_assets(partitions),
                 *payout_assets(partitions), *payment_assets(partitions), *release_assets(partitions),
-                *erasure_assets(), *membership_assets(),
+                *erasure_assets(), *membership_assets(), *recitation_assets(settings.policy),
                 *api_credit_assets(partitions, settings.credit_ratio, settings.credit_expiry_months)],
         asset_checks=CHECKS,
         jobs=JOBS,
         sensors=SENSORS,
-        schedules=[monthly_close(settings.policy)],
+        schedules=[monthly_close(settings.policy), daily_recitation_check(settings.policy)],
         resources=build_resources(settings, keep_workers),
         # One process per run: the steps of a run share DuckDB's single writer, and spawning a process per step
         # costs more than most uploads take to process. Scale out with a run launcher, not per step.

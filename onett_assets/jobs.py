@@ -83,5 +83,18 @@ settle_payments = define_asset_job(
     description="Apply the bank statements dropped in the bank statement folder to the payment runs.",
 )
 
+index_recitation = define_asset_job(
+    "index_recitation",
+    selection=AssetSelection.assets("recitation_index"),
+    description="Rebuild the recitation guard's index of every text earning for a contributor now.",
+)
+
+check_recitations = define_asset_job(
+    "check_recitations",
+    selection=AssetSelection.assets("recitation_incidents"),
+    description="Check one day's model outputs (the consumer's output logs) against contributed text.",
+)
+
 JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
-        close_period, cut_release, finish_erasures, count_membership, prepare_payment_run, settle_payments]
+        close_period, cut_release, finish_erasures, count_membership, prepare_payment_run, settle_payments,
+        index_recitation, check_recitations]

@@ -1,10 +1,10 @@
-"""The monthly close: ratios and payouts of the month that just ended."""
+"""The monthly close (ratios and payouts of the month that just ended) and the daily recitation check."""
 
 from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from onett_assets.jobs import close_period
+from onett_assets.jobs import check_recitations, close_period
 from onett_domain.policy import Policy
 
 
@@ -20,3 +20,16 @@ def monthly_close(policy: Policy) -> ScheduleDefinition:
         return RunRequest(partition_key=key, run_key=f"close@{key}")
 
     return monthly_close
+
+
+def daily_recitation_check(policy: Policy) -> ScheduleDefinition:
+    """00:30 in the platform time zone: the day that just ended, once its output logs are complete."""
+
+    @schedule(job=check_recitations, cron_schedule="30 0 * * *", execution_timezone=policy.timezone,
+              default_status=DefaultScheduleStatus.RUNNING)
+    def daily_recitation_check(context: ScheduleEvaluationContext) -> RunRequest:
+        """Checks the previous day's model outputs against contributed text (recitation_incidents)."""
+        key = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+        return RunRequest(partition_key=key, run_key=f"recitations@{key}")
+
+    return daily_recitation_check

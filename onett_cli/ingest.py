@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+from dagster import AssetKey
 
 from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
 from onett_cli.runner import run_partitions
 from onett_cli.session import Session, failure, run_metadata, say
 from onett_cli.tables import text_table
 from onett_resources.revenue import RevenueError
+from onett_text.recitation import MANIFEST
 
 SETTLE_ATTEMPTS = 30
 
@@ -53,7 +57,8 @@ def cmd_ingest(args) -> int:
         say(f"new contributors: {', '.join(plan.new_contributors)}")
     if not plan.pending:
         say("landing zone: nothing new or changed")
-        return 1 if failures + _finish_erasures(s) else 0
+        erased = _finish_erasures(s)
+        return 1 if failures + erased + _index_recitation(s, changed=False) else 0
 
     say(f"landing zone: {len(plan.pending)} (contributor, month) submission(s) to process")
     started = time.monotonic()
@@ -65,7 +70,26 @@ def cmd_ingest(args) -> int:
                     "files rejected", "status"], rows))
     say(f"\n{len(rows)} submission(s) in {time.monotonic() - started:.1f}s; "
         f"details per file: onett statement CONTRIBUTOR, or the `uploads` table")
-    return 1 if failures + _finish_erasures(s) else 0
+    erased = _finish_erasures(s)
+    return 1 if failures + erased + _index_recitation(s, changed=True) else 0
+
+
+def _index_recitation(s: Session, changed: bool) -> int:
+    """The recitation guard's index is rebuilt when the pool changed (or an erasure finished, or there is none
+    yet); returns 1 if that failed."""
+    store = s.resources["recitation_store"]
+    erased = s.instance.get_latest_materialization_event(AssetKey("erasures"))
+    indexed = s.instance.get_latest_materialization_event(AssetKey("recitation_index"))
+    stale = erased is not None and (indexed is None or erased.timestamp > indexed.timestamp)
+    if not (changed or stale or not (Path(store.path) / MANIFEST).exists()):
+        return 0
+    result = s.run("index_recitation")
+    if not result.success:
+        say(f"recitation index: FAILED {failure(result)}")
+        return 1
+    say(f"recitation index: {run_metadata(result, 'recitation_index', 'texts')} texts, "
+        f"{run_metadata(result, 'recitation_index', 'tokens')} tokens")
+    return 0
 
 
 def _finish_erasures(s: Session) -> int:

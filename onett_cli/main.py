@@ -23,6 +23,9 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     command("ingest", "onett_cli.ingest:cmd_ingest", "process everything new or changed in the landing zone now")
+    recitations = command("recitations", "onett_cli.recitations:cmd_recitations",
+                          "check the consumer's model output logs of some days for recited contributed text")
+    recitations.add_argument("days", nargs="*", help="YYYY-MM-DD (default: yesterday and today)")
     close = command("close", "onett_cli.close:cmd_close", "compute ratios and payouts of a month and print them")
     close.add_argument("month", nargs="?", help="YYYY-MM")
     close.add_argument("--ended", action="store_true", help="close every month that has ended")

@@ -36,6 +36,7 @@ from onett_portal.i18n import Translator, pick_language
 from onett_portal.membership import MembershipPages
 from onett_portal.payments import PaymentPages
 from onett_portal.reads import WarehouseBusy, WarehouseReader
+from onett_portal.recitation import recitation_routes
 from onett_portal.releases import ReleasePages
 from onett_portal.store import PortalStore
 from onett_portal.uploads import (
@@ -693,6 +694,7 @@ class Portal:
             *self.payments.routes(),
             *CreditPages(self).routes(),
             *self.disputes.routes(),
+            *recitation_routes(),
             Route("/healthz", self.healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]

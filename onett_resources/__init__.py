@@ -11,7 +11,7 @@ _MODULES = {
     "PaymentRegister": "payments",
     "ReferenceFolder": "reference", "ReleaseStore": "release_store", "RevenueSource": "revenue", "Settings": "settings", "load_settings": "settings", "Tokenizer": "tokenizer",
     "UploadArchive": "upload_archive", "Warehouse": "warehouse", "Workers": "workers",
-    "UsageFeed": "api_usage",
+    "UsageFeed": "api_usage", "OutputLogs": "output_logs", "RecitationStore": "recitation_store",
 }
 __all__ = sorted(_MODULES)
 

@@ -212,3 +212,20 @@ CREATE TABLE IF NOT EXISTS api_credit_months (
     computed_at    TIMESTAMPTZ NOT NULL,
     frozen_at      TIMESTAMPTZ
 );
+
+-- Recitations found in the consumer's model output logs by the recitation guard: one row per span of an output
+-- that contributed text holds verbatim, and per document holding it. Offsets and lengths only: the text stays in
+-- the log and in the contribution.
+CREATE TABLE IF NOT EXISTS recitation_incidents (
+    day            DATE NOT NULL,       -- the output's day in the platform time zone (the asset's partition)
+    output_at      TIMESTAMPTZ NOT NULL,
+    request_id     VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,    -- log file and line
+    span_start     INTEGER NOT NULL,    -- characters of the output: output[span_start:span_end]
+    span_end       INTEGER NOT NULL,
+    tokens         INTEGER NOT NULL,    -- tokens of the span
+    contributor_id VARCHAR NOT NULL,
+    document_id    VARCHAR NOT NULL,    -- the release's public id of the document holding it
+    file           VARCHAR NOT NULL,
+    position       BIGINT NOT NULL
+);

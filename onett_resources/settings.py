@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from onett_domain.money import CURRENCY_DIGITS
 from onett_domain.policy import Policy
+from onett_text.passages import GUARANTEED_SPAN
 
 
 YES = ("1", "true", "yes")
@@ -69,6 +70,9 @@ class Settings:
     extraction_seconds: int = 300  # one document (PDF, HWP, ...) is read within this, or refused
     extraction_memory_mb: int = 2048  # ... and within this much memory
     split_sections: bool = False  # a document's chapters/sections become documents of their own
+    recitation_index_dir: Path | None = None  # the recitation guard's index (None: <storage>/recitation-index)
+    recitation_min_tokens: int = 50  # spans of at least this many tokens are recitations
+    output_logs_dir: Path | None = None  # the consumer's model output logs, JSONL (None: <home>/output_logs)
 
     @property
     def policy(self) -> Policy:
@@ -163,6 +167,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     operator_name = env.get("ONETT_OPERATOR_NAME", "onett operator").strip() or "onett operator"
 
+    recitation_min_tokens = positive_int("ONETT_RECITATION_MIN_TOKENS", 50)
+    if recitation_min_tokens < GUARANTEED_SPAN:
+        raise SettingsError(f"ONETT_RECITATION_MIN_TOKENS={recitation_min_tokens} must be at least {GUARANTEED_SPAN}: "
+                            "shorter shared spans are not guaranteed to be found")
+
     return Settings(
         home=home,
         landing_dir=path("ONETT_LANDING_DIR", "landing"),
@@ -206,4 +215,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         extraction_seconds=positive_int("ONETT_EXTRACTION_SECONDS", 300),
         extraction_memory_mb=positive_int("ONETT_EXTRACTION_MEMORY_MB", 2048),
         split_sections=env.get("ONETT_SPLIT_SECTIONS", "0").strip().lower() in YES,
+        # absolute, not resolved: the folder is a symlink swapped to each new generation of the index
+        recitation_index_dir=Path(env.get("ONETT_RECITATION_INDEX_DIR")
+                                  or path("ONETT_STORAGE_DIR", "data") / "recitation-index").absolute(),
+        recitation_min_tokens=recitation_min_tokens,
+        output_logs_dir=path("ONETT_OUTPUT_LOGS_DIR", "output_logs"),
     )

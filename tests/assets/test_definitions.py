@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DefaultScheduleStatus, DefaultSensorStatus, MonthlyPartitionsDefinition, MultiPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    MonthlyPartitionsDefinition,
+    MultiPartitionsDefinition,
+)
 
 from conftest import ROOT
 from onett_assets.definitions import build_definitions
@@ -30,6 +36,8 @@ GRAPH = {  # asset: (partitions, upstream assets)
     "payment_settlements": (None, {"payment_run"}),
     "api_usage": ("month", set()),
     "api_credit": ("month", {"token_counts", "api_usage", "payouts"}),
+    "recitation_index": (None, {"token_counts", "erasures"}),
+    "recitation_incidents": ("day", {"recitation_index"}),
 }
 CHECKS = {
     ("payouts", "payouts_sum_to_pool"),
@@ -51,6 +59,8 @@ JOBS = {
     "count_membership": {"club_membership"},
     "prepare_payment_run": {"payment_run"},
     "settle_payments": {"payment_settlements"},
+    "index_recitation": {"recitation_index"},
+    "check_recitations": {"recitation_incidents"},
 }
 
 
@@ -65,6 +75,8 @@ def _partitions(partitions_def) -> str | None:
                           for d in partitions_def.partitions_defs)
     if isinstance(partitions_def, MonthlyPartitionsDefinition):
         return "month"
+    if isinstance(partitions_def, DailyPartitionsDefinition):
+        return "day"
     assert partitions_def is None, partitions_def
     return None
 
@@ -79,8 +91,8 @@ def test_asset_graph_and_partitions(defs):
     assert months.timezone == "Asia/Seoul" and months.start.strftime("%Y-%m") == "2023-01"
     # the writing steps share the warehouse's single writer
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
-    assert {name for name, pool in pools.items() if pool == {"duckdb"}} == set(GRAPH) - {"filtered",
-                                                                                         "payment_settlements"}
+    assert {name for name, pool in pools.items() if pool == {"duckdb"}} == set(GRAPH) - {
+        "filtered", "payment_settlements", "recitation_index"}
 
 
 def test_checks_jobs_sensors_and_schedule(defs):
@@ -94,17 +106,20 @@ def test_checks_jobs_sensors_and_schedule(defs):
     assert jobs == JOBS
     sensors = {s.name: (s.minimum_interval_seconds, {j.name for j in s.jobs}, s.default_status)
                for s in (defs.resolve_sensor_def(n) for n in ("landing_zone_sensor", "reference_and_revenue_sensor",
-                                                              "erasure_sensor", "bank_statement_sensor"))}
+                                                              "erasure_sensor", "bank_statement_sensor",
+                                                              "recitation_index_sensor"))}
     assert sensors == {
         "landing_zone_sensor": (30, {"ingest_submission"}, DefaultSensorStatus.RUNNING),
         "reference_and_revenue_sensor": (60, {"refresh_reference", "load_revenue"}, DefaultSensorStatus.RUNNING),
         "erasure_sensor": (30, {"finish_erasures"}, DefaultSensorStatus.RUNNING),
         "bank_statement_sensor": (60, {"settle_payments"}, DefaultSensorStatus.RUNNING),
+        "recitation_index_sensor": (60, {"index_recitation"}, DefaultSensorStatus.RUNNING),
     }
-    (schedule,) = defs.schedules
-    assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone, schedule.job_name,
-            schedule.default_status) == ("monthly_close", "0 3 1 * *", "Asia/Seoul", "close_period",
-                                         DefaultScheduleStatus.RUNNING)
+    schedules = {(s.name, s.cron_schedule, s.execution_timezone, s.job_name, s.default_status)
+                 for s in defs.schedules}
+    assert schedules == {("monthly_close", "0 3 1 * *", "Asia/Seoul", "close_period", DefaultScheduleStatus.RUNNING),
+                         ("daily_recitation_check", "30 0 * * *", "Asia/Seoul", "check_recitations",
+                          DefaultScheduleStatus.RUNNING)}
 
 
 def test_partitions_follow_the_settings(onett, monkeypatch):

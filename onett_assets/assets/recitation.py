@@ -1,0 +1,155 @@
+"""The recitation guard: an index of every text earning for a contributor, and the recitations found in the
+consumer's model output logs, day by day (onett_text.recitation does the matching)."""
+
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    ResourceParam,
+    asset,
+)
+
+from onett_assets.metadata import bullets, table
+from onett_domain import recitation
+from onett_domain.policy import Policy
+from onett_resources import DocumentStore, OutputLogs, RecitationStore, Tokenizer, Warehouse
+from onett_resources.document_store import MissingStage
+from onett_resources.warehouse import transaction
+from onett_text.passages import char_offsets, encode
+from onett_text.recitation import RecitationIndex
+
+GROUP = "recitation"
+
+
+def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
+    days = DailyPartitionsDefinition(start_date=policy.first_period.isoformat(), timezone=policy.timezone,
+                                     end_offset=1)
+
+    @asset(group_name=GROUP, deps=["token_counts", "erasures"], kinds={"numpy"})
+    def recitation_index(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore,
+                         recitation_store: RecitationStore, tokenizer: Tokenizer) -> MaterializeResult:
+        """Every text a contributor earns for now (accepted, file in, terms running, not erased), as token ids with
+        their winnowed fingerprints, and the documents holding each: what `/v1/recitation` and the daily check of
+        the output logs look outputs up in. Rebuilt whole and swapped in at once; text that left the pool leaves
+        the index with the next build."""
+        started = time.perf_counter()
+        with warehouse.connection() as conn:
+            held = recitation.holders(conn)
+        wanted = set(held["content_hash"].to_list())
+        text_ids: dict[str, int] = {}
+        texts: list[tuple[int, np.ndarray]] = []
+        recoded, missing = 0, []
+        for (contributor_id, period), group in held.group_by(["contributor_id", "period"], maintain_order=True):
+            todo = set(group["content_hash"].to_list()) - set(text_ids)
+            try:
+                found = _token_ids(document_store, contributor_id, period, todo)
+                # parts written before token ids were kept: the text is tokenized here instead
+                for content_hash, ids in _encoded(document_store, contributor_id, period,
+                                                  todo - set(found), tokenizer.encoding).items():
+                    found[content_hash] = ids
+                    recoded += 1
+            except MissingStage:
+                missing.append(f"{contributor_id} {period:%Y-%m}")
+                continue
+            for content_hash, ids in found.items():
+                if content_hash in wanted and content_hash not in text_ids:
+                    text_ids[content_hash] = len(text_ids) + 1
+                    texts.append((text_ids[content_hash], ids))
+        index = RecitationIndex.build(texts, tokenizer.encoding)
+        built = time.perf_counter()
+        recitation_store.save(index, recitation.sources(held, text_ids))
+        return MaterializeResult(metadata={
+            "texts": index.text_count,
+            "documents": held.height,
+            "tokens": index.token_count,
+            "fingerprints": int(len(index.hashes)),
+            "bytes per token": round(index.bytes_per_token, 3),
+            "MB": round(index.nbytes / 2**20, 1),
+            "texts tokenized again (parts from before token ids were kept)": recoded,
+            "submissions without parts (not indexed)": bullets(missing),
+            "seconds": {"build": round(built - started, 2), "save": round(time.perf_counter() - built, 2)},
+        })
+
+    @asset(group_name=GROUP, partitions_def=days, deps=[recitation_index], kinds={"duckdb"}, pool="duckdb")
+    def recitation_incidents(context: AssetExecutionContext, warehouse: Warehouse, output_logs: OutputLogs,
+                             recitation_store: RecitationStore, policy: ResourceParam[Policy]) -> MaterializeResult:
+        """The day's model outputs (the consumer's output logs) checked against contributed text: every span of at
+        least ONETT_RECITATION_MIN_TOKENS tokens that a contributor's text holds verbatim, one row per span and
+        document holding it (`recitation_incidents`). Each contributor sees their own in the portal; the operator
+        sees all. Lines that cannot be read are listed, the rest of the day is checked."""
+        day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
+        tz = ZoneInfo(policy.timezone)
+        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        read = output_logs.read(start, start + timedelta(days=1))
+        index = recitation_store.load()
+        rows, reciting, checked_at = [], 0, time.perf_counter()
+        for logged in read.outputs:
+            ids = encode(logged.output, index.encoding)
+            runs = index.runs(ids, recitation_store.min_tokens)  # every text holding each span, not only the first
+            if len(runs) == 0:
+                continue
+            reciting += 1
+            chars = char_offsets(logged.output, ids, index.encoding)
+            for start, end, text, _ in runs.tolist():
+                for document in (index.source(int(index.text_ids[text])) or {}).get("documents", []):
+                    rows.append({"day": day, "output_at": logged.at, "request_id": logged.request_id,
+                                 "source": logged.source, "span_start": int(chars[start]),
+                                 "span_end": int(chars[end]), "tokens": end - start,
+                                 "contributor_id": document["contributor_id"],
+                                 "document_id": document["document_id"], "file": document["file"],
+                                 "position": document["position"]})
+        seconds = time.perf_counter() - checked_at
+        incidents = pl.DataFrame(rows, schema=recitation.INCIDENT_SCHEMA)
+        with warehouse.connection() as conn, transaction(conn):
+            recitation.store_incidents(conn, day, incidents)
+        per_contributor = (incidents.group_by("contributor_id")
+                           .agg(outputs=pl.col("request_id").n_unique(), spans=pl.len()).sort("contributor_id"))
+        return MaterializeResult(metadata={
+            "log files read": read.files,
+            "outputs": len(read.outputs),
+            "outputs reciting contributed text": reciting,
+            "lines not read": bullets(read.problems[:50]) if read.problems else "none",
+            "recited per contributor": table(["contributor", "outputs", "spans"], per_contributor.rows(),
+                                             empty="none"),
+            "seconds checking": round(seconds, 2),
+        })
+
+    return [recitation_index, recitation_incidents]
+
+
+def _token_ids(store: DocumentStore, contributor_id: str, period, wanted: set[str]) -> dict[str, np.ndarray]:
+    """The token ids `filtered` kept for these texts, read batch by batch (no Python object per token)."""
+    found: dict[str, np.ndarray] = {}
+    if not wanted:
+        return found
+    for batch in store.batches("filtered", contributor_id, period, ["content_hash", "token_ids"], "passages"):
+        hashes = batch["content_hash"].to_list()
+        ids = batch["token_ids"].to_arrow()
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        offsets = np.asarray(ids.offsets)
+        values = np.asarray(ids.values)
+        for row, content_hash in enumerate(hashes):
+            if content_hash in wanted and content_hash not in found:
+                found[content_hash] = values[offsets[row]:offsets[row + 1]].copy()
+    return found
+
+
+def _encoded(store: DocumentStore, contributor_id: str, period, wanted: set[str],
+             encoding: str) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    if not wanted:
+        return found
+    for batch in store.batches("filtered", contributor_id, period, ["content_hash", "text"]):
+        for content_hash, text in batch.iter_rows():
+            if content_hash in wanted and content_hash not in found:
+                found[content_hash] = encode(text, encoding)
+    return found

@@ -1,0 +1,85 @@
+"""The recitation guard's records: which texts the guard holds (every text earning for a contributor now, with the
+documents holding it), and the recitations found in the consumer's output logs, per day, per contributor.
+
+The 1T Club promises that partners' text is used for pre-training only and cannot be extracted: the guard finds
+every span of a model output that contributed text holds verbatim, and these records make that promise a number
+each partner can see ("your text was recited N times this month")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from onett_domain import sql
+from onett_domain.sql import insert_frame
+
+SQL = Path(__file__).with_name("sql")
+
+INCIDENT_SCHEMA = {"day": pl.Date, "output_at": pl.Datetime("us", "UTC"), "request_id": pl.String,
+                   "source": pl.String, "span_start": pl.Int32, "span_end": pl.Int32, "tokens": pl.Int32,
+                   "contributor_id": pl.String, "document_id": pl.String, "file": pl.String, "position": pl.Int64}
+
+
+def holders(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """content_hash, contributor_id, period, file, position, doc_id, document_id of every document whose text the
+    guard holds, by contributor and month (the order their Parquet parts are read in)."""
+    return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
+
+
+def sources(held: pl.DataFrame, text_ids: dict[str, int]) -> dict[int, dict]:
+    """Per guard text id, the documents holding it (what the operator is told; a contributor sees their own)."""
+    found: dict[int, dict] = {}
+    for row in held.iter_rows(named=True):
+        text_id = text_ids.get(row["content_hash"])
+        if text_id is None:
+            continue
+        entry = found.setdefault(text_id, {"documents": []})
+        entry["documents"].append({"contributor_id": row["contributor_id"], "document_id": row["document_id"],
+                                   "file": row["file"], "position": row["position"], "doc_id": row["doc_id"]})
+    for entry in found.values():
+        entry["contributor_id"] = entry["documents"][0]["contributor_id"]
+    return found
+
+
+def store_incidents(conn: duckdb.DuckDBPyConnection, day: date, incidents: pl.DataFrame) -> None:
+    """Replaces the day's incidents (call inside a transaction): a day re-checked gives the same rows."""
+    conn.execute("DELETE FROM recitation_incidents WHERE day = ?", [day])
+    if incidents.height:
+        insert_frame(conn, "recitation_incidents", incidents.cast(INCIDENT_SCHEMA))
+
+
+@dataclass(frozen=True)
+class Recited:
+    """A contributor's text recited in one output."""
+
+    output_at: datetime
+    request_id: str
+    span_start: int
+    span_end: int
+    tokens: int
+    file: str
+    position: int
+
+
+def month_incidents(conn: duckdb.DuckDBPyConnection, contributor_id: str, start: date, end: date,
+                    limit: int = 50) -> tuple[int, int, list[Recited]]:
+    """(outputs that recited the contributor's text, spans, the latest spans) between `start` and `end` (days)."""
+    (outputs, spans), = conn.execute(
+        "SELECT count(DISTINCT request_id), count(*) FROM recitation_incidents "
+        "WHERE contributor_id = ? AND day >= ? AND day < ?", [contributor_id, start, end]).fetchall()
+    rows = conn.execute(
+        "SELECT output_at, request_id, span_start, span_end, tokens, file, position FROM recitation_incidents "
+        "WHERE contributor_id = ? AND day >= ? AND day < ? ORDER BY output_at DESC, request_id, span_start LIMIT ?",
+        [contributor_id, start, end, limit]).fetchall()
+    return int(outputs), int(spans), [Recited(*row) for row in rows]
+
+
+def incidents_by_contributor(conn: duckdb.DuckDBPyConnection, start: date, end: date) -> list[tuple[str, int, int]]:
+    """(contributor, outputs, spans) recited between `start` and `end`, most recited first: the operator's view."""
+    return [(c, int(o), int(s)) for c, o, s in conn.execute(
+        "SELECT contributor_id, count(DISTINCT request_id), count(*) FROM recitation_incidents "
+        "WHERE day >= ? AND day < ? GROUP BY 1 ORDER BY 2 DESC, 1", [start, end]).fetchall()]

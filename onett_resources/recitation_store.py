@@ -1,0 +1,38 @@
+"""The recitation guard's index on disk: one folder of memory-mapped arrays (onett_text.recitation), replaced as a
+whole when the index is rebuilt, read by the portal's `/v1/recitation` and by the daily check of the output logs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from onett_text.recitation import MANIFEST, RecitationIndex
+
+
+class IndexMissing(FileNotFoundError):
+    """No recitation index has been built yet."""
+
+
+class RecitationStore(ConfigurableResource):
+    path: str
+    min_tokens: int = 50
+
+    def save(self, index: RecitationIndex, sources: dict[int, dict]) -> Path:
+        """Writes the index and swaps it in at once; generations older than the new one are removed, so text that
+        left the pool (withdrawn, erased, terms ended) leaves the disk with this rebuild, not the next one."""
+        generation = index.save(self.path, sources)
+        folder = Path(self.path).absolute()
+        for old in folder.parent.glob(f".{folder.name}.*"):
+            if old.is_dir() and not old.is_symlink() and old.name != generation.name:
+                # a reader that opened it keeps its memory maps (POSIX): removing the files does not disturb it
+                shutil.rmtree(old, ignore_errors=True)
+        return generation
+
+    def load(self) -> RecitationIndex:
+        if not (Path(self.path) / MANIFEST).exists():
+            raise IndexMissing(f"no recitation index at {self.path}: materialize `recitation_index` (onett ingest "
+                               "builds it after processing uploads)")
+        return RecitationIndex.load(self.path)
+

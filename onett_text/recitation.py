@@ -1,0 +1,362 @@
+"""The recitation guard's index: every verbatim span of a model's output that contributed text holds.
+
+The index keeps, for every contributed text, its winnowed K-gram fingerprints (onett_text.passages) sorted, with the
+text and position of each, and the text's token ids. A query hashes every K-gram of the output (not winnowed: any
+K-gram may be the one a text kept), looks all of them up at once with a binary search, and groups the hits by text
+and diagonal (text position minus output position). Each hit is then extended left and right by comparing token
+ids, so a reported span is a maximal run the output and the text really share, never a hash match. Winnowing
+keeps the smallest K-gram hash of every W consecutive ones, so a shared run of at least GUARANTEED_SPAN tokens holds
+a kept K-gram and is found: spans shorter than that cannot be promised, hence the floor on `min_tokens`.
+
+On disk an index is a folder of .npy files read with np.load(mmap_mode="r"), so a service opens it in milliseconds
+and the pages it never touches stay on disk. `save` writes a new generation beside the folder and swaps a symlink
+to it in one rename: a reader sees the old index or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from onett_text.passages import GUARANTEED_SPAN, K, W, char_offsets, encode, fingerprints, kgram_hashes
+
+DEFAULT_MIN_TOKENS = 50
+GROWTH = 2  # block width factor of the run extension
+MAX_SOURCES = 5  # sources listed per span; the total is always given
+MAX_HITS = 1 << 20  # fingerprint hits one query extends: ~0.2 s of work; past it, see RecitationIndex.scan
+BLOCK_CELLS = 1 << 20  # token comparisons per step of the run extension (bounds its memory)
+FORMAT = 1
+MANIFEST = "manifest.json"
+SOURCES = "sources.json"
+_ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a span is in a contributed text: the text's id and the token at which the span starts there."""
+    text_id: int
+    position: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """A run of output tokens [start, end) that contributed text holds verbatim."""
+    start: int
+    end: int
+    sources: tuple[Source, ...]  # at most MAX_SOURCES, lowest text index first
+    source_count: int  # every text holding this exact run
+
+    @property
+    def tokens(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Span:
+    """A Match with the characters it covers in the output text: text[start:end]."""
+    start: int
+    end: int
+    start_token: int
+    end_token: int
+    sources: tuple[Source, ...]
+    source_count: int
+
+    @property
+    def tokens(self) -> int:
+        return self.end_token - self.start_token
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # "ok" or "recites"
+    spans: tuple[Span, ...]
+    tokens: int  # tokens of the output
+    complete: bool = True  # False: the output's K-grams had too many hits to extend all (RecitationIndex.scan)
+
+
+@dataclass(frozen=True)
+class Scan:
+    matches: list[Match]
+    complete: bool
+
+
+def _check_min_tokens(min_tokens: int) -> int:
+    if not isinstance(min_tokens, (int, np.integer)) or min_tokens < GUARANTEED_SPAN:
+        raise ValueError(f"min_tokens must be a whole number of at least {GUARANTEED_SPAN} (K + W - 1): "
+                         f"shorter shared spans may hold no kept fingerprint, got {min_tokens!r}")
+    return int(min_tokens)
+
+
+def _hit_cap(counts: np.ndarray, limit: int) -> int:
+    """The largest c with sum(min(counts, c)) <= limit (at least 1)."""
+    ordered = np.sort(counts)
+    below = np.concatenate([[0], np.cumsum(ordered)])  # below[k]: the k smallest, whole
+    rest = len(ordered) - np.arange(len(ordered) + 1)  # capped ones when the k smallest are whole
+    # a cap of ordered[k] fits when the k smallest whole and the others at ordered[k] do; the largest such k
+    # leaves ordered[k] whole too, and the others share what is left
+    fits = np.flatnonzero(below[:-1] + ordered * rest[:-1] <= limit)
+    k = int(fits[-1]) + 1 if len(fits) else 0
+    if k == len(ordered):
+        return max(int(ordered[-1]), 1)
+    return max(int((limit - below[k]) // rest[k]), 1)
+
+
+def _run_lengths(out: np.ndarray, tokens: np.ndarray, o: np.ndarray, g: np.ndarray, room: np.ndarray,
+                 step: int) -> np.ndarray:
+    """How many tokens out[o + i*step] == tokens[g + i*step] hold for i = 0, 1, ... (at most `room`), for every
+    candidate at once: blocks of doubling width, only the candidates still matching go on."""
+    done = np.zeros(len(o), dtype=np.int64)
+    active = np.flatnonzero(room > 0)
+    width = 32
+    while active.size:
+        left = room[active] - done[active]
+        w = int(min(width, left.max(), max(BLOCK_CELLS // len(active), 16)))
+        offsets = np.arange(0, w * step, step, dtype=np.int64)
+        at_out = (o[active] + done[active] * step)[:, None] + offsets
+        at_text = (g[active] + done[active] * step)[:, None] + offsets
+        # past a candidate's room the indices are clipped (and the comparison ignored)
+        same = out[np.clip(at_out, 0, len(out) - 1)] == tokens[np.clip(at_text, 0, len(tokens) - 1)]
+        if (left < w).any():
+            same &= np.arange(w) < left[:, None]
+        full = same.all(axis=1)
+        done[active] += np.where(full, w, same.argmin(axis=1))
+        active = active[full & (left > w)]
+        width = min(width * GROWTH, 4096)
+    return done
+
+
+class RecitationIndex:
+    """Fingerprints (sorted u64, with the text index and token position of each) and the token ids of every
+    contributed text, concatenated, with each text's start. Texts shorter than GUARANTEED_SPAN tokens cannot hold
+    a reportable span and are left out."""
+
+    def __init__(self, hashes: np.ndarray, fp_text: np.ndarray, fp_pos: np.ndarray, tokens: np.ndarray,
+                 starts: np.ndarray, text_ids: np.ndarray, encoding: str = "cl100k_base",
+                 sources: Mapping[int, dict] | None = None, folder: Path | None = None):
+        # plain ndarray views of memory maps: np.memmap's subclass hooks cost more than a small query does
+        self.hashes, self.fp_text, self.fp_pos = np.asarray(hashes), np.asarray(fp_text), np.asarray(fp_pos)
+        self.tokens, self.starts, self.text_ids = np.asarray(tokens), np.asarray(starts), np.asarray(text_ids)
+        self.encoding = encoding
+        self.folder = folder
+        self._sources = None if sources is None and folder is not None else dict(sources or {})
+        self._sources_lock = threading.Lock()
+
+    # ---- building -----------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
+              sources: Mapping[int, dict] | None = None) -> "RecitationIndex":
+        """An index of `(text_id, token ids)` pairs, the ids from `encoding`; `sources` maps a text id to
+        {"contributor_id": ..., "documents": [...]}, what the operator's view names."""
+        ids_list, id_list, hash_list, pos_list, text_list = [], [], [], [], []
+        for text_id, ids in texts:
+            ids = np.asarray(ids, dtype=np.uint32)
+            if len(ids) < GUARANTEED_SPAN:
+                continue
+            h, p = fingerprints(ids)
+            hash_list.append(h)
+            pos_list.append(p)
+            text_list.append(np.full(len(h), len(ids_list), dtype=np.uint32))
+            ids_list.append(ids)
+            id_list.append(int(text_id))
+        lengths = np.fromiter((len(x) for x in ids_list), dtype=np.int64, count=len(ids_list))
+        hashes = np.concatenate(hash_list) if hash_list else np.zeros(0, np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        return cls(hashes[order],
+                   np.concatenate(text_list)[order] if text_list else np.zeros(0, np.uint32),
+                   np.concatenate(pos_list)[order] if pos_list else np.zeros(0, np.uint32),
+                   np.concatenate(ids_list) if ids_list else np.zeros(0, np.uint32),
+                   np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                   np.array(id_list, dtype=np.int64), encoding, sources)
+
+    # ---- sizes --------------------------------------------------------------------------------------------
+    @property
+    def text_count(self) -> int:
+        return len(self.text_ids)
+
+    @property
+    def token_count(self) -> int:
+        return int(self.starts[-1]) if len(self.starts) else 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in _ARRAYS)
+
+    @property
+    def bytes_per_token(self) -> float:
+        """Bytes of the arrays per indexed token: about 4 for the ids and 16 per kept fingerprint, one per ~16."""
+        return self.nbytes / max(self.token_count, 1)
+
+    @property
+    def sources(self) -> dict[int, dict]:
+        """text id -> {"contributor_id", "documents"}: read from a saved index on first use (only the operator's
+        view needs it, and a pool's worth of document ids takes a second to parse)."""
+        if self._sources is None:
+            with self._sources_lock:
+                if self._sources is None:
+                    path = self.folder / SOURCES
+                    raw = json.loads(path.read_text()) if path.exists() else {}
+                    self._sources = {int(k): v for k, v in raw.items()}
+        return self._sources
+
+    def source(self, text_id: int) -> dict | None:
+        return self.sources.get(int(text_id))
+
+    # ---- disk ---------------------------------------------------------------------------------------------
+    def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None) -> Path:
+        """Write the index as `folder`: a symlink to a new generation folder beside it (`.{name}.{stamp}`), swapped
+        in by one rename once every file is written and synced; the previous generation is kept (a reader may be
+        opening it), older ones are removed. `sources` (text id -> {"contributor_id", "documents"}) is written in
+        place of the index's own. Returns the generation folder."""
+        folder = Path(folder).absolute()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        generation = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{time.time_ns():020d}.", dir=folder.parent))
+        for name in _ARRAYS:
+            path = generation / f"{name}.npy"
+            with open(path, "wb") as handle:
+                np.save(handle, getattr(self, name))
+                handle.flush()
+                os.fsync(handle.fileno())
+        mapping = self.sources if sources is None else sources
+        (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
+        manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
+                    "guaranteed_span": GUARANTEED_SPAN, "texts": self.text_count, "tokens": self.token_count,
+                    "fingerprints": int(len(self.hashes)), "bytes": self.nbytes, "created_ns": time.time_ns()}
+        (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
+        os.chmod(generation, 0o755)
+        link = folder.parent / f".{folder.name}.link-{os.getpid()}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(generation.name, link)
+        if folder.exists() and not folder.is_symlink():  # a plain folder from elsewhere: moved aside once
+            os.rename(folder, folder.parent / f".{folder.name}.{time.time_ns():020d}.plain")
+        previous = os.readlink(folder) if folder.is_symlink() else None
+        os.replace(link, folder)
+        fd = os.open(folder.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        keep = {generation.name, Path(previous).name if previous else ""}
+        for old in folder.parent.glob(f".{folder.name}.*"):
+            if old.name not in keep and old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+        return generation
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "RecitationIndex":
+        """Open a saved index (memory-mapped). The folder is resolved once, so a swap while loading does not mix
+        two generations."""
+        real = Path(folder).resolve(strict=True)
+        manifest = json.loads((real / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT or (manifest.get("k"), manifest.get("w")) != (K, W):
+            raise ValueError(f"{real} holds an index of another format or K/W: {manifest}")
+        arrays = {name: np.load(real / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        return cls(**arrays, encoding=manifest["encoding"], folder=real)
+
+    # ---- queries ------------------------------------------------------------------------------------------
+    def runs(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> np.ndarray:
+        """Every maximal run of at least `min_tokens` tokens the output shares with an indexed text, one row per
+        (text, output range): columns output start, output end, text index, position in the text (the first,
+        where the text holds the run more than once). Sorted by start, end, text index."""
+        return self._runs(output_ids, min_tokens)[0]
+
+    def _runs(self, output_ids: np.ndarray, min_tokens: int) -> tuple[np.ndarray, bool]:
+        min_tokens = _check_min_tokens(min_tokens)
+        out = np.ascontiguousarray(output_ids, dtype=np.uint32)
+        none = np.zeros((0, 4), dtype=np.int64)
+        if len(out) < min_tokens or len(self.hashes) == 0:
+            return none, True
+        h = kgram_hashes(out)
+        lo = np.searchsorted(self.hashes, h, side="left")
+        counts = np.searchsorted(self.hashes, h, side="right") - lo
+        total = int(counts.sum())
+        if total == 0:
+            return none, True
+        complete = total <= MAX_HITS
+        if not complete:
+            # repeated junk ("iIiIiI...", rules of "=") against texts that repeat it: the runs are as many as output
+            # positions times text positions. Each K-gram keeps its first `cap` places (texts in index order), the
+            # largest cap within MAX_HITS: every span still reported is real, some may be missed.
+            counts = np.minimum(counts, _hit_cap(counts, MAX_HITS))
+            total = int(counts.sum())
+        begin = np.cumsum(counts) - counts
+        hit = np.repeat(lo - begin, counts) + np.arange(total)
+        p = np.repeat(np.arange(len(h), dtype=np.int64), counts)
+        t = self.fp_text[hit].astype(np.int64)
+        g = self.starts[t] + self.fp_pos[hit].astype(np.int64)
+        # hits on one diagonal a few tokens apart are usually one run: extend the first of each cluster, then the
+        # hits the runs found so far do not cover (a mismatch between two hits splits them into two runs)
+        diagonal = g - p
+        order = np.lexsort((p, diagonal))
+        p, g, t, diagonal = p[order], g[order], t[order], diagonal[order]
+        found = []
+        pending = np.ones(len(p), dtype=bool)
+        while pending.any():
+            idx = np.flatnonzero(pending)
+            first = np.ones(len(idx), dtype=bool)
+            first[1:] = (diagonal[idx[1:]] != diagonal[idx[:-1]]) | (p[idx[1:]] - p[idx[:-1]] > W)
+            pick = idx[first]
+            pp, gg, tt = p[pick], g[pick], t[pick]
+            text_start = self.starts[tt]
+            right = _run_lengths(out, self.tokens, pp, gg, np.minimum(len(out) - pp, self.starts[tt + 1] - gg), 1)
+            left = _run_lengths(out, self.tokens, pp - 1, gg - 1, np.minimum(pp, gg - text_start), -1)
+            found.append(np.stack([pp - left, pp + right, tt, gg - left - text_start], axis=1))
+            # a hit whose K-gram lies inside its cluster's run is on that run: it needs no extending of its own
+            cluster = np.cumsum(first) - 1
+            pending[idx[p[idx] + K <= (pp + right)[cluster]]] = False
+            pending[pick] = False
+        runs = np.concatenate(found)
+        runs = runs[runs[:, 1] - runs[:, 0] >= min_tokens]
+        if len(runs) == 0:
+            return none, complete
+        # one row per (output range, text): a text holding the run twice is one source, at its first position
+        runs = runs[np.lexsort((runs[:, 3], runs[:, 2], runs[:, 1], runs[:, 0]))]
+        keep = np.ones(len(runs), dtype=bool)
+        keep[1:] = np.any(runs[1:, :3] != runs[:-1, :3], axis=1)
+        return runs[keep], complete
+
+    def find(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> list[Match]:
+        """The spans of at least `min_tokens` tokens of the output that contributed text holds verbatim, each with
+        the texts holding it (at most MAX_SOURCES listed, all counted), in output order."""
+        return self.scan(output_ids, min_tokens).matches
+
+    def scan(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> Scan:
+        """find(), and whether the search was complete: it is unless the output's K-grams have more than
+        MAX_HITS places in the index (never for prose; for a long output of repeated junk against texts that
+        repeat the same junk), where each K-gram is looked for in at most that many places in all."""
+        runs, complete = self._runs(output_ids, min_tokens)
+        if len(runs) == 0:
+            return Scan([], complete)
+        heads = np.ones(len(runs), dtype=bool)
+        heads[1:] = np.any(runs[1:, :2] != runs[:-1, :2], axis=1)
+        firsts = np.flatnonzero(heads).tolist()
+        rows, text_ids = runs.tolist(), self.text_ids[runs[:, 2]].tolist()
+        matches = []
+        for a, b in zip(firsts, firsts[1:] + [len(rows)]):
+            sources = tuple(Source(text_ids[r], rows[r][3]) for r in range(a, min(b, a + MAX_SOURCES)))
+            matches.append(Match(rows[a][0], rows[a][1], sources, b - a))
+        return Scan(matches, complete)
+
+
+def check(text: str, encoding: str, index: RecitationIndex, min_tokens: int = DEFAULT_MIN_TOKENS) -> Verdict:
+    """Whether a model's output recites contributed text, with each span's characters in `text`."""
+    if encoding != index.encoding:
+        raise ValueError(f"the index holds {index.encoding} token ids, not {encoding}")
+    _check_min_tokens(min_tokens)
+    ids = encode(text, encoding)
+    scan = index.scan(ids, min_tokens)
+    if not scan.matches:
+        return Verdict("ok", (), len(ids), scan.complete)
+    chars = char_offsets(text, ids, encoding)
+    spans = tuple(Span(int(chars[m.start]), int(chars[m.end]), m.start, m.end, m.sources, m.source_count)
+                  for m in scan.matches)
+    return Verdict("recites", spans, len(ids), scan.complete)
