@@ -1,4 +1,4 @@
-"""CPU seconds of the ways to count tokens with tiktoken on one core, on the same sample of the shared corpora:
+"""CPU seconds of the ways to count tokens on one core (tiktoken's, and bpe-openai's as the pipeline calls it), on the same sample of the shared corpora:
 why a preprocessing worker (one process, one core) encodes text after text instead of calling the batch API.
 
     .venv/bin/python bench/tokenize_calls.py [--corpora ../shared/corpora] [--mb 25] [--runs 3]
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from onett_text.tokens import load_encoding
+    from onett_text.tokens import encode, fast_encoding, load_encoding
 
     texts = sample(args.corpora, args.mb)
     enc = load_encoding("cl100k_base")
@@ -55,6 +55,8 @@ def main() -> None:
         "encode_ordinary_batch, 1 thread": lambda: [len(t) for t in enc.encode_ordinary_batch(texts, num_threads=1)],
         "loop of encode_to_numpy": lambda: [len(enc.encode_to_numpy(t, disallowed_special=())) for t in texts],
     }
+    if fast_encoding("cl100k_base") is not None:  # what the pipeline uses: bpe-openai, long texts in pieces
+        ways["onett_text.tokens.encode (bpe-openai)"] = lambda: [len(encode(t, "cl100k_base")) for t in texts]
     seconds: dict[str, list[float]] = {name: [] for name in ways}
     reference = None
     for _ in range(args.runs):

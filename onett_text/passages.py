@@ -25,7 +25,10 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from onett_text.tokens import load_encoding
+from onett_text.tokens import encode, load_encoding
+
+__all__ = ["GUARANTEED_SPAN", "K", "MIN_PASSAGE_TOKENS", "W", "batch_passages", "byte_offsets", "char_offsets", "encode",
+           "fingerprints", "kgram_hashes", "passage_keys", "passages", "vocabulary"]
 
 MIN_PASSAGE_TOKENS = 20  # a shorter piece is joined to the next passage: too common to tell a copy by
 K = 16  # tokens per hashed span
@@ -71,11 +74,6 @@ class _Vocabulary:
 @lru_cache(maxsize=4)
 def vocabulary(encoding: str) -> _Vocabulary:
     return _Vocabulary(encoding)
-
-
-def encode(text: str, encoding: str) -> np.ndarray:
-    """Token ids (uint32) of `text` as plain text (a special token's text is counted as text), straight into numpy."""
-    return load_encoding(encoding).encode_to_numpy(text, disallowed_special=())
 
 
 def byte_offsets(ids: np.ndarray, encoding: str) -> np.ndarray:

@@ -36,7 +36,7 @@ from onett_text.normalize import compose, remove_invisible, tidy_whitespace
 from onett_text.pii import PII_KINDS, mask_pii
 from onett_text.quality import apply_rules
 from onett_text.stats import PipelineStats, StepStats
-from onett_text.tokens import recount
+from onett_text.tokens import encode, recount, verify
 
 __all__ = ["INDEX_SCHEMA", "PASSAGES_SCHEMA", "PIPELINE", "STEP_NAMES", "Pipeline", "PipelineStats", "Preprocessed",
            "Step", "index_frame", "preprocess", "warm_up"]
@@ -125,7 +125,9 @@ def _masked(b: BatchState) -> dict:
 
 def _tokenize(b: BatchState) -> None:
     frame = b.frame
-    b.ids = [passages.encode(text, b.encoding) for text in frame["text"].to_list()]
+    texts = frame["text"].to_list()
+    b.ids = [encode(text, b.encoding) for text in texts]
+    verify(texts, b.ids, b.encoding)  # a sample against tiktoken: a disagreement stops the step
     tokens = np.fromiter((len(ids) for ids in b.ids), dtype=np.int64, count=len(b.ids))
     raw_tokens = tokens.copy()
     changed = (frame["text"] != b.before).fill_null(True).arg_true().to_numpy()

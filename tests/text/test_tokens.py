@@ -61,3 +61,41 @@ def test_recount_equals_tokenizing_the_whole_text_at_the_edges(after, before):
 
 def test_lines_cut_where_a_token_starts():
     assert TOKEN_START.split("a\nb\n c\n\nd") == ["a\n", "b\n c\n\n", "d"]
+
+
+def test_the_fast_encoder_gives_tiktoken_s_tokens_on_every_shared_corpus_document():
+    """Counts are paid: bpe-openai's token ids must be tiktoken's on every document of every shared corpus (the
+    raw text and, for the long ones, as cut into pieces), and a disagreement must stop a batch."""
+    import gzip
+    import json
+
+    import numpy as np
+
+    from conftest import CORPORA
+    from onett_text.tokens import PIECE_CHARS, TokenizerMismatch, encode, fast_encoding, load_encoding, verify
+
+    if fast_encoding("cl100k_base") is None:
+        pytest.skip("bpe-openai is not installed: tiktoken counts alone")
+    paths = sorted(CORPORA.glob("*/*.jsonl.gz"))
+    if not paths:
+        pytest.skip("shared corpora not available")
+    reference = load_encoding("cl100k_base")
+    documents = pieced = 0
+    for path in paths:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                doc = json.loads(line)
+                for text in (doc.get(k) for k in ("text", "text_a", "text_b")):
+                    if not isinstance(text, str):
+                        continue
+                    expected = reference.encode_to_numpy(text, disallowed_special=())
+                    assert np.array_equal(encode(text, "cl100k_base"), expected), (path.parent.name, doc.get("id"))
+                    documents += 1
+                    pieced += len(text) > PIECE_CHARS
+    assert documents > 300_000 and pieced > 100
+    # a special token's text is plain text, as tiktoken's encode_ordinary has it
+    assert encode("<|endoftext|> hi", "cl100k_base").tolist() == reference.encode_ordinary("<|endoftext|> hi")
+    texts = ["가나다 " * 10, "one two three"]
+    assert verify(texts, [encode(t, "cl100k_base") for t in texts], "cl100k_base", every=1) == 2
+    with pytest.raises(TokenizerMismatch, match="disagree"):
+        verify(texts, [encode(t, "cl100k_base") for t in texts][::-1], "cl100k_base", every=1)
