@@ -3,7 +3,6 @@ whole when the index is rebuilt, read by the portal's `/v1/recitation` and by th
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -22,13 +21,7 @@ class RecitationStore(ConfigurableResource):
     def save(self, index: RecitationIndex, sources: dict[int, dict]) -> Path:
         """Writes the index and swaps it in at once; generations older than the new one are removed, so text that
         left the pool (withdrawn, erased, terms ended) leaves the disk with this rebuild, not the next one."""
-        generation = index.save(self.path, sources)
-        folder = Path(self.path).absolute()
-        for old in folder.parent.glob(f".{folder.name}.*"):
-            if old.is_dir() and not old.is_symlink() and old.name != generation.name:
-                # a reader that opened it keeps its memory maps (POSIX): removing the files does not disturb it
-                shutil.rmtree(old, ignore_errors=True)
-        return generation
+        return index.save(self.path, sources, keep_previous=False)
 
     def load(self) -> RecitationIndex:
         if not (Path(self.path) / MANIFEST).exists():

@@ -4,7 +4,8 @@
     pipeline.py    preprocess(): the declared steps normalize -> mask_pii -> tokenize -> language -> rules -> hash
                    -> minhash over one batch, each timed and counted (stats.py)
     normalize.py   Unicode clean-up and whitespace        pii.py        personal data masked by placeholders
-    tokens.py      token counts with the consumer's tiktoken encoding
+    tokens.py      token ids and counts with the consumer's encoding (bpe-openai, checked against tiktoken)
+    passages.py    passages (passage credit) and winnowed spans   recitation.py  the recitation guard's index
     language.py    'ko', 'en' or 'other' from the letters
     quality/       the quality rules, their measures and their verdicts
     hashing.py     content hashes (exact dedup)           minhash.py    MinHash signatures and LSH bands (near dedup)

@@ -211,10 +211,11 @@ class RecitationIndex:
         return self.sources.get(int(text_id))
 
     # ---- disk ---------------------------------------------------------------------------------------------
-    def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None) -> Path:
+    def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None, keep_previous: bool = True) -> Path:
         """Write the index as `folder`: a symlink to a new generation folder beside it (`.{name}.{stamp}`), swapped
-        in by one rename once every file is written and synced; the previous generation is kept (a reader may be
-        opening it), older ones are removed. `sources` (text id -> {"contributor_id", "documents"}) is written in
+        in by one rename once every file is written and synced; the previous generation is kept if `keep_previous`
+        (a reader may be opening it; one that has opened it keeps its memory maps either way), older ones are
+        removed. The generation folder stays private to the platform user (mkdtemp's 0700): it holds text. `sources` (text id -> {"contributor_id", "documents"}) is written in
         place of the index's own. Returns the generation folder."""
         folder = Path(folder).absolute()
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +232,6 @@ class RecitationIndex:
                     "guaranteed_span": GUARANTEED_SPAN, "texts": self.text_count, "tokens": self.token_count,
                     "fingerprints": int(len(self.hashes)), "bytes": self.nbytes, "created_ns": time.time_ns()}
         (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
-        os.chmod(generation, 0o755)
         link = folder.parent / f".{folder.name}.link-{os.getpid()}"
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -245,7 +245,7 @@ class RecitationIndex:
             os.fsync(fd)
         finally:
             os.close(fd)
-        keep = {generation.name, Path(previous).name if previous else ""}
+        keep = {generation.name, Path(previous).name if previous and keep_previous else ""}
         for old in folder.parent.glob(f".{folder.name}.*"):
             if old.name not in keep and old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)

@@ -25,11 +25,6 @@ from functools import lru_cache
 import numpy as np
 import tiktoken
 
-try:
-    import bpe_openai
-except ImportError:  # tiktoken alone: the same tokens, more CPU
-    bpe_openai = None
-
 TOKEN_START = re.compile(r"(?<=\n)(?=\S)")  # a line that starts with a non-space character starts a new token
 FAST_ENCODINGS = ("cl100k_base", "o200k_base")
 # bpe-openai takes at most 200,000 tokens a call; a character is at most 4 UTF-8 bytes and each byte at most a token
@@ -53,8 +48,13 @@ def load_encoding(name: str) -> tiktoken.Encoding:
 
 @lru_cache(maxsize=4)
 def fast_encoding(name: str):
-    """bpe-openai's encoding `name`, or None where it is not installed or does not cover `name`."""
-    if bpe_openai is None or name not in FAST_ENCODINGS:
+    """bpe-openai's encoding `name`, or None where it is not installed or does not cover `name`. Imported here, on
+    first use: it takes half a second, which a command that never tokenizes should not pay."""
+    if name not in FAST_ENCODINGS:
+        return None
+    try:
+        import bpe_openai
+    except ImportError:  # tiktoken alone: the same tokens, more CPU
         return None
     return bpe_openai.get_encoding(name)
 
