@@ -74,7 +74,7 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
-        "workers": Workers(processes=settings.workers, stay=keep_workers),
+        "workers": Workers(processes=settings.workers, stay=keep_workers, ray_address=settings.ray_address),
         "consent": ConsentRegistry(path=str(settings.consent)),
         "disputes": DisputeRegister(path=str(settings.payments)),
         "payments": PaymentRegister.from_settings(settings),

@@ -11,6 +11,7 @@ from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_
 from onett_cli.runner import run_partitions
 from onett_cli.session import Session, failure, run_metadata, say
 from onett_cli.tables import text_table
+from onett_resources.ray_engine import EngineUnreachable
 from onett_resources.revenue import RevenueError
 from onett_text.recitation import MANIFEST
 
@@ -20,6 +21,11 @@ SETTLE_ATTEMPTS = 30
 def cmd_ingest(args) -> int:
     s = Session()
     failures = 0
+    try:
+        s.resources["workers"].connect()  # a configured engine that does not answer stops everything, up front
+    except EngineUnreachable as exc:
+        say(f"NOT STARTED: {exc}")
+        return 1
     if reference_needs_refresh(s.instance, s.resources["reference_folder"]):
         say(f"reference corpus: reading {s.settings.reference_dir} ...")
         result = s.run("refresh_reference")

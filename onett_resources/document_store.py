@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
-from onett_resources.parquet_parts import PartWriter, read_row_group
+from onett_resources.parquet_parts import PARTIAL, PartWriter, read_row_group
 
 
 class MissingStage(FileNotFoundError):
@@ -96,6 +96,8 @@ class DocumentStore(ConfigurableResource):
         try:
             yield writer
             writer.close()
+            for partial in work.glob(f"*{PARTIAL}"):  # left by a job whose worker was lost and which ran again
+                partial.unlink()
             for part in work.iterdir():
                 with open(part, "rb") as handle:
                     os.fsync(handle.fileno())

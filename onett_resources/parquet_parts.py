@@ -7,19 +7,25 @@ DuckDB does not check page checksums, so the parts it reads are verified first (
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
+PARTIAL = ".partial"  # a part being written
+
 
 class PartWriter:
-    """One Parquet file of a partition, written one row group per `write`. `compress=False` for data that does not
-    compress (MinHash signatures and band keys are random integers: zstd and dictionary encoding cost more
-    time for the same size)."""
+    """One Parquet file of a partition, written one row group per `write`, under a name of its own until `close`
+    renames it into place: a job run again after its node was lost (or one racing it) never leaves a torn part.
+    `compress=False` for data that does not compress (MinHash signatures and band keys are random integers: zstd
+    and dictionary encoding cost more time for the same size)."""
 
     def __init__(self, path: Path, compress: bool = True):
         self.path, self._writer, self.rows = path, None, 0
+        self._partial = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{PARTIAL}")
         self._options = dict(compression="zstd") if compress else dict(compression="none", use_dictionary=False)
 
     def write(self, frame: pl.DataFrame) -> None:
@@ -27,7 +33,7 @@ class PartWriter:
             return
         table = frame.to_arrow()
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema, write_page_checksum=True, **self._options)
+            self._writer = pq.ParquetWriter(self._partial, table.schema, write_page_checksum=True, **self._options)
         self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
         self.rows += frame.height
 
@@ -35,9 +41,13 @@ class PartWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            os.replace(self._partial, self.path)
 
     def discard(self) -> None:
-        self.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._partial.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         self.rows = 0
 

@@ -28,7 +28,7 @@ def preprocess_row_group(source: str, group: int, docs_path: str, index_path: st
     raw = read_row_group(source, group)
     docs, index_part = PartWriter(Path(docs_path)), PartWriter(Path(index_path), compress=False)
     passages_part = PartWriter(Path(passages_path))
-    stats = PipelineStats()
+    stats, parts = PipelineStats(), (docs, index_part, passages_part)
     try:
         for piece in _slices(raw, max_chars):
             result = preprocess(piece, encoding, count_raw)
@@ -37,10 +37,12 @@ def preprocess_row_group(source: str, group: int, docs_path: str, index_path: st
             passages_part.write(result.passages)
             stats = stats + result.stats
             del result
-    finally:
-        docs.close()
-        index_part.close()
-        passages_part.close()
+    except BaseException:
+        for part in parts:
+            part.discard()
+        raise
+    for part in parts:
+        part.close()
     del raw
     release_freed_memory()
     return stats

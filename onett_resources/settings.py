@@ -72,6 +72,7 @@ class Settings:
     recitation_index_dir: Path | None = None  # the recitation guard's index (None: <storage>/recitation-index)
     recitation_min_tokens: int = 50  # spans of at least this many tokens are recitations
     output_logs_dir: Path | None = None  # the consumer's model output logs, JSONL (None: <home>/output_logs)
+    ray_address: str = ""  # HOST:PORT of a Ray head: preprocessing jobs run as tasks of that cluster
 
     @property
     def policy(self) -> Policy:
@@ -222,4 +223,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                                   or path("ONETT_STORAGE_DIR", "data") / "recitation-index").absolute(),
         recitation_min_tokens=recitation_min_tokens,
         output_logs_dir=path("ONETT_OUTPUT_LOGS_DIR", "output_logs"),
+        ray_address=env.get("ONETT_RAY_ADDRESS", "").strip(),
     )

@@ -1,4 +1,5 @@
-"""Worker processes for the per-document work of preprocessing, so an ingest uses every core.
+"""Worker processes for the per-document work of preprocessing, so an ingest uses every core (or, with
+`ray_address`, the tasks of a Ray cluster: ray_engine.py).
 
 Threads are not enough: the scans are many numpy and regex passes, and Python's GIL is held between them. The
 pool is started once per process and reused by every run in it (the CLI runs many partitions in one process),
@@ -17,6 +18,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from dagster import ConfigurableResource
 
+from onett_resources import ray_engine
+from onett_resources.ray_engine import RayJobs
 from onett_resources.worker_process import init_worker
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -42,12 +45,24 @@ class Workers(ConfigurableResource):
     """`processes`: worker processes (0: one per core; 1: everything in the calling process). `stay`: keep them for
     the next run in this process (the `onett` command runs many submissions in one process); otherwise `done`
     stops them when a step is over. A run launched by the daemon runs in a multiprocessing child, which at exit
-    waits for its own children before anything could shut a pool down: workers left running keep it alive."""
+    waits for its own children before anything could shut a pool down: workers left running keep it alive.
+    `ray_address` (HOST:PORT of a Ray head): every job runs as a task of that cluster instead."""
 
     processes: int = 0
     stay: bool = False
+    ray_address: str = ""
+
+    def engine(self) -> str:
+        return f"ray at {self.ray_address}" if self.ray_address else "local processes"
+
+    def connect(self) -> RayJobs | None:
+        """The cluster's job runner (joining it raises `EngineUnreachable` at once if it does not answer), or
+        None for the local processes."""
+        return RayJobs(self.ray_address) if self.ray_address else None
 
     def count(self) -> int:
+        if self.ray_address:
+            return ray_engine.cpus() if ray_engine.connected() else 1
         if self.processes > 0:
             return self.processes
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -56,13 +71,15 @@ class Workers(ConfigurableResource):
         """Start the workers now and run `fn` (imports, tables) on them in the background, so the first real job
         does not wait for them: called while the caller has other things to do."""
         processes = self.count()
-        if processes > 1:
+        if processes > 1 and not self.ray_address:
             pool = _pool(processes)
             for _ in range(processes):
                 pool.submit(fn)
 
     def release(self) -> None:
         """Stop the workers (the next `map` starts new ones): their memory goes back to what comes next."""
+        if self.ray_address:
+            return
         pool = _pools.pop(self.count(), None)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

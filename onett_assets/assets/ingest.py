@@ -96,15 +96,21 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         contributor_id, period = split_submission_key(context.partition_key)
         raw_bytes = sum(p.stat().st_size for p in document_store.parts("raw_submission", contributor_id, period))
         stats, started = PipelineStats(), time.perf_counter()
+        cluster = workers.connect()  # an unreachable engine stops the step here, before anything is written
         with document_store.writing("filtered", contributor_id, period) as output:
             jobs = ((str(part), group, *map(str, output.reserve("docs", "index", "passages")), tokenizer.encoding,
                      tokenizer.count_raw, JOB_CHARS)
                     for part, group in document_store.row_groups("raw_submission", contributor_id, period))
-            for batch in workers.map(preprocess_row_group, jobs, in_process=raw_bytes < IN_PROCESS_BYTES):
+            batches = (cluster.map(preprocess_row_group, jobs) if cluster else
+                       workers.map(preprocess_row_group, jobs, in_process=raw_bytes < IN_PROCESS_BYTES))
+            for batch in batches:
                 stats = stats + batch
         wall = time.perf_counter() - started
         workers.done(release=raw_bytes >= RELEASE_WORKERS_BYTES)
-        return MaterializeResult(metadata={**_filtered_metadata(stats), "seconds": round(wall, 2)})
+        engine = {"engine": workers.engine()}
+        if cluster:
+            engine["jobs by engine node"] = MetadataValue.json(dict(sorted(cluster.nodes.items())))
+        return MaterializeResult(metadata={**_filtered_metadata(stats), "seconds": round(wall, 2), **engine})
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[filtered, "reference_corpus"],
            kinds={"duckdb"}, pool="duckdb")

@@ -7,173 +7,23 @@ when it can) or where the shared corpora are absent."""
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 import conftest
-from conftest import ROOT, distinct_texts, seoul
+from assets.scale_out_uploads import PETITIONS, TABLES, fill, snapshot
+from conftest import ROOT, distinct_texts
+from postgres_server import postgres  # noqa: F401  (the fixture)
 
-PETITIONS = "ko_petitions", "petitions.jsonl.gz"
 DEPLOY_CONFIG = ROOT / "deploy" / "postgres" / "dagster.yaml"
 VENV_BIN = Path(sys.executable).parent
-
-# What the two set-ups must agree on, row for row (timestamps of closing excluded).
-TABLES = {
-    "uploads": "SELECT * FROM uploads",
-    "documents": "SELECT * FROM documents",
-    "token_funnel": "SELECT * FROM token_funnel",
-    "pii_masks": "SELECT * FROM pii_masks",
-    # text ids follow the order partitions were indexed in, which differs: compared through the content hash
-    "minhash_texts": "SELECT content_hash, signature FROM minhash_texts",
-    "minhash_buckets": "SELECT t.content_hash, b.bucket FROM minhash_buckets b JOIN minhash_texts t USING (text_id)",
-    "near_pairs": "SELECT * FROM near_pairs",
-    "reference_documents": "SELECT * FROM reference_documents",
-    "api_revenue": "SELECT * FROM api_revenue",
-    "contribution_ratios": "SELECT * FROM contribution_ratios",
-    "payouts": "SELECT * FROM payouts",
-    "payout_periods": "SELECT * EXCLUDE (closed_at) FROM payout_periods",
-}
-
-
-# ---- a throwaway PostgreSQL server --------------------------------------------------------------------------
-
-def _postgres_bin() -> Path | None:
-    """initdb, pg_ctl and postgres: Debian keeps them in /usr/lib/postgresql/<version>/bin (newest wins);
-    elsewhere they are on PATH. ONETT_PG_BIN overrides."""
-    candidates = [os.environ.get("ONETT_PG_BIN", "")]
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                         key=lambda p: [int(n) for n in re.findall(r"\d+", p)], reverse=True)
-    on_path = shutil.which("pg_ctl")
-    candidates += [str(Path(on_path).parent)] if on_path else []
-    for folder in filter(None, candidates):
-        if all((Path(folder) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return Path(folder)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PostgresServer:
-    """initdb + pg_ctl in a temporary folder; loopback only, unix socket in the same folder. PostgreSQL refuses
-    to run as root, so as root the server runs as the `postgres` user Debian's package creates."""
-
-    user, password, database = "onett", "onett-test-password", "dagster"
-
-    def __init__(self, bin_dir: Path):
-        self.bin = bin_dir
-        self.as_user = None
-        if os.geteuid() == 0:
-            try:
-                self.as_user = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("running as root and there is no `postgres` user to run the PostgreSQL server as")
-        self.dir = Path(tempfile.mkdtemp(prefix="onett-pg-"))
-        if self.as_user:
-            os.chown(self.dir, self.as_user.pw_uid, self.as_user.pw_gid)
-        self.data = self.dir / "data"
-        self.port = _free_port()
-        self.started = False
-
-    def _run(self, *args: str, timeout: float = 60) -> None:
-        user = {"user": self.as_user.pw_uid, "group": self.as_user.pw_gid, "extra_groups": []} if self.as_user else {}
-        result = subprocess.run([str(a) for a in args], cwd=self.dir, capture_output=True, text=True,
-                                timeout=timeout, **user)
-        if result.returncode != 0:
-            raise RuntimeError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
-
-    def start(self) -> None:
-        password_file = self.dir / "password"
-        password_file.write_text(self.password + "\n")
-        if self.as_user:
-            os.chown(password_file, self.as_user.pw_uid, self.as_user.pw_gid)
-        self._run(self.bin / "initdb", "-D", self.data, "-U", self.user, f"--pwfile={password_file}",
-                  "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-        password_file.unlink()
-        # Durability settings off: a throwaway test cluster, never a deployment's.
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.dir / "server.log", "-w", "-t", "60",
-                  "-o", options, "start", timeout=90)
-        self.started = True
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                                dbname="postgres")
-        try:
-            conn.autocommit = True
-            conn.cursor().execute(f"CREATE DATABASE {self.database}")
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        try:
-            if self.started:
-                self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", timeout=60)
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def env(self) -> dict[str, str]:
-        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
-                "DAGSTER_PG_PASSWORD": self.password, "DAGSTER_PG_DB": self.database}
-
-
-@pytest.fixture
-def postgres(request) -> PostgresServer:
-    bin_dir = _postgres_bin()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl, postgres): `apt-get install postgresql`, "
-                    "or point ONETT_PG_BIN at their folder")
-    try:
-        import psycopg2  # noqa: F401  (installed with dagster-postgres)
-    except ImportError:
-        pytest.skip("dagster-postgres (psycopg2) is not installed: `make install`")
-    server = PostgresServer(bin_dir)
-    request.addfinalizer(server.stop)
-    server.start()
-    return server
-
-
-# ---- the uploads --------------------------------------------------------------------------------------------
-
-def _near_copy(text: str) -> str:
-    """The same text with a few words changed (one in thirty): a near duplicate, not an exact one."""
-    words = text.split(" ")
-    return " ".join("수정됨" if i % 30 == 7 else w for i, w in enumerate(words))
-
-
-def fill(bed: conftest.Testbed, texts: list[str]) -> None:
-    """Four (contributor, month) partitions with exact and near copies across contributors and months (two
-    partitions of one month copy each other, and are processed at the same time), and a reference text."""
-    docs = lambda chunk, prefix: [{"id": f"{prefix}{i}", "text": t} for i, t in enumerate(chunk)]  # noqa: E731
-    bed.drop("alice", "essays.jsonl", docs(texts[0:5], "a"), seoul(2026, 9, 3, 9))
-    bed.drop("bob", "bob.jsonl", docs(texts[5:9] + [texts[0], texts[14]], "b"), seoul(2026, 9, 10, 9))  # 14: reference
-    bed.drop("alice", "more.jsonl", docs(texts[9:11] + [texts[6]], "a2"), seoul(2026, 10, 2, 9))
-    bed.drop("carol", "carol.jsonl", docs(texts[11:13] + [_near_copy(texts[1]), texts[7], texts[9]], "c"),
-             seoul(2026, 10, 1, 9))  # before alice's October upload, which holds texts[9] too
-    bed.reference("public.jsonl", [{"id": "web-1", "text": texts[14]}])
-    bed.revenue([(date(2026, 9, 1) + timedelta(n), 100, 1000, 500, "1000.37") for n in range(61)])
-
-
-def snapshot(bed: conftest.Testbed) -> dict:
-    return {name: bed.query(f"{sql} ORDER BY ALL") for name, sql in TABLES.items()}
-
 
 # ---- the test -----------------------------------------------------------------------------------------------
 
