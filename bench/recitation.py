@@ -164,7 +164,7 @@ def main() -> None:
     total_seconds = read_seconds + encode_seconds + build_seconds
     print(f"pool: {len(docs):,} texts ({text_bytes / 1e6:.1f} MB), {len(held):,} held out; "
           f"indexed {loaded.text_count:,} distinct texts of >= 47 tokens, {loaded.token_count:,} tokens, "
-          f"{len(loaded.hashes):,} fingerprints")
+          f"{loaded.fingerprint_count:,} fingerprints")
     print(f"build: read {read_seconds:.1f} s, encode {encode_seconds:.1f} s, index {build_seconds:.1f} s "
           f"({indexed_bytes / 1e6 / build_seconds:.1f} MB/s of text; encode+index "
           f"{indexed_bytes / 1e6 / (encode_seconds + build_seconds):.1f} MB/s; all {total_seconds:.1f} s); "

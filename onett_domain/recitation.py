@@ -37,12 +37,17 @@ def sources(held: pl.DataFrame, text_ids: dict[str, int]) -> dict[int, dict]:
         text_id = text_ids.get(row["content_hash"])
         if text_id is None:
             continue
-        entry = found.setdefault(text_id, {"documents": []})
+        entry = found.setdefault(text_id, {"content_hash": row["content_hash"], "documents": []})
         entry["documents"].append({"contributor_id": row["contributor_id"], "document_id": row["document_id"],
                                    "file": row["file"], "position": row["position"], "doc_id": row["doc_id"]})
     for entry in found.values():
         entry["contributor_id"] = entry["documents"][0]["contributor_id"]
     return found
+
+
+def indexed_texts(sources: dict[int, dict]) -> dict[str, int]:
+    """content hash -> guard text id of every text an index holds (from its sources)."""
+    return {entry["content_hash"]: text_id for text_id, entry in sources.items() if "content_hash" in entry}
 
 
 def store_incidents(conn: duckdb.DuckDBPyConnection, day: date, incidents: pl.DataFrame) -> None:

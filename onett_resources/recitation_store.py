@@ -1,5 +1,5 @@
-"""The recitation guard's index on disk: one folder of memory-mapped arrays (onett_text.recitation), replaced as a
-whole when the index is rebuilt, read by the portal's `/v1/recitation` and by the daily check of the output logs."""
+"""The recitation guard's index on disk: one folder of memory-mapped segments (onett_text.recitation), replaced at
+once by each update, read by the portal's `/v1/recitation` and by the daily check of the output logs."""
 
 from __future__ import annotations
 
@@ -20,8 +20,15 @@ class RecitationStore(ConfigurableResource):
 
     def save(self, index: RecitationIndex, sources: dict[int, dict]) -> Path:
         """Writes the index and swaps it in at once; generations older than the new one are removed, so text that
-        left the pool (withdrawn, erased, terms ended) leaves the disk with this rebuild, not the next one."""
+        left the pool (withdrawn, erased, terms ended) leaves the disk with this update, not the next one."""
         return index.save(self.path, sources, keep_previous=False)
+
+    def current(self) -> RecitationIndex | None:
+        """The index in force, to update; None when there is none, or one of an earlier format (rebuilt whole)."""
+        try:
+            return self.load()
+        except (IndexMissing, ValueError, KeyError, OSError):
+            return None
 
     def load(self) -> RecitationIndex:
         if not (Path(self.path) / MANIFEST).exists():

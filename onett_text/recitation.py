@@ -8,9 +8,14 @@ ids, so a reported span is a maximal run the output and the text really share, n
 keeps the smallest K-gram hash of every W consecutive ones, so a shared run of at least GUARANTEED_SPAN tokens holds
 a kept K-gram and is found: spans shorter than that cannot be promised, hence the floor on `min_tokens`.
 
-On disk an index is a folder of .npy files read with np.load(mmap_mode="r"), so a service opens it in milliseconds
-and the pages it never touches stay on disk. `save` writes a new generation beside the folder and swaps a symlink
-to it in one rename: a reader sees the old index or the new one, never half of either.
+The texts are kept in segments that never change once written (LSM-style): a new submission's texts are a new
+segment, texts leaving the pool take their segment with them into a rewritten one, and segments of one size are
+merged when there are a few; so keeping the index current costs about the text that changed, not the pool.
+
+On disk an index is a folder of segment folders of .npy files read with np.load(mmap_mode="r"), so a service opens
+it in milliseconds and the pages it never touches stay on disk. `save` writes a new generation beside the folder
+(unchanged segments hard-linked, not copied) and swaps a symlink to it in one rename: a reader sees the old index or
+the new one, never half of either.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ GROWTH = 2  # block width factor of the run extension
 MAX_SOURCES = 5  # sources listed per span; the total is always given
 MAX_HITS = 1 << 20  # fingerprint hits one query extends: ~0.2 s of work; past it, see RecitationIndex.scan
 BLOCK_CELLS = 1 << 20  # token comparisons per step of the run extension (bounds its memory)
-FORMAT = 1
+FORMAT = 2  # 2: segments
+MERGE_FANOUT = 4  # segments of one size merged into one
 MANIFEST = "manifest.json"
 SOURCES = "sources.json"
 _ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
@@ -134,28 +140,23 @@ def _run_lengths(out: np.ndarray, tokens: np.ndarray, o: np.ndarray, g: np.ndarr
     return done
 
 
-class RecitationIndex:
-    """Fingerprints (sorted u64, with the text index and token position of each) and the token ids of every
-    contributed text, concatenated, with each text's start. Texts shorter than GUARANTEED_SPAN tokens cannot hold
-    a reportable span and are left out."""
+class Segment:
+    """Part of an index, never changed once written: fingerprints (sorted u64, with the text index and token
+    position of each) and the token ids of its texts, concatenated, with each text's start. Texts shorter than
+    GUARANTEED_SPAN tokens cannot hold a reportable span and are left out. `folder`: where it was loaded from (a
+    saved index links it into its next generation instead of writing it again)."""
 
     def __init__(self, hashes: np.ndarray, fp_text: np.ndarray, fp_pos: np.ndarray, tokens: np.ndarray,
-                 starts: np.ndarray, text_ids: np.ndarray, encoding: str = "cl100k_base",
-                 sources: Mapping[int, dict] | None = None, folder: Path | None = None):
+                 starts: np.ndarray, text_ids: np.ndarray, folder: Path | None = None):
         # plain ndarray views of memory maps: np.memmap's subclass hooks cost more than a small query does
         self.hashes, self.fp_text, self.fp_pos = np.asarray(hashes), np.asarray(fp_text), np.asarray(fp_pos)
         self.tokens, self.starts, self.text_ids = np.asarray(tokens), np.asarray(starts), np.asarray(text_ids)
-        self.encoding = encoding
         self.folder = folder
-        self._sources = None if sources is None and folder is not None else dict(sources or {})
-        self._sources_lock = threading.Lock()
 
     # ---- building -----------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
-              sources: Mapping[int, dict] | None = None) -> "RecitationIndex":
-        """An index of `(text_id, token ids)` pairs, the ids from `encoding`; `sources` maps a text id to
-        {"contributor_id": ..., "documents": [...]}, what the operator's view names."""
+    def build(cls, texts: Iterable[tuple[int, np.ndarray]]) -> "Segment":
+        """A segment of `(text_id, token ids)` pairs."""
         ids_list, id_list, hash_list, pos_list, text_list = [], [], [], [], []
         for text_id, ids in texts:
             ids = np.asarray(ids, dtype=np.uint32)
@@ -175,7 +176,37 @@ class RecitationIndex:
                    np.concatenate(pos_list)[order] if pos_list else np.zeros(0, np.uint32),
                    np.concatenate(ids_list) if ids_list else np.zeros(0, np.uint32),
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                   np.array(id_list, dtype=np.int64), encoding, sources)
+                   np.array(id_list, dtype=np.int64))
+
+    @classmethod
+    def merge(cls, parts: list[tuple["Segment", np.ndarray]]) -> "Segment":
+        """One segment of the texts each part keeps (`keep`: a bool per text of the part), in part order: what
+        `build` makes of the same texts, from the stored fingerprints (no text is hashed again)."""
+        hashes, fp_text, fp_pos, tokens, lengths, text_ids, base = [], [], [], [], [], [], 0
+        for segment, keep in parts:
+            kept = np.flatnonzero(keep)
+            renumber = np.full(segment.text_count, -1, dtype=np.int64)
+            renumber[kept] = base + np.arange(len(kept))
+            held = keep[segment.fp_text]
+            hashes.append(segment.hashes[held])
+            fp_text.append(renumber[segment.fp_text[held]].astype(np.uint32))
+            fp_pos.append(segment.fp_pos[held])
+            starts = segment.starts
+            if len(kept) == segment.text_count:
+                tokens.append(segment.tokens)
+            else:
+                tokens += [segment.tokens[starts[i]:starts[i + 1]] for i in kept.tolist()]
+            lengths.append(np.diff(starts)[kept])
+            text_ids.append(segment.text_ids[kept])
+            base += len(kept)
+        if not parts:
+            return cls.build([])
+        joined = np.concatenate(hashes)
+        order = np.argsort(joined, kind="stable")  # ties stay in text order, as `build` leaves them
+        return cls(joined[order], np.concatenate(fp_text)[order], np.concatenate(fp_pos)[order],
+                   np.concatenate(tokens).astype(np.uint32, copy=False),
+                   np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64),
+                   np.concatenate(text_ids).astype(np.int64))
 
     # ---- sizes --------------------------------------------------------------------------------------------
     @property
@@ -195,72 +226,27 @@ class RecitationIndex:
         """Bytes of the arrays per indexed token: about 4 for the ids and 16 per kept fingerprint, one per ~16."""
         return self.nbytes / max(self.token_count, 1)
 
-    @property
-    def sources(self) -> dict[int, dict]:
-        """text id -> {"contributor_id", "documents"}: read from a saved index on first use (only the operator's
-        view needs it, and a pool's worth of document ids takes a second to parse)."""
-        if self._sources is None:
-            with self._sources_lock:
-                if self._sources is None:
-                    path = self.folder / SOURCES
-                    raw = json.loads(path.read_text()) if path.exists() else {}
-                    self._sources = {int(k): v for k, v in raw.items()}
-        return self._sources
-
-    def source(self, text_id: int) -> dict | None:
-        return self.sources.get(int(text_id))
-
     # ---- disk ---------------------------------------------------------------------------------------------
-    def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None, keep_previous: bool = True) -> Path:
-        """Write the index as `folder`: a symlink to a new generation folder beside it (`.{name}.{stamp}`), swapped
-        in by one rename once every file is written and synced; the previous generation is kept if `keep_previous`
-        (a reader may be opening it; one that has opened it keeps its memory maps either way), older ones are
-        removed. The generation folder stays private to the platform user (mkdtemp's 0700): it holds text. `sources` (text id -> {"contributor_id", "documents"}) is written in
-        place of the index's own. Returns the generation folder."""
-        folder = Path(folder).absolute()
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        generation = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{time.time_ns():020d}.", dir=folder.parent))
+    def write(self, folder: Path) -> None:
+        """The arrays as .npy files in `folder` (made here), synced; or hard links to the files it was loaded
+        from (same file system: a generation's siblings), which costs nothing however large it is."""
+        folder.mkdir()
         for name in _ARRAYS:
-            path = generation / f"{name}.npy"
+            path = folder / f"{name}.npy"
+            if self.folder is not None:
+                try:
+                    os.link(self.folder / path.name, path)
+                    continue
+                except OSError:
+                    pass
             with open(path, "wb") as handle:
                 np.save(handle, getattr(self, name))
                 handle.flush()
                 os.fsync(handle.fileno())
-        mapping = self.sources if sources is None else sources
-        (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
-        manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
-                    "guaranteed_span": GUARANTEED_SPAN, "texts": self.text_count, "tokens": self.token_count,
-                    "fingerprints": int(len(self.hashes)), "bytes": self.nbytes, "created_ns": time.time_ns()}
-        (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
-        link = folder.parent / f".{folder.name}.link-{os.getpid()}"
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        os.symlink(generation.name, link)
-        if folder.exists() and not folder.is_symlink():  # a plain folder from elsewhere: moved aside once
-            os.rename(folder, folder.parent / f".{folder.name}.{time.time_ns():020d}.plain")
-        previous = os.readlink(folder) if folder.is_symlink() else None
-        os.replace(link, folder)
-        fd = os.open(folder.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        keep = {generation.name, Path(previous).name if previous and keep_previous else ""}
-        for old in folder.parent.glob(f".{folder.name}.*"):
-            if old.name not in keep and old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-        return generation
 
     @classmethod
-    def load(cls, folder: str | Path) -> "RecitationIndex":
-        """Open a saved index (memory-mapped). The folder is resolved once, so a swap while loading does not mix
-        two generations."""
-        real = Path(folder).resolve(strict=True)
-        manifest = json.loads((real / MANIFEST).read_text())
-        if manifest.get("format") != FORMAT or (manifest.get("k"), manifest.get("w")) != (K, W):
-            raise ValueError(f"{real} holds an index of another format or K/W: {manifest}")
-        arrays = {name: np.load(real / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        return cls(**arrays, encoding=manifest["encoding"], folder=real)
+    def open(cls, folder: Path) -> "Segment":
+        return cls(**{name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}, folder=folder)
 
     # ---- queries ------------------------------------------------------------------------------------------
     def runs(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> np.ndarray:
@@ -324,6 +310,149 @@ class RecitationIndex:
         keep[1:] = np.any(runs[1:, :3] != runs[:-1, :3], axis=1)
         return runs[keep], complete
 
+
+class RecitationIndex:
+    """Every contributed text the guard holds, in segments queried together: an update writes a segment of the new
+    texts, rewrites only the segments that held texts leaving the pool, and merges segments of about the same size
+    once there are MERGE_FANOUT of them, so updating costs about the new text (each token is merged again about
+    log4 of the pool's size times), not the pool. `sources` maps a text id to {"contributor_id", "content_hash",
+    "documents": [...]}, what the operator's view names."""
+
+    def __init__(self, segments: list[Segment], encoding: str = "cl100k_base",
+                 sources: Mapping[int, dict] | None = None, folder: Path | None = None):
+        self.segments = [s for s in segments if s.text_count] or [Segment.build([])]
+        self.encoding = encoding
+        self.folder = folder
+        self.text_ids = np.concatenate([s.text_ids for s in self.segments]).astype(np.int64)
+        self._bases = np.cumsum([0] + [s.text_count for s in self.segments])
+        self._sources = None if sources is None and folder is not None else dict(sources or {})
+        self._sources_lock = threading.Lock()
+
+    @classmethod
+    def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
+              sources: Mapping[int, dict] | None = None) -> "RecitationIndex":
+        """An index of `(text_id, token ids)` pairs, the ids from `encoding`, in one segment."""
+        return cls([Segment.build(texts)], encoding, sources)
+
+    def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: set[int],
+                sources: Mapping[int, dict]) -> "RecitationIndex":
+        """This index without the texts `removed` (their segments rewritten without them) and with `added` (a new
+        segment), merged down to a few segments per size: the next generation to save."""
+        kept: list[Segment] = []
+        for segment in self.segments:
+            keep = ~np.isin(segment.text_ids, np.fromiter(removed, np.int64, len(removed)))
+            kept.append(segment if keep.all() else Segment.merge([(segment, keep)]))
+        kept.append(Segment.build(added))
+        return RecitationIndex(_merge_tiers([s for s in kept if s.text_count]), self.encoding, sources)
+
+    # ---- sizes --------------------------------------------------------------------------------------------
+    @property
+    def text_count(self) -> int:
+        return len(self.text_ids)
+
+    @property
+    def token_count(self) -> int:
+        return sum(s.token_count for s in self.segments)
+
+    @property
+    def fingerprint_count(self) -> int:
+        return sum(len(s.hashes) for s in self.segments)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.segments)
+
+    @property
+    def bytes_per_token(self) -> float:
+        """Bytes of the arrays per indexed token: about 4 for the ids and 16 per kept fingerprint, one per ~16."""
+        return self.nbytes / max(self.token_count, 1)
+
+    @property
+    def sources(self) -> dict[int, dict]:
+        """text id -> {"contributor_id", "content_hash", "documents"}: read from a saved index on first use (only
+        the operator's view needs it, and a pool's worth of document ids takes a second to parse)."""
+        if self._sources is None:
+            with self._sources_lock:
+                if self._sources is None:
+                    path = self.folder / SOURCES
+                    raw = json.loads(path.read_text()) if path.exists() else {}
+                    self._sources = {int(k): v for k, v in raw.items()}
+        return self._sources
+
+    def source(self, text_id: int) -> dict | None:
+        return self.sources.get(int(text_id))
+
+    # ---- disk ---------------------------------------------------------------------------------------------
+    def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None, keep_previous: bool = True) -> Path:
+        """Write the index as `folder`: a symlink to a new generation folder beside it (`.{name}.{stamp}`), swapped
+        in by one rename once every file is written and synced; the previous generation is kept if `keep_previous`
+        (a reader may be opening it; one that has opened it keeps its memory maps either way), older ones are
+        removed. Segments loaded from an earlier generation are hard-linked into the new one, not written again.
+        The generation folder stays private to the platform user (mkdtemp's 0700): it holds text. `sources`
+        (text id -> {"contributor_id", "documents"}) is written in place of the index's own. Returns the
+        generation folder."""
+        folder = Path(folder).absolute()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        generation = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{time.time_ns():020d}.", dir=folder.parent))
+        names = [f"segment-{n:04d}" for n in range(len(self.segments))]
+        for name, segment in zip(names, self.segments):
+            segment.write(generation / name)
+        mapping = self.sources if sources is None else sources
+        (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
+        manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
+                    "guaranteed_span": GUARANTEED_SPAN, "segments": names, "texts": self.text_count,
+                    "tokens": self.token_count, "fingerprints": self.fingerprint_count, "bytes": self.nbytes,
+                    "created_ns": time.time_ns()}
+        (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
+        link = folder.parent / f".{folder.name}.link-{os.getpid()}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(generation.name, link)
+        if folder.exists() and not folder.is_symlink():  # a plain folder from elsewhere: moved aside once
+            os.rename(folder, folder.parent / f".{folder.name}.{time.time_ns():020d}.plain")
+        previous = os.readlink(folder) if folder.is_symlink() else None
+        os.replace(link, folder)
+        fd = os.open(folder.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        keep = {generation.name, Path(previous).name if previous and keep_previous else ""}
+        for old in folder.parent.glob(f".{folder.name}.*"):
+            if old.name not in keep and old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+        return generation
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "RecitationIndex":
+        """Open a saved index (memory-mapped). The folder is resolved once, so a swap while loading does not mix
+        two generations."""
+        real = Path(folder).resolve(strict=True)
+        manifest = json.loads((real / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT or (manifest.get("k"), manifest.get("w")) != (K, W):
+            raise ValueError(f"{real} holds an index of another format or K/W: {manifest}")
+        return cls([Segment.open(real / name) for name in manifest["segments"]], manifest["encoding"], folder=real)
+
+    # ---- queries ------------------------------------------------------------------------------------------
+    def runs(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> np.ndarray:
+        """Every maximal run of at least `min_tokens` tokens the output shares with an indexed text, one row per
+        (text, output range): columns output start, output end, text index (into `text_ids`), position in the
+        text (the first, where the text holds the run more than once). Sorted by start, end, text index."""
+        return self._runs(output_ids, min_tokens)[0]
+
+    def _runs(self, output_ids: np.ndarray, min_tokens: int) -> tuple[np.ndarray, bool]:
+        found, complete = [], True
+        for base, segment in zip(self._bases.tolist(), self.segments):
+            runs, whole = segment._runs(output_ids, min_tokens)
+            complete &= whole
+            if len(runs):
+                runs[:, 2] += base
+                found.append(runs)
+        if len(found) <= 1:
+            return (found[0] if found else np.zeros((0, 4), dtype=np.int64)), complete
+        runs = np.concatenate(found)
+        return runs[np.lexsort((runs[:, 3], runs[:, 2], runs[:, 1], runs[:, 0]))], complete
+
     def find(self, output_ids: np.ndarray, min_tokens: int = DEFAULT_MIN_TOKENS) -> list[Match]:
         """The spans of at least `min_tokens` tokens of the output that contributed text holds verbatim, each with
         the texts holding it (at most MAX_SOURCES listed, all counted), in output order."""
@@ -345,6 +474,22 @@ class RecitationIndex:
             sources = tuple(Source(text_ids[r], rows[r][3]) for r in range(a, min(b, a + MAX_SOURCES)))
             matches.append(Match(rows[a][0], rows[a][1], sources, b - a))
         return Scan(matches, complete)
+
+
+def _merge_tiers(segments: list[Segment]) -> list[Segment]:
+    """Segments of about the same size (the same power of MERGE_FANOUT of tokens) merged into one whenever there
+    are MERGE_FANOUT of them, oldest first, until no size has that many: a few segments per size, so a query looks
+    in O(log pool) segments and each token is merged O(log pool) times."""
+    while True:
+        tiers: dict[int, list[int]] = {}
+        for n, segment in enumerate(segments):
+            tiers.setdefault(int(np.log(max(segment.token_count, 1)) / np.log(MERGE_FANOUT)), []).append(n)
+        full = next((members for _, members in sorted(tiers.items()) if len(members) >= MERGE_FANOUT), None)
+        if full is None:
+            return segments
+        merged = Segment.merge([(segments[n], np.ones(segments[n].text_count, dtype=bool)) for n in full])
+        segments = [s for n, s in enumerate(segments) if n not in full[1:]]
+        segments[full[0]] = merged
 
 
 def check(text: str, encoding: str, index: RecitationIndex, min_tokens: int = DEFAULT_MIN_TOKENS) -> Verdict:

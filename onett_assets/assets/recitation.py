@@ -38,16 +38,24 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                          recitation_store: RecitationStore, tokenizer: Tokenizer) -> MaterializeResult:
         """Every text a contributor earns for now (accepted, file in, terms running, not erased), as token ids with
         their winnowed fingerprints, and the documents holding each: what `/v1/recitation` and the daily check of
-        the output logs look outputs up in. Rebuilt whole and swapped in at once; text that left the pool leaves
-        the index with the next build."""
+        the output logs look outputs up in. Updated, not rebuilt: the texts new to the pool are read from their
+        submissions' parts into a new segment, the segments holding texts that left it are rewritten without them,
+        and the new generation is swapped in at once; text that left the pool leaves the disk with this update."""
         started = time.perf_counter()
         with warehouse.connection() as conn:
             held = recitation.holders(conn)
+        current = recitation_store.current()
+        if current is not None and current.encoding != tokenizer.encoding:
+            current = None  # ids of another encoding: rebuilt whole
+        known = recitation.indexed_texts(current.sources) if current is not None else {}
         wanted = set(held["content_hash"].to_list())
-        text_ids: dict[str, int] = {}
+        text_ids = {h: text_id for h, text_id in known.items() if h in wanted}
+        removed = {text_id for h, text_id in known.items() if h not in wanted}
+        next_id = max(known.values(), default=0) + 1
         texts: list[tuple[int, np.ndarray]] = []
         recoded, missing = 0, []
-        for (contributor_id, period), group in held.group_by(["contributor_id", "period"], maintain_order=True):
+        new = held.filter(~pl.col("content_hash").is_in(list(text_ids)))
+        for (contributor_id, period), group in new.group_by(["contributor_id", "period"], maintain_order=True):
             todo = set(group["content_hash"].to_list()) - set(text_ids)
             try:
                 found = _token_ids(document_store, contributor_id, period, todo)
@@ -60,22 +68,33 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                 missing.append(f"{contributor_id} {period:%Y-%m}")
                 continue
             for content_hash, ids in found.items():
-                if content_hash in wanted and content_hash not in text_ids:
-                    text_ids[content_hash] = len(text_ids) + 1
-                    texts.append((text_ids[content_hash], ids))
-        index = RecitationIndex.build(texts, tokenizer.encoding)
+                if content_hash not in text_ids:
+                    text_ids[content_hash] = next_id
+                    texts.append((next_id, ids))
+                    next_id += 1
+        sources = recitation.sources(held, text_ids)
+        read = time.perf_counter()
+        if current is None:
+            index = RecitationIndex.build(texts, tokenizer.encoding, sources)
+        else:
+            index = current.updated(texts, removed, sources)
         built = time.perf_counter()
-        recitation_store.save(index, recitation.sources(held, text_ids))
+        recitation_store.save(index, sources)
         return MaterializeResult(metadata={
             "texts": index.text_count,
             "documents": held.height,
             "tokens": index.token_count,
-            "fingerprints": int(len(index.hashes)),
+            "texts added": len(texts),
+            "texts removed": len(removed),
+            "segments": len(index.segments),
+            "how": "built whole" if current is None else "updated",
+            "fingerprints": index.fingerprint_count,
             "bytes per token": round(index.bytes_per_token, 3),
             "MB": round(index.nbytes / 2**20, 1),
             "texts tokenized again (parts from before token ids were kept)": recoded,
             "submissions without parts (not indexed)": bullets(missing),
-            "seconds": {"build": round(built - started, 2), "save": round(time.perf_counter() - built, 2)},
+            "seconds": {"read": round(read - started, 2), "build": round(built - read, 2),
+                        "save": round(time.perf_counter() - built, 2)},
         })
 
     @asset(group_name=GROUP, partitions_def=days, deps=[recitation_index], kinds={"duckdb"}, pool="duckdb")

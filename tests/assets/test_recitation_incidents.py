@@ -75,3 +75,15 @@ def test_recitations_are_found_and_charged_to_their_contributor_only(onett, monk
     onett.ok("ingest")
     onett.ok("recitations", DAY.isoformat())
     assert {c for (c,) in onett.query("SELECT contributor_id FROM recitation_incidents")} == {"bob"}
+    # the index was updated, not rebuilt, and holds amy's text in no file: its one generation holds bob's alone
+    from dagster import AssetKey
+
+    from onett_text.recitation import RecitationIndex
+
+    event = onett.session().instance.get_latest_materialization_event(AssetKey("recitation_index"))
+    assert event.asset_materialization.metadata["how"].value == "updated"
+    assert event.asset_materialization.metadata["texts removed"].value >= 1
+    guard = RecitationIndex.load(onett.home / "data" / "recitation-index")
+    assert guard.find(encode(excerpt(texts[1]), "cl100k_base")) == []
+    assert guard.find(encode(excerpt(texts[6]), "cl100k_base"))
+    assert len([p for p in (onett.home / "data").iterdir() if p.name.startswith(".recitation-index.")]) == 1

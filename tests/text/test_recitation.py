@@ -216,9 +216,10 @@ def test_save_and_load_round_trip(indexed, tmp_path):
     first = index.save(folder)
     assert folder.is_symlink() and folder.resolve() == first.resolve()
     loaded = RecitationIndex.load(folder)
+    assert len(loaded.segments) == len(index.segments) == 1
     for name in ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids"):
-        assert np.array_equal(getattr(loaded, name), getattr(index, name)), name
-    assert isinstance(np.load(first / "tokens.npy", mmap_mode="r"), np.memmap)
+        assert np.array_equal(getattr(loaded.segments[0], name), getattr(index.segments[0], name)), name
+    assert isinstance(np.load(first / "segment-0000" / "tokens.npy", mmap_mode="r"), np.memmap)
     assert loaded.encoding == ENC and loaded.token_count == index.token_count
     assert loaded.source(1003) == {"contributor_id": "c3", "documents": ["doc-3"]}
     assert 3.5 < loaded.bytes_per_token < 6.5
@@ -268,3 +269,58 @@ def test_repeated_junk_is_searched_within_a_bound_and_says_so():
     verdict = check("iI" * 3000 + "\n" + ENC, ENC, index)
     assert verdict.verdict == "recites" and not verdict.complete
     assert index.scan(prose[:2000], 50).complete and check(ENC, ENC, index).complete
+
+
+def _all_runs(index: RecitationIndex, outputs: list[np.ndarray]) -> list[set[tuple]]:
+    """Every run of every output as (start, end, text id, position): independent of how texts are segmented."""
+    return [{(int(s), int(e), int(index.text_ids[t]), int(p)) for s, e, t, p in index.runs(out, 50)} for out in outputs]
+
+
+def test_an_updated_index_answers_as_one_built_whole(tmp_path):
+    """Submissions arrive one by one, some texts leave: the index kept up to date segment by segment (saved and
+    loaded each time, segments merged by size) finds exactly the runs an index built whole finds, the texts that
+    left the pool leave the disk, and unchanged segments are linked into each generation, not copied."""
+    docs = texts("ko_court_precedents", "precedents.jsonl.gz", limit=240)
+    ids = {n + 1: encode(t, ENC) for n, t in enumerate(docs)}
+    rng = np.random.default_rng(5)
+    # outputs quoting several texts each, over the whole pool
+    outputs = []
+    for _ in range(40):
+        pieces = []
+        for text_id in rng.choice(list(ids), 3, replace=False):
+            x = ids[int(text_id)]
+            start = int(rng.integers(0, max(len(x) - 80, 1)))
+            pieces.append(x[start:start + 80])
+        outputs.append(np.concatenate(pieces))
+    folder = tmp_path / "guard"
+    held: dict[int, np.ndarray] = {}
+    index = None
+    for batch in range(24):  # 24 submissions of 10 texts; every third one withdraws 4 earlier texts
+        added = [(i, ids[i]) for i in range(batch * 10 + 1, batch * 10 + 11)]
+        removed = set(rng.choice(list(held), 4, replace=False).tolist()) if batch % 3 == 2 else set()
+        held.update(added)
+        for text_id in removed:
+            del held[text_id]
+        sources = {i: {"content_hash": str(i), "documents": []} for i in held}
+        index = (RecitationIndex.build(added, ENC, sources) if index is None
+                 else RecitationIndex.load(folder).updated(added, removed, sources))
+        index.save(folder, keep_previous=False)
+    loaded = RecitationIndex.load(folder)
+    whole = RecitationIndex.build(sorted(held.items()), ENC)
+    assert loaded.text_count == whole.text_count == len(held)
+    assert sorted(loaded.text_ids.tolist()) == sorted(held)
+    assert _all_runs(loaded, outputs) == _all_runs(whole, outputs)
+    assert sum(len(r) for r in _all_runs(loaded, outputs)) > 40  # the outputs do quote held texts
+    assert 1 < len(loaded.segments) <= 8, [s.text_count for s in loaded.segments]
+    # withdrawn text is in no file of the index: the files hold exactly the held texts' tokens
+    assert len(held) < 240
+    on_disk = np.concatenate([np.load(f, mmap_mode="r") for f in folder.resolve().glob("segment-*/tokens.npy")])
+    assert len(on_disk) == loaded.token_count == sum(len(x) for x in held.values())
+    generations = [p for p in tmp_path.iterdir() if p.name.startswith(".guard.")]
+    assert len(generations) == 1, generations
+    # an update adding one text links every unchanged segment (same inode) into the next generation
+    before = {f.parent.name: f.stat().st_ino for f in folder.resolve().glob("segment-*/tokens.npy")}
+    one_more = RecitationIndex.load(folder).updated([(999, ids[1])], set(), {})
+    one_more.save(folder, keep_previous=False)
+    after = [f.stat().st_ino for f in folder.resolve().glob("segment-*/tokens.npy")]
+    assert len(set(before.values()) & set(after)) >= len(before) - 1
