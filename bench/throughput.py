@@ -306,7 +306,8 @@ def main() -> None:
             empty_runs = [r for r in empty_times["runs"] if r["partition"]]
             ratio = pool_runs[0]["wall"] / empty_runs[0]["wall"]
             # the recitation index is updated after each ingest: a segment of the new texts (merges as they fall due)
-            index_pool = [r["wall"] for r in pool_times["runs"] if r["job"] == "index_recitation"]
+            index_pool = [r["wall"] for r in sorted(pool_times["runs"], key=lambda r: r["start"])
+                          if r["job"] == "index_recitation"][-1:]  # the last: after the new submission
             index_empty = [r["wall"] for r in empty_times["runs"] if r["job"] == "index_recitation"]
             print(f"\nincremental: {mb(small):.1f} MB submission; run into a pool of {mb(pool):.0f} MB: "
                   f"{pool_runs[0]['wall']:.2f} s; into an empty platform: {empty_runs[0]['wall']:.2f} s; "

@@ -30,24 +30,13 @@ def holders(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
 
 
-def sources(held: pl.DataFrame, text_ids: dict[str, int]) -> dict[int, dict]:
-    """Per guard text id, the documents holding it (what the operator is told; a contributor sees their own)."""
-    found: dict[int, dict] = {}
-    for row in held.iter_rows(named=True):
-        text_id = text_ids.get(row["content_hash"])
-        if text_id is None:
-            continue
-        entry = found.setdefault(text_id, {"content_hash": row["content_hash"], "documents": []})
-        entry["documents"].append({"contributor_id": row["contributor_id"], "document_id": row["document_id"],
-                                   "file": row["file"], "position": row["position"], "doc_id": row["doc_id"]})
-    for entry in found.values():
-        entry["contributor_id"] = entry["documents"][0]["contributor_id"]
-    return found
-
-
-def indexed_texts(sources: dict[int, dict]) -> dict[str, int]:
-    """content hash -> guard text id of every text an index holds (from its sources)."""
-    return {entry["content_hash"]: text_id for text_id, entry in sources.items() if "content_hash" in entry}
+def sources(held: pl.DataFrame, text_ids: dict[str, int]) -> pl.DataFrame:
+    """Per guard text id, the documents holding it (what the operator is told; a contributor sees their own): one
+    row per document, in `held`'s order, so a text's contributor is its first document's."""
+    ids = pl.DataFrame({"content_hash": list(text_ids), "text_id": list(text_ids.values())},
+                       schema={"content_hash": pl.String, "text_id": pl.Int64})
+    return (held.join(ids, on="content_hash", how="inner", maintain_order="left")
+            .select("text_id", "content_hash", "contributor_id", "document_id", "file", "position", "doc_id"))
 
 
 def store_incidents(conn: duckdb.DuckDBPyConnection, day: date, incidents: pl.DataFrame) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
+import polars as pl
 
 from onett_text.passages import GUARANTEED_SPAN, K, W, char_offsets, encode, fingerprints, kgram_hashes
 
@@ -42,7 +43,9 @@ BLOCK_CELLS = 1 << 20  # token comparisons per step of the run extension (bounds
 FORMAT = 2  # 2: segments
 MERGE_FANOUT = 4  # segments of one size merged into one
 MANIFEST = "manifest.json"
-SOURCES = "sources.json"
+SOURCES = "sources.json"  # text id -> entry, as given by a caller
+SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it): what the platform writes
+DOCUMENT_FIELDS = ("contributor_id", "document_id", "file", "position", "doc_id")
 _ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
 
 
@@ -319,23 +322,26 @@ class RecitationIndex:
     "documents": [...]}, what the operator's view names."""
 
     def __init__(self, segments: list[Segment], encoding: str = "cl100k_base",
-                 sources: Mapping[int, dict] | None = None, folder: Path | None = None):
+                 sources: Mapping[int, dict] | pl.DataFrame | None = None, folder: Path | None = None):
         self.segments = [s for s in segments if s.text_count] or [Segment.build([])]
         self.encoding = encoding
         self.folder = folder
         self.text_ids = np.concatenate([s.text_ids for s in self.segments]).astype(np.int64)
         self._bases = np.cumsum([0] + [s.text_count for s in self.segments])
-        self._sources = None if sources is None and folder is not None else dict(sources or {})
+        self._rows = sources if isinstance(sources, pl.DataFrame) else None
+        self._sources = None if self._rows is not None or (sources is None and folder is not None) else dict(
+            sources or {})
         self._sources_lock = threading.Lock()
 
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
-              sources: Mapping[int, dict] | None = None) -> "RecitationIndex":
-        """An index of `(text_id, token ids)` pairs, the ids from `encoding`, in one segment."""
+              sources: Mapping[int, dict] | pl.DataFrame | None = None) -> "RecitationIndex":
+        """An index of `(text_id, token ids)` pairs, the ids from `encoding`, in one segment. `sources`: text id ->
+        entry, or rows of text_id, content_hash and DOCUMENT_FIELDS (one per document holding the text)."""
         return cls([Segment.build(texts)], encoding, sources)
 
     def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: set[int],
-                sources: Mapping[int, dict]) -> "RecitationIndex":
+                sources: Mapping[int, dict] | pl.DataFrame) -> "RecitationIndex":
         """This index without the texts `removed` (their segments rewritten without them) and with `added` (a new
         segment), merged down to a few segments per size: the next generation to save."""
         kept: list[Segment] = []
@@ -369,15 +375,39 @@ class RecitationIndex:
 
     @property
     def sources(self) -> dict[int, dict]:
-        """text id -> {"contributor_id", "content_hash", "documents"}: read from a saved index on first use (only
-        the operator's view needs it, and a pool's worth of document ids takes a second to parse)."""
+        """text id -> {"contributor_id", "documents"} (and "content_hash" where the platform wrote it): read from a
+        saved index on first use (only the operator's view needs it, and a pool's worth of document ids takes a
+        second to gather)."""
         if self._sources is None:
             with self._sources_lock:
                 if self._sources is None:
-                    path = self.folder / SOURCES
-                    raw = json.loads(path.read_text()) if path.exists() else {}
-                    self._sources = {int(k): v for k, v in raw.items()}
+                    self._sources = self._read_sources()
         return self._sources
+
+    def _read_sources(self) -> dict[int, dict]:
+        rows = self._rows
+        if rows is None and (self.folder / SOURCE_ROWS).exists():
+            rows = pl.read_parquet(self.folder / SOURCE_ROWS)
+        if rows is not None:
+            found: dict[int, dict] = {}
+            for row in rows.iter_rows(named=True):
+                entry = found.setdefault(row["text_id"], {"contributor_id": row["contributor_id"],
+                                                          "content_hash": row["content_hash"], "documents": []})
+                entry["documents"].append({k: row[k] for k in DOCUMENT_FIELDS})
+            return found
+        path = self.folder / SOURCES
+        raw = json.loads(path.read_text()) if path.exists() else {}
+        return {int(k): v for k, v in raw.items()}
+
+    def content_hashes(self) -> dict[str, int]:
+        """content hash -> text id of every text the sources name (an update's starting point), read without
+        gathering the documents."""
+        rows = self._rows
+        if rows is None and self._sources is None and self.folder is not None and (self.folder / SOURCE_ROWS).exists():
+            rows = pl.read_parquet(self.folder / SOURCE_ROWS, columns=["text_id", "content_hash"])
+        if rows is not None:
+            return dict(rows.select("content_hash", "text_id").unique("content_hash").iter_rows())
+        return {e["content_hash"]: text_id for text_id, e in self.sources.items() if "content_hash" in e}
 
     def source(self, text_id: int) -> dict | None:
         return self.sources.get(int(text_id))
@@ -397,8 +427,11 @@ class RecitationIndex:
         names = [f"segment-{n:04d}" for n in range(len(self.segments))]
         for name, segment in zip(names, self.segments):
             segment.write(generation / name)
-        mapping = self.sources if sources is None else sources
-        (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
+        mapping = (self._rows if self._rows is not None else self.sources) if sources is None else sources
+        if isinstance(mapping, pl.DataFrame):
+            mapping.write_parquet(generation / SOURCE_ROWS)
+        else:
+            (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
         manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
                     "guaranteed_span": GUARANTEED_SPAN, "segments": names, "texts": self.text_count,
                     "tokens": self.token_count, "fingerprints": self.fingerprint_count, "bytes": self.nbytes,

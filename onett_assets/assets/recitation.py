@@ -47,7 +47,7 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         current = recitation_store.current()
         if current is not None and current.encoding != tokenizer.encoding:
             current = None  # ids of another encoding: rebuilt whole
-        known = recitation.indexed_texts(current.sources) if current is not None else {}
+        known = current.content_hashes() if current is not None else {}
         wanted = set(held["content_hash"].to_list())
         text_ids = {h: text_id for h, text_id in known.items() if h in wanted}
         removed = {text_id for h, text_id in known.items() if h not in wanted}
