@@ -2,13 +2,16 @@
 on the same text, on the same machine, in the same run.
 
     .venv/bin/python bench/throughput.py [--corpora ../shared/corpora] [--contributors 6]
-        [--incremental-mb 10] [--pool-mb 0] [--big-upload-mb 0] [--json bench/results/throughput.json]
+        [--incremental-mb 10] [--pool-mb 0] [--big-upload-mb 0] [--engine processes|ray]
+        [--json bench/results/throughput.json]
 
 Prints, per stage and in total: MB/s of raw input, documents/s, and peak RSS of the ingest's processes; the
 tokenizer-only time (tiktoken `encode_ordinary_batch` over every document on all cores) measured before and
 after the ingest; the ratio ingest / tokenizer. With --incremental-mb, a new submission of that size is then
 ingested into the full pool and, separately, into an empty platform (the incremental cost). With
---big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming).
+--big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming). With --pool-mb,
+the pool is grown with re-edited copies of the corpora before the incremental run, and what the platform keeps per
+token is reported at both sizes.
 Machines are shared and noisy: compare ratios within one run, not seconds across runs.
 """
 
@@ -205,6 +208,37 @@ def mb(n: int) -> float:
     return n / 1e6
 
 
+def footprint(home: Path) -> dict:
+    """What the platform keeps per token of the pool: bytes on disk of the warehouse, of each stage's Parquet parts,
+    of the upload archive and of the recitation index, over the tokens of every stored document."""
+    code = r"""
+import duckdb, json, sys
+conn = duckdb.connect(sys.argv[1], read_only=True)
+tokens, accepted = conn.execute("SELECT sum(tokens), sum(tokens) FILTER (WHERE status = 'accepted') FROM documents").fetchone()
+rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("documents", "minhash_texts", "minhash_buckets", "near_pairs", "passage_texts", "passages")}
+print(json.dumps({"tokens": int(tokens or 0), "accepted_tokens": int(accepted or 0), "rows": rows}))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(home / "onett.duckdb")], capture_output=True, text=True,
+                         check=True)
+    counts = json.loads(out.stdout)
+
+    def du(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+    data = home / "data"
+    sizes = {"warehouse (DuckDB file)": (home / "onett.duckdb").stat().st_size,
+             "raw_submission parts": du(data / "raw_submission"), "filtered parts": du(data / "filtered"),
+             "upload archive (encrypted)": du(data / "uploads"),
+             "recitation index": du((data / "recitation-index").resolve()) if (data / "recitation-index").exists()
+             else 0}
+    tokens = max(counts["tokens"], 1)
+    print(f"  footprint over {counts['tokens']:,} tokens stored ({counts['accepted_tokens']:,} accepted): "
+          + ", ".join(f"{k} {v / 2**20:.0f} MiB = {v / tokens:.2f} B/token" for k, v in sizes.items()))
+    print("  rows: " + ", ".join(f"{k} {v:,}" for k, v in counts["rows"].items()))
+    return {**counts, "bytes": sizes}
+
+
 def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, tokenizer: float | None) -> dict:
     runs_wall = sum(r["wall"] for r in times["runs"])
     in_steps = sum(r["steps"] for r in times["runs"])
@@ -253,14 +287,26 @@ def main() -> None:
                         help="grow the pool to this size (re-edited copies) before the incremental run")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary platforms")
+    parser.add_argument("--engine", choices=["processes", "ray"], default="processes",
+                        help="ray: every ingest sends its preprocessing jobs to a Ray cluster started here (one node "
+                             "with every core), as ONETT_RAY_ADDRESS does")
     args = parser.parse_args()
 
     files = corpus_texts(args.corpora)
     if not files:
         sys.exit(f"no corpus files under {args.corpora} (expected */*.jsonl.gz): pass --corpora")
     texts = [t for f in files.values() for t in f]
+    cluster = None
+    if args.engine == "ray":
+        from ray.cluster_utils import Cluster
+
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": os.cpu_count(), "include_dashboard": False})
+        os.environ["ONETT_RAY_ADDRESS"] = cluster.address  # inherited by every `onett ingest` below
+        print(f"Ray cluster at {cluster.address}: one node, {os.cpu_count()} CPUs")
     work = Path(tempfile.mkdtemp(prefix="onett-throughput-"))
-    results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count()}
+    results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+                     "engine": args.engine}
     try:
         size, docs = build_landing(files, work / "landing", args.contributors)
         print(f"landing zone: {args.contributors} contributors, {mb(size):.1f} MB of JSONL, {docs:,} documents")
@@ -272,6 +318,7 @@ def main() -> None:
         results["tokenizer_seconds"] = [before, after]
         results["full"] = report_run("full corpus", size, docs, ingest, stage_times(work / "home"),
                                      statistics.median([before, after]))
+        results["full"]["footprint"] = footprint(work / "home")
 
         pool = size
         if args.pool_mb * 1e6 > size:
@@ -285,8 +332,16 @@ def main() -> None:
                     if pool >= args.pool_mb * 1e6:
                         break
             grow = run_ingest(work / "home", work / "landing")
-            print(f"pool grown to {mb(pool):.0f} MB ({copy} re-edited copies) in {grow['wall']:.0f} s")
+            print(f"pool grown to {mb(pool):.0f} MB ({copy} re-edited copies) in {grow['wall']:.0f} s "
+                  f"({mb(pool - size) / grow['wall']:.2f} MB/s, peak RSS {grow['peak_rss_mb']:.0f} MB in one "
+                  f"process, {grow['peak_total_rss_mb']:.0f} MB together)")
             results["pool_mb"] = mb(pool)
+            results["pool_growth"] = {key: grow[key] for key in ("wall", "cpu", "peak_rss_mb", "peak_total_rss_mb")}
+            grown = stage_times(work / "home")["steps"]  # every run of the home: the growth is what the full run left
+            results["pool_growth"]["stages"] = {k: v - results["full"]["stages"].get(k, 0.0) for k, v in grown.items()}
+            print("  stages of the growth: " + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                                       results["pool_growth"]["stages"].items()))
+            results["pool_footprint"] = footprint(work / "home")
 
         if args.incremental_mb:
             rng = random.Random(7)
@@ -337,6 +392,8 @@ def main() -> None:
             results["big_upload"] = report_run(f"one upload of {mb(written):.0f} MB", written, lines, ingest,
                                                stage_times(work / "big-home"), None)
     finally:
+        if cluster is not None:
+            cluster.shutdown()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:

@@ -30,12 +30,33 @@ def holders(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
 
 
-def sources(held: pl.DataFrame, text_ids: dict[str, int]) -> pl.DataFrame:
-    """Per guard text id, the documents holding it (what the operator is told; a contributor sees their own): one
-    row per document, in `held`'s order, so a text's contributor is its first document's."""
-    ids = pl.DataFrame({"content_hash": list(text_ids), "text_id": list(text_ids.values())},
-                       schema={"content_hash": pl.String, "text_id": pl.Int64})
-    return (held.join(ids, on="content_hash", how="inner", maintain_order="left")
+@dataclass
+class IndexUpdate:
+    """What an update of the guard's index does: the texts it keeps (content_hash, text_id), the documents of the
+    texts new to it (rows of `held`), the text ids leaving it, and the first free text id."""
+
+    kept: pl.DataFrame
+    new: pl.DataFrame
+    removed: set[int]
+    next_id: int
+
+
+def plan_update(held: pl.DataFrame, indexed: pl.DataFrame | None) -> IndexUpdate:
+    """Compares the texts the guard must hold (`held`, from `holders`) with those it holds (`indexed`: content_hash,
+    text_id; None: no index yet) by joins, not Python sets: a pool of millions of documents plans in a second."""
+    current = indexed if indexed is not None else pl.DataFrame(schema={"content_hash": pl.String, "text_id": pl.Int64})
+    wanted = held.select("content_hash").unique()
+    kept = current.join(wanted, on="content_hash", how="semi")
+    removed = current.join(wanted, on="content_hash", how="anti")["text_id"].to_list()
+    new = held.join(current, on="content_hash", how="anti", maintain_order="left")
+    return IndexUpdate(kept, new, set(removed), int(current["text_id"].max() or 0) + 1)
+
+
+def sources(held: pl.DataFrame, text_ids: pl.DataFrame) -> pl.DataFrame:
+    """Per guard text id (`text_ids`: content_hash, text_id), the documents holding it (what the operator is told; a
+    contributor sees their own): one row per document, in `held`'s order, so a text's contributor is its first
+    document's."""
+    return (held.join(text_ids, on="content_hash", how="inner", maintain_order="left")
             .select("text_id", "content_hash", "contributor_id", "document_id", "file", "position", "doc_id"))
 
 

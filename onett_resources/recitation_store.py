@@ -3,7 +3,11 @@ once by each update, read by the portal's `/v1/recitation` and by the daily chec
 
 from __future__ import annotations
 
+import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from dagster import ConfigurableResource
 
@@ -18,10 +22,22 @@ class RecitationStore(ConfigurableResource):
     path: str
     min_tokens: int = 50
 
-    def save(self, index: RecitationIndex, sources: dict[int, dict]) -> Path:
+    @contextmanager
+    def spill(self) -> Iterator[Path]:
+        """A private folder beside the index for the segments an update makes (on the same file system, so the
+        new generation links them), removed once the update is saved or has failed."""
+        folder = Path(self.path).absolute()
+        spill = folder.parent / f".{folder.name}-spill.{os.getpid()}"
+        shutil.rmtree(spill, ignore_errors=True)
+        try:
+            yield spill
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
+
+    def save(self, index: RecitationIndex) -> Path:
         """Writes the index and swaps it in at once; generations older than the new one are removed, so text that
         left the pool (withdrawn, erased, terms ended) leaves the disk with this update, not the next one."""
-        return index.save(self.path, sources, keep_previous=False)
+        return index.save(self.path, keep_previous=False)
 
     def current(self) -> RecitationIndex | None:
         """The index in force, to update; None when there is none, or one of an earlier format (rebuilt whole)."""

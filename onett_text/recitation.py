@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import polars as pl
@@ -42,6 +42,7 @@ MAX_HITS = 1 << 20  # fingerprint hits one query extends: ~0.2 s of work; past i
 BLOCK_CELLS = 1 << 20  # token comparisons per step of the run extension (bounds its memory)
 FORMAT = 2  # 2: segments
 MERGE_FANOUT = 4  # segments of one size merged into one
+SEGMENT_TOKENS = 1 << 26  # at most this many tokens per segment (256 MiB of ids): bounds the memory of an update
 MANIFEST = "manifest.json"
 SOURCES = "sources.json"  # text id -> entry, as given by a caller
 SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it): what the platform writes
@@ -202,7 +203,7 @@ class Segment:
             lengths.append(np.diff(starts)[kept])
             text_ids.append(segment.text_ids[kept])
             base += len(kept)
-        if not parts:
+        if base == 0:
             return cls.build([])
         joined = np.concatenate(hashes)
         order = np.argsort(joined, kind="stable")  # ties stay in text order, as `build` leaves them
@@ -335,21 +336,30 @@ class RecitationIndex:
 
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
-              sources: Mapping[int, dict] | pl.DataFrame | None = None) -> "RecitationIndex":
-        """An index of `(text_id, token ids)` pairs, the ids from `encoding`, in one segment. `sources`: text id ->
-        entry, or rows of text_id, content_hash and DOCUMENT_FIELDS (one per document holding the text)."""
-        return cls([Segment.build(texts)], encoding, sources)
+              sources: Mapping[int, dict] | pl.DataFrame | None = None,
+              spill: Path | None = None) -> "RecitationIndex":
+        """An index of `(text_id, token ids)` pairs, the ids from `encoding` (segments of at most SEGMENT_TOKENS,
+        spilled as in `updated`). `sources`: text id -> entry, or rows of text_id, content_hash and DOCUMENT_FIELDS
+        (one per document holding the text); a function giving them, called once `texts` is read."""
+        segments = _merge_tiers(_segments(texts, spill), spill)
+        return cls(segments, encoding, sources() if callable(sources) else sources)
 
     def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: set[int],
-                sources: Mapping[int, dict] | pl.DataFrame) -> "RecitationIndex":
-        """This index without the texts `removed` (their segments rewritten without them) and with `added` (a new
-        segment), merged down to a few segments per size: the next generation to save."""
+                sources: Mapping[int, dict] | pl.DataFrame | Callable[[], Mapping[int, dict] | pl.DataFrame],
+                spill: Path | None = None) -> "RecitationIndex":
+        """This index without the texts `removed` (their segments rewritten without them) and with `added` (new
+        segments of at most SEGMENT_TOKENS, `added` read as they fill), merged down to a few segments per size:
+        the next generation to save. With `spill`, every segment made is written there at once and memory-mapped
+        back, so an update of any size holds about one segment in memory; `sources` may be a function, called
+        once `added` is read."""
+        drop = np.fromiter(removed, np.int64, len(removed))
         kept: list[Segment] = []
         for segment in self.segments:
-            keep = ~np.isin(segment.text_ids, np.fromiter(removed, np.int64, len(removed)))
-            kept.append(segment if keep.all() else Segment.merge([(segment, keep)]))
-        kept.append(Segment.build(added))
-        return RecitationIndex(_merge_tiers([s for s in kept if s.text_count]), self.encoding, sources)
+            keep = ~np.isin(segment.text_ids, drop)
+            kept.append(segment if keep.all() else _spilled(Segment.merge([(segment, keep)]), spill))
+        kept += _segments(added, spill)
+        found = sources() if callable(sources) else sources
+        return RecitationIndex(_merge_tiers([s for s in kept if s.text_count], spill), self.encoding, found)
 
     # ---- sizes --------------------------------------------------------------------------------------------
     @property
@@ -399,15 +409,17 @@ class RecitationIndex:
         raw = json.loads(path.read_text()) if path.exists() else {}
         return {int(k): v for k, v in raw.items()}
 
-    def content_hashes(self) -> dict[str, int]:
-        """content hash -> text id of every text the sources name (an update's starting point), read without
+    def content_hashes(self) -> pl.DataFrame:
+        """content_hash, text_id of every text the sources name (an update's starting point), read without
         gathering the documents."""
         rows = self._rows
         if rows is None and self._sources is None and self.folder is not None and (self.folder / SOURCE_ROWS).exists():
             rows = pl.read_parquet(self.folder / SOURCE_ROWS, columns=["text_id", "content_hash"])
-        if rows is not None:
-            return dict(rows.select("content_hash", "text_id").unique("content_hash").iter_rows())
-        return {e["content_hash"]: text_id for text_id, e in self.sources.items() if "content_hash" in e}
+        if rows is None:
+            rows = pl.DataFrame([(e["content_hash"], text_id) for text_id, e in self.sources.items()
+                                 if "content_hash" in e], schema=["content_hash", "text_id"], orient="row")
+        return (rows.select(pl.col("content_hash").cast(pl.String), pl.col("text_id").cast(pl.Int64))
+                .unique("content_hash", keep="first", maintain_order=True))
 
     def source(self, text_id: int) -> dict | None:
         return self.sources.get(int(text_id))
@@ -509,20 +521,61 @@ class RecitationIndex:
         return Scan(matches, complete)
 
 
-def _merge_tiers(segments: list[Segment]) -> list[Segment]:
+def _segments(texts: Iterable[tuple[int, np.ndarray]], spill: Path | None) -> list[Segment]:
+    """Segments of at most SEGMENT_TOKENS tokens (one text over it is a segment of its own), each spilled as soon
+    as it is full."""
+    made: list[Segment] = []
+    batch: list[tuple[int, np.ndarray]] = []
+    tokens = 0
+    for text_id, ids in texts:
+        if batch and tokens + len(ids) > SEGMENT_TOKENS:
+            made.append(_spilled(Segment.build(batch), spill))
+            batch, tokens = [], 0
+        batch.append((text_id, ids))
+        tokens += len(ids)
+    if batch:
+        made.append(_spilled(Segment.build(batch), spill))
+    return made
+
+
+def _spilled(segment: Segment, spill: Path | None) -> Segment:
+    """The segment written under `spill` and memory-mapped back (its memory is freed; `save` links the files), or
+    as it is without `spill`."""
+    if spill is None or segment.text_count == 0:
+        return segment
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="segment-", dir=spill))
+    folder.rmdir()
+    segment.write(folder)
+    return Segment.open(folder)
+
+
+def _tier(tokens: int) -> int:
+    """t with MERGE_FANOUT**t <= tokens < MERGE_FANOUT**(t + 1) (0 below MERGE_FANOUT)."""
+    tier = 0
+    while tokens >= MERGE_FANOUT ** (tier + 1):
+        tier += 1
+    return tier
+
+
+def _merge_tiers(segments: list[Segment], spill: Path | None = None) -> list[Segment]:
     """Segments of about the same size (the same power of MERGE_FANOUT of tokens) merged into one whenever there
     are MERGE_FANOUT of them, oldest first, until no size has that many: a few segments per size, so a query looks
-    in O(log pool) segments and each token is merged O(log pool) times."""
+    in O(log pool) segments and each token is merged O(log pool) times. A merge never makes a segment over
+    SEGMENT_TOKENS: past that, segments stay as they are (a pool that large is sharded, docs/recitation.md)."""
+    largest_tier = _tier(SEGMENT_TOKENS) - 2  # MERGE_FANOUT segments of it stay under the cap
     while True:
         tiers: dict[int, list[int]] = {}
         for n, segment in enumerate(segments):
-            tiers.setdefault(int(np.log(max(segment.token_count, 1)) / np.log(MERGE_FANOUT)), []).append(n)
+            tier = _tier(segment.token_count)
+            if tier <= largest_tier:
+                tiers.setdefault(tier, []).append(n)
         full = next((members for _, members in sorted(tiers.items()) if len(members) >= MERGE_FANOUT), None)
         if full is None:
             return segments
         merged = Segment.merge([(segments[n], np.ones(segments[n].text_count, dtype=bool)) for n in full])
         segments = [s for n, s in enumerate(segments) if n not in full[1:]]
-        segments[full[0]] = merged
+        segments[full[0]] = _spilled(merged, spill)
 
 
 def check(text: str, encoding: str, index: RecitationIndex, min_tokens: int = DEFAULT_MIN_TOKENS) -> Verdict:

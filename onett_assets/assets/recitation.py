@@ -47,54 +47,57 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         current = recitation_store.current()
         if current is not None and current.encoding != tokenizer.encoding:
             current = None  # ids of another encoding: rebuilt whole
-        known = current.content_hashes() if current is not None else {}
-        wanted = set(held["content_hash"].to_list())
-        text_ids = {h: text_id for h, text_id in known.items() if h in wanted}
-        removed = {text_id for h, text_id in known.items() if h not in wanted}
-        next_id = max(known.values(), default=0) + 1
-        texts: list[tuple[int, np.ndarray]] = []
-        recoded, missing = 0, []
-        new = held.filter(~pl.col("content_hash").is_in(list(text_ids)))
-        for (contributor_id, period), group in new.group_by(["contributor_id", "period"], maintain_order=True):
-            todo = set(group["content_hash"].to_list()) - set(text_ids)
-            try:
-                found = _token_ids(document_store, contributor_id, period, todo)
-                # parts written before token ids were kept: the text is tokenized here instead
-                for content_hash, ids in _encoded(document_store, contributor_id, period,
-                                                  todo - set(found), tokenizer.encoding).items():
-                    found[content_hash] = ids
-                    recoded += 1
-            except MissingStage:
-                missing.append(f"{contributor_id} {period:%Y-%m}")
-                continue
-            for content_hash, ids in found.items():
-                if content_hash not in text_ids:
-                    text_ids[content_hash] = next_id
-                    texts.append((next_id, ids))
+        plan = recitation.plan_update(held, current.content_hashes() if current is not None else None)
+        assigned: dict[str, int] = {}  # text ids of the texts new to the guard
+        counts = {"recoded": 0}
+        missing: list[str] = []
+
+        def added():
+            """(text id, token ids) of each text new to the guard, read submission by submission."""
+            next_id = plan.next_id
+            for (contributor_id, period), group in plan.new.group_by(["contributor_id", "period"],
+                                                                      maintain_order=True):
+                todo = set(group["content_hash"].to_list()) - assigned.keys()
+                try:
+                    found = _token_ids(document_store, contributor_id, period, todo)
+                    # parts written before token ids were kept: the text is tokenized here instead
+                    recoded = _encoded(document_store, contributor_id, period, todo - set(found), tokenizer.encoding)
+                except MissingStage:
+                    missing.append(f"{contributor_id} {period:%Y-%m}")
+                    continue
+                counts["recoded"] += len(recoded)
+                for content_hash, ids in {**found, **recoded}.items():
+                    assigned[content_hash] = next_id
+                    yield next_id, ids
                     next_id += 1
-        sources = recitation.sources(held, text_ids)
-        read = time.perf_counter()
-        if current is None:
-            index = RecitationIndex.build(texts, tokenizer.encoding, sources)
-        else:
-            index = current.updated(texts, removed, sources)
-        built = time.perf_counter()
-        recitation_store.save(index, sources)
+
+        def sources():
+            new_ids = pl.DataFrame({"content_hash": list(assigned), "text_id": list(assigned.values())},
+                                   schema={"content_hash": pl.String, "text_id": pl.Int64})
+            return recitation.sources(held, pl.concat([plan.kept, new_ids]))
+
+        with recitation_store.spill() as spill:
+            if current is None:
+                index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
+            else:
+                index = current.updated(added(), plan.removed, sources, spill=spill)
+            built = time.perf_counter()
+            recitation_store.save(index)
+        saved = time.perf_counter()
         return MaterializeResult(metadata={
             "texts": index.text_count,
             "documents": held.height,
             "tokens": index.token_count,
-            "texts added": len(texts),
-            "texts removed": len(removed),
+            "texts added": len(assigned),
+            "texts removed": len(plan.removed),
             "segments": len(index.segments),
             "how": "built whole" if current is None else "updated",
             "fingerprints": index.fingerprint_count,
             "bytes per token": round(index.bytes_per_token, 3),
             "MB": round(index.nbytes / 2**20, 1),
-            "texts tokenized again (parts from before token ids were kept)": recoded,
+            "texts tokenized again (parts from before token ids were kept)": counts["recoded"],
             "submissions without parts (not indexed)": bullets(missing),
-            "seconds": {"read": round(read - started, 2), "build": round(built - read, 2),
-                        "save": round(time.perf_counter() - built, 2)},
+            "seconds": {"update": round(built - started, 2), "save": round(saved - built, 2)},
         })
 
     @asset(group_name=GROUP, partitions_def=days, deps=[recitation_index], kinds={"duckdb"}, pool="duckdb")

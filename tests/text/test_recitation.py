@@ -324,3 +324,44 @@ def test_an_updated_index_answers_as_one_built_whole(tmp_path):
     one_more.save(folder, keep_previous=False)
     after = [f.stat().st_ino for f in folder.resolve().glob("segment-*/tokens.npy")]
     assert len(set(before.values()) & set(after)) >= len(before) - 1
+    # every text leaving: nothing left to find, nothing left on disk
+    empty = RecitationIndex.load(folder).updated([], set(held) | {999}, {})
+    empty.save(folder, keep_previous=False)
+    assert RecitationIndex.load(folder).text_count == 0 and not any(_all_runs(RecitationIndex.load(folder), outputs))
+    assert sum(f.stat().st_size for f in folder.resolve().glob("segment-*/tokens.npy")) < 1024
+
+
+def test_segments_stay_under_their_cap_and_spill_to_disk(tmp_path, monkeypatch):
+    """An update much larger than a segment is cut into segments of at most SEGMENT_TOKENS, each written to the
+    spill folder as it fills and read back memory-mapped; merges never exceed the cap; the saved index links the
+    spilled files and answers as one built whole once the spill folder is gone."""
+    import shutil
+
+    import onett_text.recitation as recitation
+
+    monkeypatch.setattr(recitation, "SEGMENT_TOKENS", 1 << 14)  # 16,384 tokens: the texts below make dozens
+    docs = texts("ko_court_precedents", "precedents.jsonl.gz", limit=200)
+    ids = {n + 1: encode(t, ENC) for n, t in enumerate(docs)}
+    spill, folder = tmp_path / "spill", tmp_path / "guard"
+    first = dict(list(ids.items())[:50])
+    RecitationIndex.build(first.items(), ENC, {}, spill=spill).save(folder, keep_previous=False)
+    shutil.rmtree(spill)
+    index = RecitationIndex.load(folder).updated(((i, x) for i, x in ids.items() if i > 50), {3, 7}, {},
+                                                 spill=spill)
+    assert all(isinstance(s.tokens, np.memmap) or s.folder is not None for s in index.segments)
+    index.save(folder, keep_previous=False)
+    shutil.rmtree(spill)
+    loaded = RecitationIndex.load(folder)
+    cap = recitation.SEGMENT_TOKENS
+    assert len(loaded.segments) > 8
+    assert all(s.token_count <= cap or s.text_count == 1 for s in loaded.segments)
+    held = {i: x for i, x in ids.items() if i not in (3, 7)}
+    whole = RecitationIndex.build(sorted(held.items()), ENC)
+    rng = np.random.default_rng(2)
+    outputs = []
+    for text_id in rng.choice(list(ids), 30):
+        x = ids[int(text_id)]
+        start = int(rng.integers(0, max(len(x) - 120, 1)))
+        outputs.append(x[start:start + 120])
+    assert _all_runs(loaded, outputs) == _all_runs(whole, outputs)
+    assert sorted(loaded.text_ids.tolist()) == sorted(held)
