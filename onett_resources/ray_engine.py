@@ -1,10 +1,8 @@
 """Preprocessing jobs as tasks of a Ray cluster (`ONETT_RAY_ADDRESS`), instead of the local worker processes.
 
-Ray, not Spark: the jobs are Python already (polars, numpy, the tokenizer's Rust), Ray runs them as they are in worker
-processes with no JVM and no serialization of the documents (a job names its input and output parts on the shared
-storage, only its stats come back), and it retries a job whose node died. The process that connects must run on a
-node of the cluster (on another machine: `ray start --address=HEAD:PORT --num-cpus=0` there first), and every node
-needs the same onett installed and the same storage paths mounted.
+A job names its input and output parts on the shared storage and only its stats come back, so no document passes
+through Ray; a job whose node died runs again. The process that connects must run on a node of the cluster, and every
+node needs the same onett installed and the same storage paths (why Ray, and how to run it: docs/scaling-out.md).
 
 Kept free of Dagster; `ray` is imported only when a cluster is configured (the `ray` extra)."""
 
