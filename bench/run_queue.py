@@ -116,8 +116,8 @@ DEFAULT_VARIANTS = "A,B2,B3,B2w1,B3w1,C"
 # compared through the content hash. Timestamps of when something was computed are left out.
 SPECIAL = {
     "minhash_texts": "SELECT content_hash, signature FROM {db}.minhash_texts",
-    "minhash_buckets": "SELECT t.content_hash, b.bucket FROM {db}.minhash_buckets b "
-                       "JOIN {db}.minhash_texts t USING (text_id)",
+    # the bucket shards' rows, not the names of their files (which follow the order submissions were indexed in)
+    "near_index_files": "SELECT t.content_hash, b.bucket FROM {db}_buckets b JOIN {db}.minhash_texts t USING (text_id)",
     "reference_state": "SELECT * EXCLUDE (updated_at) FROM {db}.reference_state",
     "payout_periods": "SELECT * EXCLUDE (closed_at) FROM {db}.payout_periods",
     "payout_adjustments": "SELECT * EXCLUDE (recorded_at) FROM {db}.payout_adjustments",
@@ -448,10 +448,17 @@ def compare_warehouses(reference: Path, other: Path, scratch: Path) -> dict:
     """Per table: rows in each, rows only in one of them (as multisets)."""
     import duckdb
 
+    from onett_domain.credit.bucket_index import folder_of
+
     conn = duckdb.connect()
     conn.execute(f"SET memory_limit = '2GB'; SET temp_directory = '{scratch}'; SET threads = 2")
     conn.execute(f"ATTACH '{reference}' AS ref (READ_ONLY)")
     conn.execute(f"ATTACH '{other}' AS other (READ_ONLY)")
+    for db, path in (("ref", reference), ("other", other)):
+        files = [str(folder_of(path) / f) for (f,) in conn.execute(f"SELECT file FROM {db}.near_index_files").fetchall()]
+        conn.execute(f"CREATE TEMP VIEW {db}_buckets AS " + (
+            f"SELECT bucket, text_id FROM read_parquet({files})" if files
+            else "SELECT NULL::BIGINT AS bucket, NULL::BIGINT AS text_id WHERE FALSE"))
     tables = [t for (t,) in conn.sql("SELECT table_name FROM duckdb_tables() WHERE database_name = 'ref' "
                                      "ORDER BY table_name").fetchall()]
     out = {}

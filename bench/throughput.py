@@ -216,7 +216,9 @@ import duckdb, json, sys
 conn = duckdb.connect(sys.argv[1], read_only=True)
 tokens, accepted = conn.execute("SELECT sum(tokens), sum(tokens) FILTER (WHERE status = 'accepted') FROM documents").fetchone()
 rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-        for t in ("documents", "minhash_texts", "minhash_buckets", "near_pairs", "passage_texts", "passages")}
+        for t in ("documents", "minhash_texts", "near_pairs", "passage_texts", "passages")}
+rows["bucket rows (shards)"] = int(conn.execute("SELECT coalesce(sum(rows), 0) FROM near_index_files").fetchone()[0])
+rows["bucket files"] = conn.execute("SELECT count(*) FROM near_index_files").fetchone()[0]
 print(json.dumps({"tokens": int(tokens or 0), "accepted_tokens": int(accepted or 0), "rows": rows}))
 """
     out = subprocess.run([sys.executable, "-c", code, str(home / "onett.duckdb")], capture_output=True, text=True,
@@ -228,6 +230,7 @@ print(json.dumps({"tokens": int(tokens or 0), "accepted_tokens": int(accepted or
 
     data = home / "data"
     sizes = {"warehouse (DuckDB file)": (home / "onett.duckdb").stat().st_size,
+             "near-duplicate bucket shards": du(home / "onett.near-index"),
              "raw_submission parts": du(data / "raw_submission"), "filtered parts": du(data / "filtered"),
              "upload archive (encrypted)": du(data / "uploads"),
              "recitation index": du((data / "recitation-index").resolve()) if (data / "recitation-index").exists()

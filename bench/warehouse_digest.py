@@ -41,6 +41,11 @@ def digest(warehouse: Path) -> dict[str, tuple[int, str]]:
         out = {}
         for table in TABLES:
             name = table if table in existing else RENAMED.get(table, table)
+            if table == "minhash_buckets" and name not in existing and "near_index_files" in existing:
+                # newer versions keep them in Parquet shards beside the warehouse
+                rows = conn.execute(f"SELECT bucket, text_id FROM {_bucket_files(conn, warehouse)} ORDER BY ALL")
+                out[table] = _digest(rows.fetchall())
+                continue
             if name not in existing:
                 out[table] = (0, "missing")
                 continue
@@ -48,15 +53,25 @@ def digest(warehouse: Path) -> dict[str, tuple[int, str]]:
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [name]).fetchall()
                 if c not in RUN_TIME_COLUMNS and not (table == "payout_adjustments" and c == "reason")]
-            rows = conn.execute(f"SELECT {', '.join(columns)} FROM {name} ORDER BY ALL").fetchall()
-            sha = hashlib.sha256()
-            for row in rows:
-                sha.update(repr(row).encode())
-                sha.update(b"\n")
-            out[table] = (len(rows), sha.hexdigest()[:16])
+            out[table] = _digest(conn.execute(f"SELECT {', '.join(columns)} FROM {name} ORDER BY ALL").fetchall())
         return out
     finally:
         conn.close()
+
+
+def _digest(rows: list[tuple]) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    for row in rows:
+        sha.update(repr(row).encode())
+        sha.update(b"\n")
+    return len(rows), sha.hexdigest()[:16]
+
+
+def _bucket_files(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
+    """The near-duplicate buckets of a warehouse that keeps them in Parquet shards beside it, as a FROM clause."""
+    folder = warehouse.with_suffix(".near-index")
+    files = [str(folder / f) for (f,) in conn.execute("SELECT file FROM near_index_files").fetchall()]
+    return f"read_parquet({files})" if files else "(SELECT NULL::BIGINT AS bucket, NULL::BIGINT AS text_id WHERE FALSE)"
 
 
 def run_demo(onett: Path, home: Path, inputs: Path | None = None) -> Path:

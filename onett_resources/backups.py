@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 import duckdb
 import yaml
 
+from onett_domain.credit import bucket_index
 from onett_domain.terms import SIDECAR_SUFFIX
 from onett_resources.durable import file_sha256, fsync
 from onett_resources.warehouse import STORAGE_SETTINGS, Warehouse
@@ -130,7 +131,8 @@ def snapshot_sqlite(source: Path, target: Path) -> None:
 def snapshot_warehouse(warehouse: Warehouse, target_dir: Path, say: Progress) -> list[Path]:
     """The warehouse copied while this process holds its single writer connection, right after a CHECKPOINT: no run
     can write while the file is read, and the file alone holds every committed transaction. A run writing at the
-    time is waited for."""
+    time is waited for. The near-duplicate index's bucket files it names are copied under the same hold (into
+    `<name>.near-index/`, as beside the warehouse)."""
     source = Path(warehouse.database)
     deadline, waited = time.monotonic() + WRITER_WAIT_SECONDS, False
     while True:
@@ -153,6 +155,12 @@ def snapshot_warehouse(warehouse: Warehouse, target_dir: Path, say: Progress) ->
             if wal.exists() and wal.stat().st_size:  # empty after a checkpoint; kept if not, it is replayed
                 copied.append(target_dir / wal.name)
                 _copy_bytes(wal, copied[-1])
+            index = bucket_index.folder_of(source)
+            for relative in conn.execute("SELECT file FROM near_index_files ORDER BY file").fetchall():
+                copied.append(target_dir / index.name / relative[0])
+                for folder in reversed([p for p in copied[-1].parents if inside(p, target_dir) and not p.exists()]):
+                    folder.mkdir(mode=0o700)
+                _copy_bytes(index / relative[0], copied[-1])
             return copied
         finally:
             conn.close()
@@ -224,8 +232,9 @@ def take_backup(parts: list[Part], keys: list[Part], warehouse: Warehouse, root:
             if not part.path.exists():
                 included[part.name] = {"included": False, "why": f"{part.path} does not exist"}
                 continue
-            for written in snapshot_warehouse(warehouse, writer.folder(part.name), say):
-                writer.record(part.name, written.name, written, None)
+            folder = writer.folder(part.name)
+            for written in snapshot_warehouse(warehouse, folder, say):
+                writer.record(part.name, written.relative_to(folder).as_posix(), written, None)
         elif part.kind == "sqlite":
             if not part.path.exists():
                 included[part.name] = {"included": False, "why": f"{part.path} does not exist"}
@@ -411,6 +420,8 @@ def clear(part: Part, skip: set[Path]) -> None:
         sidecars = (".wal",) if part.kind == "duckdb" else SQLITE_SIDECARS if part.kind == "sqlite" else ()
         for path in [part.path] + [part.path.with_name(part.path.name + s) for s in sidecars]:
             path.unlink(missing_ok=True)
+        if part.kind == "duckdb":
+            shutil.rmtree(bucket_index.folder_of(part.path), ignore_errors=True)
         return
     if part.kind == "folder":
         if part.path.is_dir() and not any(inside(s, part.path) and s != part.path for s in skip):
@@ -437,6 +448,9 @@ def restore_target(part: Part, manifest_part: dict, relative: str) -> Path:
     warehouse's write-ahead log beside it)."""
     if part.kind in ("duckdb", "sqlite", "key"):
         source_name = Path(manifest_part.get("source", part.path)).name
+        index = bucket_index.folder_of(Path(source_name)).name
+        if part.kind == "duckdb" and relative.startswith(index + "/"):
+            return bucket_index.folder_of(part.path) / relative[len(index) + 1:]
         suffix = relative[len(source_name):] if relative.startswith(source_name) else ""
         return part.path.with_name(part.path.name + suffix)
     return part.path / relative

@@ -87,7 +87,7 @@ class RayJobs:
             except ray.exceptions.RayTaskError as exc:  # the job itself raised: its own error, as in-process
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:
-                raise EngineFailure(f"a preprocessing job was lost on the Ray cluster at {self.address} after "
+                raise EngineFailure(f"a job was lost on the Ray cluster at {self.address} after "
                                     f"{RETRIES} retries: {exc}") from None
             self.nodes[node] += 1
             return result

@@ -147,16 +147,20 @@ CREATE TABLE IF NOT EXISTS pii_masks (
 
 -- The persistent near-duplicate index: per distinct text (uploads and reference alike) a text id, its MinHash
 -- signature and its LSH band buckets; and the near-duplicate pairs found through them (both directions). Every
--- submission scans the buckets, so a bucket row is two integers: the band number is mixed into the key, and the
+-- submission reads the buckets, so a bucket row is two integers: the band number is mixed into the key, and the
 -- text is its id, not its 32-character hash.
 CREATE TABLE IF NOT EXISTS minhash_texts (
     text_id        BIGINT NOT NULL,     -- 1, 2, 3... in the order texts were indexed
     content_hash   VARCHAR NOT NULL,    -- one row per content hash
     signature      UINTEGER[256] NOT NULL
 );
-CREATE TABLE IF NOT EXISTS minhash_buckets (
-    bucket         BIGINT NOT NULL,     -- band key: hashes the band number and its 4 signature values
-    text_id        BIGINT NOT NULL
+-- The band buckets (bucket, text_id) are Parquet files beside the warehouse, in shards by bucket
+-- (onett_domain/credit/bucket_index.py); a file is part of the index once a committed row here names it.
+CREATE TABLE IF NOT EXISTS near_index_files (
+    shard          INTEGER NOT NULL,    -- bucket & 15
+    file           VARCHAR NOT NULL,    -- relative to <warehouse>.near-index/
+    rows           BIGINT NOT NULL,
+    generation     BIGINT NOT NULL      -- 1, 2, 3... per write: names files the same way on every platform
 );
 -- The passage index: per distinct text (uploads and reference alike) a text id and its passage count, and per text
 -- each distinct passage key (BLAKE2b-64 of the passage's letters and digits, onett_text/passages.py) with the

@@ -10,6 +10,7 @@ import duckdb
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
+from onett_domain.credit import bucket_index
 from onett_domain.credit.near_index import signatures_from_blobs
 from onett_resources.durable import make_private
 
@@ -77,6 +78,9 @@ def prepare(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(MIGRATIONS)
     conn.execute(SCHEMA)
     upgrade_index(conn)
+    with transaction(conn):
+        bucket_index.ensure(conn)  # bucket shards of a warehouse from before them, or restored without them
+    bucket_index.sweep(conn)
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -119,9 +123,7 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
                 conn.execute("INSERT INTO minhash_texts SELECT text_id, content_hash, signature FROM _upgrade_batch")
                 conn.unregister("_upgrade_batch")
             conn.execute("DROP TABLE _upgrade")
-        if "minhash_bands" in old:
-            conn.execute("""INSERT INTO minhash_buckets SELECT b.bucket, t.text_id
-                            FROM minhash_bands b JOIN minhash_texts t USING (content_hash)""")
+        # the band rows are not copied: the bucket shards are rebuilt from the signatures (bucket_index.ensure)
         conn.execute("DROP TABLE IF EXISTS minhash_bands; DROP TABLE IF EXISTS minhash_signatures")
 
 

@@ -79,8 +79,12 @@ class Testbed:
         return out
 
     def query(self, sql: str, params=None) -> list[tuple]:
+        """Rows of `sql` on the warehouse, where `near_index_buckets` names the bucket shards' rows."""
+        from onett_domain.credit import bucket_index
+
         conn = duckdb.connect(str(self.warehouse), read_only=True)
         try:
+            conn.execute(f"CREATE TEMP VIEW near_index_buckets AS {bucket_index.rows(conn).sql_query()}")
             return conn.execute(sql, params or []).fetchall()
         finally:
             conn.close()

@@ -115,7 +115,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[filtered, "reference_corpus"],
            kinds={"duckdb"}, pool="duckdb")
     def deduped(context: AssetExecutionContext, warehouse: Warehouse, document_store: DocumentStore,
-                policy: ResourceParam[Policy]) -> MaterializeResult:
+                workers: Workers, policy: ResourceParam[Policy]) -> MaterializeResult:
         """Which of the month's documents earn credit: not a copy or near copy of the reference corpus, and the
         earliest submission of its text, exact or near, across every contributor and month (ties: contributor id,
         file name, position).
@@ -131,10 +131,12 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         passages = [str(p) for p in document_store.parts("filtered", contributor_id, period, "passages")]
         # DuckDB reads them without checking their pages: a damaged one stops here
         verify_parts(documents + index + passages)
+        cluster = workers.connect()  # with an engine, the near-duplicate candidate search runs on it shard by shard
         started = time.perf_counter()
         with warehouse.connection() as conn, transaction(conn):
             connected = time.perf_counter()
-            outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz, passages)
+            outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz, passages,
+                                    cluster.map if cluster else None)
             decided = time.perf_counter()
         seconds = {"connect": round(connected - started, 3), **outcome.seconds,
                    "commit": round(time.perf_counter() - decided, 3)}
@@ -154,6 +156,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "tokens accepted": outcome.tokens("accepted"),
             "other partitions re-credited": bullets([f"{c} {p:%Y-%m}" for c, p in outcome.others_moved]),
             "seconds by step": MetadataValue.json(seconds),
+            "engine": workers.engine() if cluster else "in this process",
+            **({"jobs by engine node": MetadataValue.json(dict(sorted(cluster.nodes.items())))} if cluster else {}),
         })
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[deduped], kinds={"duckdb"}, pool="duckdb")

@@ -70,10 +70,12 @@ def _step(name: str) -> str:
 
 
 def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, documents: list[str],
-           index: list[str], tz: ZoneInfo, passages: list[str] = ()) -> Outcome:
+           index: list[str], tz: ZoneInfo, passages: list[str] = (), run: near_index.Runner | None = None) -> Outcome:
     """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
-    their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the terms of their uploads
-    (expiry instants in the platform time zone `tz`), and re-decide every other document whose credit this moves."""
+    their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the
+    terms of their uploads (expiry instants in the platform time zone `tz`), and re-decide every other document
+    whose credit this moves. The near-duplicate candidate search runs shard by shard on `run` (an engine's map; in
+    this process by default)."""
     submission = {"contributor": contributor_id, "period": period}
     outcome, clock = Outcome(), _Clock()
     with Scratch(conn) as scratch:
@@ -94,7 +96,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         clock.lap("near index")
         outcome.passage_texts = passage_index.add_passages(conn, list(passages))
         clock.lap("passage index")
-        outcome.near_pairs = near_index.find_near_pairs(conn, "_competing")
+        outcome.near_pairs = near_index.find_near_pairs(conn, "_competing", run)
         clock.lap("near pairs")
         # Text equal or near to the reference corpus earns nothing.
         scratch.table("_reference_hits", _step("reference_hits"))

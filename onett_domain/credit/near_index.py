@@ -1,8 +1,9 @@
-"""The persistent near-duplicate index in the warehouse: per distinct text (uploads and reference alike) a text
-id, its MinHash signature and its LSH band buckets, so a new submission is compared with everything before it by an
-equality join on the bucket, without reprocessing the pool.
+"""The persistent near-duplicate index: per distinct text (uploads and reference alike) a text id and its MinHash
+signature in the warehouse, and its LSH band buckets in Parquet shards beside it (bucket_index), so a new
+submission is compared with everything before it by an equality join on the bucket, shard by shard on any engine,
+without reprocessing the pool.
 
-Laid out for the two costs that grow with the pool: every submission scans the bucket rows (two integers each: the
+Laid out for the two costs that grow with the pool: every submission reads the bucket rows (two integers each: the
 band number is mixed into the bucket key, and the text is named by its id, not its 32-character hash), and every
 indexed text inserts a signature (stored as UINTEGER[256], which DuckDB inserts many times faster than a blob)."""
 
@@ -17,11 +18,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from onett_domain.credit import bucket_index
 from onett_domain.sql import Scratch, execute, load
 from onett_text import minhash
 from onett_text.pipeline import index_frame
 
 SQL = Path(__file__).with_name("sql")
+Runner = bucket_index.Runner
 # Candidate pairs verified at once: two 1 KiB signatures each; larger batches raise the peak memory, not the speed.
 VERIFY_BATCH = 8_192
 PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("similarity", pa.float64())])
@@ -80,23 +83,31 @@ def _add_blob_parts(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -
 def _add(conn: duckdb.DuckDBPyConnection) -> int:
     """`_index_in`: content_hash, signature, bands and a unique `row_key`. Streams its new texts into the index, so a
     large upload's signatures are never all held at once."""
+    bucket_index.ensure(conn)
     with Scratch(conn) as scratch:
         scratch.table("_index_new", load(SQL, "new_index_texts"))
         execute(conn, load(SQL, "index_new_texts"))
+        bucket_index.append(conn, "SELECT unnest(s.bands) AS bucket, n.text_id FROM _index_in s JOIN _index_new n "
+                                  "ON n.content_hash = s.content_hash AND n.row_key = s.row_key")
         (added,), = conn.execute("SELECT count(*) FROM _index_new").fetchall()
     return added
 
 
-def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str) -> int:
+def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner | None = None) -> int:
     """Finds and stores (both ways) every indexed text near one of the texts in table `queries` (column
-    content_hash); returns the pairs found. Candidates come from an equality join on the LSH bands and are verified
-    in batches as DuckDB streams them, with their signatures: memory stays bounded however many candidates a large
-    upload brings."""
+    content_hash); returns the pairs found. Candidates come from an equality join on the LSH bands, one job per
+    bucket shard on `run` (in this process by default), and are verified in batches as DuckDB streams them, with
+    their signatures: memory stays bounded however many candidates a large upload brings."""
     with Scratch(conn) as scratch:
         scratch.table("_queries", f"SELECT DISTINCT content_hash FROM {queries}")
         execute(conn, load(SQL, "forget_near_pairs"))
         scratch.table("_query_ids", "SELECT text_id FROM minhash_texts SEMI JOIN _queries USING (content_hash)")
-        scratch.table("_candidates", load(SQL, "near_candidates"))
+        shared = bucket_index.folder(conn)  # the jobs' files on the index's storage, which every engine node sees
+        shared.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".candidates-", dir=shared) as work:
+            found_in = bucket_index.candidates(conn, "_query_ids", Path(work), run)
+            scratch.table("_candidates", f"SELECT DISTINCT a, b FROM read_parquet({_sql_list(found_in)})"
+                          if found_in else "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE")
         reader = conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH)
         # Pairs go to a Parquet file as they are verified (an upload of many near copies of one another finds tens
         # of millions), and into near_pairs once the stream is done: no other statement may run meanwhile.

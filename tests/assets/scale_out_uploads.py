@@ -16,7 +16,7 @@ TABLES = {
     "pii_masks": "SELECT * FROM pii_masks",
     # text ids follow the order partitions were indexed in, which differs: compared through the content hash
     "minhash_texts": "SELECT content_hash, signature FROM minhash_texts",
-    "minhash_buckets": "SELECT t.content_hash, b.bucket FROM minhash_buckets b JOIN minhash_texts t USING (text_id)",
+    "near_index_buckets": "SELECT t.content_hash, b.bucket FROM near_index_buckets b JOIN minhash_texts t USING (text_id)",
     "near_pairs": "SELECT * FROM near_pairs",
     "passage_texts": "SELECT content_hash, passages FROM passage_texts",
     "passages": "SELECT t.content_hash, p.* EXCLUDE (text_id) FROM passages p JOIN passage_texts t USING (text_id)",

@@ -1,7 +1,8 @@
-"""Preprocessing on a real multi-node Ray cluster started here (a head node and two worker nodes, each its own
+"""Preprocessing on a real multi-node Ray cluster started here (a head node and three worker nodes, each its own
 raylet and worker processes), with Dagster's instance in a real PostgreSQL server, compared table by table with
-the embedded platform on the same uploads; a worker node killed while one of its jobs is writing; an engine that
-does not answer; two ingests of the same partitions racing across the nodes.
+the embedded platform on the same uploads; a worker node killed while one of its preprocessing jobs is writing,
+another while the near-duplicate candidate search runs its shard jobs; an engine that does not answer; two ingests
+of the same partitions racing across the nodes.
 
 Skips where Ray is not installed or cannot start, where no PostgreSQL server binaries are installed, or where the
 shared corpora are absent."""
@@ -30,13 +31,13 @@ JOB_CHARS = 64 << 10  # small jobs: the bulk upload becomes about twenty of them
 
 @pytest.fixture
 def cluster(monkeypatch):
-    """A head node with no CPU for jobs and two worker nodes of one CPU each."""
+    """A head node with no CPU for jobs and three worker nodes of one CPU each (two of them are lost in a test)."""
     from ray.cluster_utils import Cluster
 
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     try:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-        nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+        nodes = [cluster.add_node(num_cpus=1) for _ in range(3)]
         cluster.wait_for_nodes()
     except Exception as exc:  # noqa: BLE001  (whatever keeps Ray from starting here is the reason to skip)
         pytest.skip(f"a Ray cluster cannot start on this machine: {exc}")
@@ -75,7 +76,7 @@ class NodeKiller(threading.Thread):
         self.cluster, self.node, self.folder = cluster, node, folder
         self.raylet = node.all_processes["raylet"][0].process.pid
         self.killed_during: str | None = None
-        self.stop = threading.Event()
+        self.stop, self.done = threading.Event(), threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.02):
@@ -84,7 +85,28 @@ class NodeKiller(threading.Thread):
                 if _parent(pid) == self.raylet:
                     self.killed_during = partial.name
                     self.cluster.remove_node(self.node, allow_graceful=False)
+                    self.done.set()
                     return
+
+
+class DedupKiller(threading.Thread):
+    """After the first loss, kills the other worker node once the near-duplicate candidate search has shard jobs
+    running on the cluster (the first shard's pairs are written, the others are in flight)."""
+
+    def __init__(self, cluster, node, index_folder: Path, after: threading.Event):
+        super().__init__(daemon=True)
+        self.cluster, self.node, self.index_folder, self.after = cluster, node, index_folder, after
+        self.killed_during: str | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.005):
+            if not self.after.is_set():
+                continue
+            for found in self.index_folder.glob(".candidates-*/candidates-*"):
+                self.killed_during = found.name
+                self.cluster.remove_node(self.node, allow_graceful=False)
+                return
 
 
 def _parent(pid: int) -> int | None:
@@ -108,18 +130,23 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
     onett.ok("close", "2026-10")
     expected = snapshot(onett)
 
-    # The same uploads with Dagster's instance in PostgreSQL and every preprocessing job a task of the cluster; the
-    # first worker node is killed while one of its jobs writes.
+    # The same uploads with Dagster's instance in PostgreSQL, every preprocessing job and every shard of the
+    # candidate search a task of the cluster; a worker node is killed while one of its jobs writes, another while
+    # the candidate search runs.
     bed = _scaled_home(tmp_path, postgres, monkeypatch, head.address)
     _uploads(bed, texts, bulk)
     killer = NodeKiller(head, nodes[0], bed.home / "data" / "filtered" / "dana")
+    dedup_killer = DedupKiller(head, nodes[1], bed.home / "onett.near-index", killer.done)
     killer.start()
+    dedup_killer.start()
     try:
         out = bed.ok("ingest")
     finally:
-        killer.stop.set()
-        killer.join()
+        for thread in (killer, dedup_killer):
+            thread.stop.set()
+            thread.join()
     assert killer.killed_during, f"the node was never seen writing a part:\n{out}"
+    assert dedup_killer.killed_during, f"the candidate search was never seen running on the cluster:\n{out}"
     bed.ok("close", "2026-09")
     bed.ok("close", "2026-10")
 
@@ -136,9 +163,17 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
         for node, count in jobs.items():
             by_node[node] = by_node.get(node, 0) + count
     assert metadata["engine"].value.startswith("ray at ")
-    # Both worker nodes ran jobs (the lost one before it died), the head none; the lost job ran again.
-    assert set(by_node) == {n.node_id for n in nodes}, by_node
+    # Worker nodes ran jobs (the first lost one before it died), the head none; the lost job ran again.
+    assert nodes[0].node_id in by_node and set(by_node) <= {n.node_id for n in nodes}, by_node
     assert not list((bed.home / "data" / "filtered").rglob("*.partial")), "a lost job's torn part was published"
+    # The candidate search of every submission ran as shard jobs on the cluster's worker nodes, never the head.
+    searched = {}
+    for record in session.instance.fetch_materializations(AssetKey("deduped"), limit=100).records:
+        assert record.asset_materialization.metadata["engine"].value == f"ray at {head.address}"
+        for node, count in record.asset_materialization.metadata["jobs by engine node"].value.items():
+            searched[node] = searched.get(node, 0) + count
+    assert searched and head.head_node.node_id not in searched, searched
+    assert not list((bed.home / "onett.near-index").glob(".candidates-*")), "a search's work files were left"
 
     got = snapshot(bed)
     assert {s for (s,) in bed.query("SELECT DISTINCT status FROM documents")} >= {

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import distinct_texts
+from onett_domain.credit import bucket_index
 from onett_domain.credit.near_index import add_signatures, find_near_pairs, index_texts
 from onett_resources.warehouse import SCHEMA, upgrade_index
 from onett_text import minhash as near_dedup
@@ -70,7 +71,7 @@ def test_index_finds_the_edited_copies_the_same_way_in_one_go_or_upload_by_uploa
     ids, = whole.execute("SELECT count(DISTINCT text_id) = count(*) AND count(DISTINCT content_hash) = count(*) "
                          "FROM minhash_texts").fetchall()
     assert ids == (True,)
-    assert whole.execute("SELECT count(*) FROM minhash_buckets").fetchall() == [(len(set(hashes)) * near_dedup.BANDS,)]
+    assert bucket_index.rows(whole).count("*").fetchall() == [(len(set(hashes)) * near_dedup.BANDS,)]
 
 
 def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts):
@@ -113,10 +114,13 @@ def test_preprocessing_parts_of_earlier_versions_are_indexed_alike(texts, tmp_pa
     new, old = _warehouse(), _warehouse()
     assert add_signatures(new, [str(tmp_path / "new-0.parquet"), str(tmp_path / "new-1.parquet")]) == len(set(hashes))
     assert add_signatures(old, [str(tmp_path / "old-0.parquet")]) == len(set(hashes))
-    query = "SELECT t.content_hash, t.signature, list_sort(list(b.bucket)) FROM minhash_texts t JOIN minhash_buckets b USING (text_id) GROUP BY ALL ORDER BY 1"
-    assert new.execute(query).fetchall() == old.execute(query).fetchall()
-    assert np.array_equal(np.array([r[1] for r in new.execute(query).fetchall()], dtype=np.uint32),
-                          sigs[np.argsort(hashes)])
+    def indexed(conn):
+        bucket_index.rows(conn).create_view("_buckets")
+        return conn.execute("SELECT t.content_hash, t.signature, list_sort(list(b.bucket)) FROM minhash_texts t "
+                            "JOIN _buckets b USING (text_id) GROUP BY ALL ORDER BY 1").fetchall()
+
+    assert indexed(new) == indexed(old)
+    assert np.array_equal(np.array([r[1] for r in indexed(new)], dtype=np.uint32), sigs[np.argsort(hashes)])
 
 
 def test_warehouse_connections_never_merge_row_groups_at_checkpoints(tmp_path):

@@ -1,0 +1,149 @@
+"""The near-duplicate index's bucket shards on real text: the same candidates whatever engine runs the shard jobs
+and however the files were written, merged by size, rebuilt when files are lost, and left behind by nothing (a
+failed run, a merge, an erasure)."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from conftest import corpus
+from onett_domain.credit import bucket_index
+from onett_domain.credit.near_index import find_near_pairs, index_texts
+from onett_resources.warehouse import SCHEMA, transaction
+from onett_text import minhash
+from onett_text.hashing import content_hash
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """1,200 petitions (with the corpus's own reposts) and edited copies (one word in 25) of 60 long ones."""
+    docs = [d["text"] for d in corpus("ko_petitions", "petitions.jsonl.gz", limit=1200)]
+    rng = random.Random(11)
+    copies = []
+    for text in rng.sample([d for d in docs if len(d.split(" ")) >= 100], 60):
+        words = text.split(" ")
+        copies.append(" ".join("바뀐말" if i % 25 == 3 else w for i, w in enumerate(words)))
+    return docs + copies
+
+
+def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(str(path))
+    conn.execute(SCHEMA)
+    return conn
+
+
+def _index(conn: duckdb.DuckDBPyConnection, texts: list[str], pieces: int) -> list[str]:
+    hashes = content_hash(pl.Series(texts)).to_list()
+    step = -(-len(texts) // pieces)
+    for start in range(0, len(texts), step):
+        with transaction(conn):
+            index_texts(conn, hashes[start:start + step], texts[start:start + step])
+    return hashes
+
+
+def _pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str], run=None) -> set[tuple]:
+    conn.register("_all", pl.DataFrame({"content_hash": sorted(set(hashes))}).to_arrow())
+    with transaction(conn):
+        find_near_pairs(conn, "_all", run)
+    conn.unregister("_all")
+    return set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
+
+
+def _buckets(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(content hash, bucket) rows: text ids depend on the order texts were indexed in."""
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW _b AS {bucket_index.rows(conn).sql_query()}")
+    return conn.execute("SELECT t.content_hash, b.bucket FROM _b b JOIN minhash_texts t USING (text_id) "
+                        "ORDER BY ALL").fetchall()
+
+
+def _on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    return {str(p) for p in bucket_index.folder(conn).glob("shard=*/*.parquet")}
+
+
+def _pool_runner(fn, jobs):
+    """Shard jobs in other processes, as an engine's workers run them (they see only the files)."""
+    with ProcessPoolExecutor(2) as pool:
+        yield from pool.map(fn, *zip(*jobs)) if jobs else ()
+
+
+def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path):
+    one, many = _warehouse(tmp_path / "one.duckdb"), _warehouse(tmp_path / "many.duckdb")
+    hashes = _index(one, texts, 1)
+    _index(many, texts, 9)  # nine submissions: files merged by size along the way
+    assert _buckets(one) == _buckets(many)
+    assert len(_buckets(one)) == one.execute("SELECT count(*) FROM minhash_texts").fetchall()[0][0] * minhash.BANDS
+    shards = {s for (s,) in many.execute("SELECT DISTINCT shard FROM near_index_files").fetchall()}
+    assert shards == set(range(bucket_index.SHARDS))
+    for shard in range(bucket_index.SHARDS):
+        for path in bucket_index.files(many, shard):
+            keys = duckdb.sql(f"SELECT DISTINCT bucket & {bucket_index.SHARDS - 1} FROM read_parquet('{path}')")
+            assert keys.fetchall() == [(shard,)], path
+
+    found = _pairs(one, hashes)
+    assert found == _pairs(many, hashes, _pool_runner)
+    copies = {frozenset((a, b)) for a, b, _ in found}
+    edited = content_hash(pl.Series(texts[-60:])).to_list()
+    assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
+    assert all(s >= minhash.THRESHOLD for *_, s in found)
+    assert _on_disk(many) == set(bucket_index.files(many))  # merged files left nothing behind
+
+
+def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts, tmp_path):
+    conn = _warehouse(tmp_path / "w.duckdb")
+    hashes = _index(conn, texts[:600], 1)
+    before = _buckets(conn)
+    listed = set(bucket_index.files(conn))
+    with pytest.raises(RuntimeError, match="killed"):
+        with transaction(conn):
+            index_texts(conn, content_hash(pl.Series(texts[600:900])).to_list(), texts[600:900])
+            raise RuntimeError("killed after writing its files")
+    assert _on_disk(conn) > listed  # its files are there, but nothing names them
+    assert _buckets(conn) == before
+    _index(conn, texts[600:], 1)
+    assert _on_disk(conn) == set(bucket_index.files(conn))
+    fresh = _warehouse(tmp_path / "fresh.duckdb")
+    all_hashes = _index(fresh, texts, 1)
+    assert _buckets(conn) == _buckets(fresh)
+    assert _pairs(conn, hashes + all_hashes) == _pairs(fresh, all_hashes)
+
+
+def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_signatures(texts, tmp_path):
+    conn = _warehouse(tmp_path / "w.duckdb")
+    hashes = _index(conn, texts, 4)
+    expected, pairs = _buckets(conn), _pairs(conn, hashes)
+    Path(bucket_index.files(conn, 5)[0]).unlink()  # a restore without the folder, a disk error
+    with transaction(conn):
+        bucket_index.ensure(conn)
+    assert _buckets(conn) == expected
+
+    # the buckets as a warehouse table, as earlier versions kept them
+    conn.execute(f"CREATE TABLE minhash_buckets AS {bucket_index.rows(conn).sql_query()}")
+    conn.execute("DELETE FROM near_index_files")
+    with transaction(conn):
+        bucket_index.ensure(conn)
+    assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'minhash_buckets'").fetchall() == [(0,)]
+    assert _buckets(conn) == expected
+    conn.execute("DELETE FROM near_pairs")
+    assert _pairs(conn, hashes) == pairs
+
+
+def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
+    conn = _warehouse(tmp_path / "w.duckdb")
+    _index(conn, texts, 3)
+    forgotten = conn.execute("SELECT text_id FROM minhash_texts ORDER BY text_id LIMIT 100").fetchall()
+    conn.execute("CREATE TEMP TABLE _forget AS SELECT text_id FROM minhash_texts ORDER BY text_id LIMIT 100")
+    old = set(bucket_index.files(conn))
+    with transaction(conn):
+        bucket_index.forget(conn, "_forget")
+    assert bucket_index.sweep(conn) == len(old)
+    ids = {i for (i,) in bucket_index.rows(conn).select("text_id").distinct().fetchall()}
+    assert ids and not ids & {i for (i,) in forgotten}
+    on_disk = duckdb.sql(f"SELECT count(*) FROM read_parquet({sorted(_on_disk(conn))}) "
+                         f"WHERE text_id IN ({', '.join(str(i) for (i,) in forgotten)})").fetchall()
+    assert on_disk == [(0,)]
