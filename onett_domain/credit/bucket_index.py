@@ -1,12 +1,12 @@
-"""The near-duplicate index's LSH band buckets, kept as Parquet shards beside the warehouse and searched shard by
-shard, so the candidate join (the part of deduplication that grows with the pool) runs as independent jobs on any
-engine: in this process by default, as Ray tasks when a cluster is configured.
+"""The near-duplicate index's LSH band buckets, kept as Parquet shards beside the warehouse, so the candidate join
+(the part of deduplication that grows with the pool) runs as one job per shard on an engine's workers when one is
+configured (Ray tasks); without one, the warehouse joins every shard at once.
 
 A bucket row is (bucket, text_id); its shard is `bucket & (SHARDS - 1)` (buckets are hashes), so all texts of a
 bucket are in one shard and a candidate pair is found inside one shard. A shard is a few Parquet files under
 `<warehouse>.near-index/shard=N/`, named by the warehouse table `near_index_files`: a file is part of the index only
-once the transaction that lists it commits, so a run that fails leaves files nobody reads, removed by the next one
-(`sweep`). New rows are a new file per shard; files of about the same size are merged once there are FANOUT of them,
+once the transaction that lists it commits, so a run that fails leaves files nobody reads, removed by a later writer
+(`sweep`). The folder is private to the platform user, like the warehouse. New rows are a new file per shard; files of about the same size are merged once there are FANOUT of them,
 so a shard holds a few files per size and each row is rewritten about log4(pool) times, never the pool each time.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
@@ -22,22 +22,17 @@ from typing import Any, Callable, Iterable, Iterator
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from onett_text import minhash
 
 SHARDS = 16
 FANOUT = 4  # files of one size merged into one
 BASE_ROWS = 1 << 16  # files up to this many rows are of the smallest size
-REBUILD_BATCH = 50_000  # signatures read at once when rebuilding (50 MiB)
+REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
+COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
 """Runs `fn(*job)` for every job, results in job order: the engine the shard jobs run on."""
-
-
-def in_process(fn: Callable[..., Any], jobs: Iterable[tuple]) -> Iterator[Any]:
-    for job in jobs:
-        yield fn(*job)
 
 
 def folder(conn: duckdb.DuckDBPyConnection) -> Path:
@@ -102,15 +97,18 @@ def forget(conn: duckdb.DuckDBPyConnection, text_ids: str) -> None:
 
 
 def sweep(conn: duckdb.DuckDBPyConnection) -> int:
-    """Removes the files no committed state names (left by failed runs, merges and `forget`); returns how many.
-    Only the warehouse's writer may call it, outside a transaction that changed the index."""
+    """Removes the files the committed state no longer names (merged, forgotten, or left by a failed run); returns
+    how many. A file of a generation above the committed ones may belong to a transaction still running and stays
+    (a failed run's is overwritten or removed once the generations pass it)."""
     base = folder(conn)
     if not base.exists():
         return 0
+    (newest,), = conn.execute("SELECT coalesce(max(generation), 0) FROM near_index_files").fetchall()
     named = {str(base / f) for (f,) in conn.execute("SELECT file FROM near_index_files").fetchall()}
     removed = 0
     for path in base.glob("shard=*/*.parquet"):
-        if str(path) not in named:
+        generation = path.name.split("-", 1)[0]
+        if str(path) not in named and generation.isdigit() and int(generation) <= newest:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
@@ -148,63 +146,102 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE IF EXISTS minhash_buckets")
 
 
-def query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> list[int]:
-    """Writes the bucket rows of the texts in table `query_ids` (column text_id) under `target`, by shard (computed
-    from their signatures, as they were when indexed); returns the shards that have some."""
-    reader = conn.sql(f"SELECT text_id, signature FROM minhash_texts SEMI JOIN {query_ids} USING (text_id)"
-                      ).to_arrow_reader(REBUILD_BATCH)
-    shards: set[int] = set()
-    for n, batch in enumerate(reader):
-        if batch.num_rows == 0:
-            continue
-        sigs = np.asarray(batch.column("signature").flatten()).reshape(-1, minhash.NUM_PERM)
-        keys = minhash.band_keys(sigs).reshape(-1)
-        ids = np.repeat(np.asarray(batch.column("text_id")), minhash.BANDS)
-        shard = keys & (SHARDS - 1)
-        for s in np.unique(shard).tolist():
-            mask = shard == s
-            table = pa.table({"bucket": keys[mask], "text_id": ids[mask]})
-            (target / f"shard={s}").mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, target / f"shard={s}" / f"{n:06d}.parquet")
-            shards.add(int(s))
-    return sorted(shards)
+def pairs_sql(queries: str, indexed: list[str]) -> str:
+    """Candidate pairs (a < b): every text of `indexed` (bucket files) sharing a bucket with a queried text.
+    `queries` is a relation of the queried texts' bucket rows (bucket, text_id)."""
+    return f"""SELECT DISTINCT least(q.text_id, b.text_id) AS a, greatest(q.text_id, b.text_id) AS b
+               FROM {queries} q JOIN read_parquet({_sql_list(indexed)}) b
+               ON q.bucket = b.bucket AND q.text_id <> b.text_id"""
 
 
-def shard_candidates(queries: str, shard_files: list[str], out: str, memory_limit: str) -> int:
-    """One shard's candidate pairs (a < b): every indexed text sharing a bucket with a queried one. A job for any
-    engine: it reads only Parquet files and writes `out` (spilling beside it past `memory_limit`); returns the
-    pairs written."""
+def _selected_rows(indexed: list[str], query_ids: str) -> str:
+    """The bucket rows of the texts in `query_ids` (a relation with a text_id column), read from `indexed`."""
+    return f"(SELECT r.bucket, r.text_id FROM read_parquet({_sql_list(indexed)}) r SEMI JOIN {query_ids} i " \
+           "USING (text_id))"
+
+
+def shard_candidates(queries: str, computed: bool, shard_files: list[str], out: str, memory_limit: str) -> int:
+    """One shard's candidate pairs, written to `out`: a job for an engine's worker, which reads and writes only
+    Parquet files (spilling beside `out` past `memory_limit`). `queries`: a folder of the queried texts' bucket rows
+    in this shard (`computed`), or a file of their text ids. Returns the pairs written."""
     conn = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": out + ".tmp",
                                   "preserve_insertion_order": False})
+    rows = (f"read_parquet({_literal(queries + '/*.parquet')})" if computed
+            else _selected_rows(shard_files, f"read_parquet({_literal(queries)})"))
     try:
-        (pairs,), = conn.execute(
-            f"""COPY (SELECT DISTINCT least(q.text_id, b.text_id) AS a, greatest(q.text_id, b.text_id) AS b
-                      FROM read_parquet({_sql_list([queries + '/*.parquet'])}) q
-                      JOIN read_parquet({_sql_list(shard_files)}) b ON q.bucket = b.bucket AND q.text_id <> b.text_id)
-                TO {_literal(out)} (FORMAT parquet)""").fetchall()
+        (pairs,), = conn.execute(f"COPY ({pairs_sql(rows, shard_files)}) TO {_literal(out)} (FORMAT parquet)"
+                                 ).fetchall()
         return int(pairs)
     finally:
         conn.close()
 
 
-def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run: Runner | None = None) -> list[str]:
-    """Candidate pairs of the texts in table `query_ids`, shard by shard on `run` (in this process by default);
-    returns the Parquet files holding them (a pair may be in several: shards share no bucket, not pairs)."""
+def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run: Runner | None = None) -> str:
+    """A SELECT of the candidate pairs (a, b) of the texts in table `query_ids` (column text_id), whose files are
+    under `work`. With an engine (`run`), one job per shard computes them there; without, the warehouse joins every
+    shard at once (the shards share no bucket, so that is the same join, without a job's start-up per shard).
+
+    The queried texts' bucket rows are computed from their signatures when they are few next to the index (a
+    submission into a large pool: the cost follows the submission), else selected from the shards (a backfill: one
+    scan of the index costs less than hashing millions of signatures)."""
     ensure(conn)
-    shards = query_rows(conn, query_ids, work / "queries")
+    indexed = files(conn)
+    if not indexed:
+        return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
+    (texts,), = conn.execute(f"SELECT count(*) FROM {query_ids}").fetchall()
+    (stored,), = conn.execute("SELECT coalesce(sum(rows), 0) FROM near_index_files").fetchall()
+    computed = texts * minhash.BANDS * COMPUTE_BELOW <= stored
+    if computed:
+        _query_rows(conn, query_ids, work / "queries")
+    if run is None:
+        rows = (f"read_parquet({_literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed
+                else _selected_rows(indexed, query_ids))
+        return pairs_sql(rows, indexed) if not computed or (work / "queries").exists() else \
+            "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
+    if not computed:
+        conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {_literal(str(work / 'ids.parquet'))} "
+                     "(FORMAT parquet)").fetchall()
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
-    jobs = [(str(work / "queries" / f"shard={s}"), files(conn, s), str(work / f"candidates-{s}.parquet"), memory)
-            for s in shards]
-    jobs = [job for job in jobs if job[1]]
-    for _ in (run or in_process)(shard_candidates, jobs):
+    jobs = [(str(work / "queries" / f"shard={s}") if computed else str(work / "ids.parquet"), computed,
+             files(conn, s), str(work / f"candidates-{s}.parquet"), memory) for s in range(SHARDS)]
+    jobs = [job for job in jobs if job[2] and (not computed or Path(job[0]).exists())]
+    for _ in run(shard_candidates, jobs):
         pass
-    return [job[2] for job in jobs]
+    if not jobs:
+        return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
+    # a pair sharing buckets in several shards is found in each
+    return f"SELECT DISTINCT a, b FROM read_parquet({_sql_list([job[3] for job in jobs])})"
+
+
+def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:
+    """The bucket rows of the texts in `query_ids`, from their signatures (as when they were indexed), written
+    under `target` by shard, a batch of signatures at a time."""
+    ids = conn.sql(f"SELECT DISTINCT text_id FROM {query_ids} ORDER BY text_id").to_arrow_table().column(0)
+    for n, start in enumerate(range(0, len(ids), REBUILD_BATCH)):
+        conn.register("_query_chunk", pa.table({"text_id": ids.slice(start, REBUILD_BATCH)}))
+        try:  # read whole before the next statement: the connection holds one open result at a time
+            batch = conn.sql("SELECT t.text_id, t.signature FROM minhash_texts t SEMI JOIN _query_chunk q "
+                             "USING (text_id)").to_arrow_table()
+        finally:
+            conn.unregister("_query_chunk")
+        if batch.num_rows == 0:
+            continue
+        sigs = np.asarray(batch.column("signature").combine_chunks().flatten()).reshape(-1, minhash.NUM_PERM)
+        conn.register("_query_batch", pa.table({
+            "bucket": minhash.band_keys(sigs).reshape(-1),
+            "text_id": np.repeat(np.asarray(batch.column("text_id")), minhash.BANDS)}))
+        try:
+            conn.execute(f"""COPY (SELECT bucket, text_id, (bucket & {SHARDS - 1})::INTEGER AS shard FROM _query_batch)
+                             TO {_literal(str(target))} (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE,
+                                                         FILENAME_PATTERN 'batch{n:05d}-{{i}}')""").fetchall()
+        finally:
+            conn.unregister("_query_batch")
 
 
 def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) -> list[tuple[int, str, int]]:
     """Writes the rows of `select` as one new file per shard they fall in and lists them in `near_index_files`;
     returns (shard, file, rows) of each."""
-    base.mkdir(parents=True, exist_ok=True)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
     (generation,), = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM near_index_files").fetchall()
     # Names follow from the committed state, never from a clock: a name above every named one is free (a file
     # left under it by a failed run is overwritten), and the same history names its files the same way.
@@ -215,8 +252,7 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     ).fetchall()
     if not paths:
         return []
-    counts = conn.execute(f"SELECT filename, count(*) FROM read_parquet({_sql_list(paths)}, filename = true) "
-                          "GROUP BY ALL").fetchall()
+    counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
         relative = Path(path).resolve().relative_to(base.resolve())

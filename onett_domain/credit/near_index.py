@@ -103,11 +103,9 @@ def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner |
         execute(conn, load(SQL, "forget_near_pairs"))
         scratch.table("_query_ids", "SELECT text_id FROM minhash_texts SEMI JOIN _queries USING (content_hash)")
         shared = bucket_index.folder(conn)  # the jobs' files on the index's storage, which every engine node sees
-        shared.mkdir(parents=True, exist_ok=True)
+        shared.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".candidates-", dir=shared) as work:
-            found_in = bucket_index.candidates(conn, "_query_ids", Path(work), run)
-            scratch.table("_candidates", f"SELECT DISTINCT a, b FROM read_parquet({_sql_list(found_in)})"
-                          if found_in else "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE")
+            scratch.table("_candidates", bucket_index.candidates(conn, "_query_ids", Path(work), run))
         reader = conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH)
         # Pairs go to a Parquet file as they are verified (an upload of many near copies of one another finds tens
         # of millions), and into near_pairs once the stream is done: no other statement may run meanwhile.

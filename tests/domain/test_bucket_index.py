@@ -91,6 +91,7 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
     assert all(s >= minhash.THRESHOLD for *_, s in found)
+    bucket_index.sweep(many)  # as the warehouse's next writing connection does
     assert _on_disk(many) == set(bucket_index.files(many))  # merged files left nothing behind
 
 
@@ -106,6 +107,7 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _on_disk(conn) > listed  # its files are there, but nothing names them
     assert _buckets(conn) == before
     _index(conn, texts[600:], 1)
+    bucket_index.sweep(conn)
     assert _on_disk(conn) == set(bucket_index.files(conn))
     fresh = _warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
@@ -147,3 +149,25 @@ def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
     on_disk = duckdb.sql(f"SELECT count(*) FROM read_parquet({sorted(_on_disk(conn))}) "
                          f"WHERE text_id IN ({', '.join(str(i) for (i,) in forgotten)})").fetchall()
     assert on_disk == [(0,)]
+
+
+@pytest.mark.parametrize("runner", [None, _pool_runner], ids=["warehouse", "shard jobs"])
+def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(texts, tmp_path, monkeypatch, runner):
+    """The queried texts' bucket rows computed from their signatures (few texts, many indexed) or selected from the
+    shards (a backfill) give the same candidates, with the search in the warehouse or in shard jobs."""
+    conn = _warehouse(tmp_path / "w.duckdb")
+    hashes = _index(conn, texts, 2)
+    edited = content_hash(pl.Series(texts[-60:])).to_list()
+    (ids,), = conn.execute("SELECT count(*) FROM minhash_texts").fetchall()
+    assert 60 * minhash.BANDS * bucket_index.COMPUTE_BELOW <= ids * minhash.BANDS  # the computed path by default
+    found = {}
+    for how, factor in (("computed", bucket_index.COMPUTE_BELOW), ("selected", 10 ** 9)):
+        monkeypatch.setattr(bucket_index, "COMPUTE_BELOW", factor)
+        conn.execute("DELETE FROM near_pairs")
+        conn.register("_few", pl.DataFrame({"content_hash": edited}).to_arrow())
+        with transaction(conn):
+            find_near_pairs(conn, "_few", runner)
+        found[how] = set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
+    assert found["computed"] == found["selected"]
+    assert {h for pair in found["computed"] for h in pair[:2]} >= set(edited) - {h for h in edited if hashes.count(h) > 1}
+    assert len(found["computed"]) >= 2 * 60
