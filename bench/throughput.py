@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
-STAGES = ("raw_submission", "filtered", "deduped", "token_counts", "recitation_index")
+STAGES = ("raw_submission", "filtered", "deduped", "token_counts", "recitation_index", "near_duplicate_index")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -164,7 +164,7 @@ instance = DagsterInstance.get()
 steps, runs, cpu, credit = {}, [], {}, {}
 for run in instance.get_runs():
     if run.job_name not in ("ingest_submission", "read_submission", "filter_submission", "credit_submission",
-                            "index_recitation"):
+                            "update_indexes"):
         continue
     logs = instance.all_logs(run.run_id)
     started, in_steps = {}, 0.0
@@ -363,14 +363,14 @@ def main() -> None:
             pool_runs = [r for r in pool_times["runs"] if (r["partition"] or "").startswith("newcomer")]
             empty_runs = [r for r in empty_times["runs"] if r["partition"]]
             ratio = pool_runs[0]["wall"] / empty_runs[0]["wall"]
-            # the recitation index is updated after each ingest: a segment of the new texts (merges as they fall due)
+            # the indexes are updated after each ingest: a recitation segment of the new texts, bucket files merged by size
             index_pool = [r["wall"] for r in sorted(pool_times["runs"], key=lambda r: r["start"])
-                          if r["job"] == "index_recitation"][-1:]  # the last: after the new submission
-            index_empty = [r["wall"] for r in empty_times["runs"] if r["job"] == "index_recitation"]
+                          if r["job"] == "update_indexes"][-1:]  # the last: after the new submission
+            index_empty = [r["wall"] for r in empty_times["runs"] if r["job"] == "update_indexes"]
             print(f"\nincremental: {mb(small):.1f} MB submission; run into a pool of {mb(pool):.0f} MB: "
                   f"{pool_runs[0]['wall']:.2f} s; into an empty platform: {empty_runs[0]['wall']:.2f} s; "
                   f"ratio {ratio:.2f}x (whole commands: {into_pool['wall']:.1f} s / {empty['wall']:.1f} s); "
-                  f"recitation index updated after it: {max(index_pool, default=0):.2f} s / "
+                  f"indexes updated after it: {max(index_pool, default=0):.2f} s / "
                   f"{max(index_empty, default=0):.2f} s")
             results["incremental"] = {"mb": mb(small), "pool_mb": mb(pool), "run_into_pool": pool_runs[0]["wall"],
                                       "run_into_empty": empty_runs[0]["wall"], "ratio": ratio,

@@ -83,10 +83,11 @@ settle_payments = define_asset_job(
     description="Apply the bank statements dropped in the bank statement folder to the payment runs.",
 )
 
-index_recitation = define_asset_job(
-    "index_recitation",
-    selection=AssetSelection.assets("recitation_index"),
-    description="Rebuild the recitation guard's index of every text earning for a contributor now.",
+update_indexes = define_asset_job(
+    "update_indexes",
+    selection=AssetSelection.assets("recitation_index", "near_duplicate_index"),
+    description="Bring the pool's indexes up to date after submissions or erasures: the recitation guard's index of "
+                "every text earning now, and the near-duplicate index's bucket shards merged by size.",
 )
 
 check_recitations = define_asset_job(
@@ -97,4 +98,4 @@ check_recitations = define_asset_job(
 
 JOBS = [ingest_submission, read_submission, filter_submission, credit_submission, refresh_reference, load_revenue,
         close_period, cut_release, finish_erasures, count_membership, prepare_payment_run, settle_payments,
-        index_recitation, check_recitations]
+        update_indexes, check_recitations]

@@ -15,11 +15,11 @@ from dagster import (
 
 from onett_assets.jobs import (
     finish_erasures,
-    index_recitation,
     ingest_submission,
     load_revenue,
     refresh_reference,
     settle_payments,
+    update_indexes,
 )
 from onett_assets.partitions import contributors, submission_key
 from onett_assets.planning import plan_ingest, reference_needs_refresh, revenue_months_to_refresh
@@ -92,18 +92,20 @@ def bank_statement_sensor(context: SensorEvaluationContext, payments: PaymentReg
     return RunRequest(run_key="statements@" + ",".join(sorted(sha[:16] for _, sha in waiting)))
 
 
-@sensor(job=index_recitation, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
-def recitation_index_sensor(context: SensorEvaluationContext):
-    """Rebuilds the recitation guard's index once the pool changed (a submission counted, an erasure finished)
-    since it was last built: text that left the pool leaves the index within a minute of the run that removed it."""
+@sensor(job=update_indexes, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+def index_update_sensor(context: SensorEvaluationContext):
+    """Updates the pool's indexes once the pool changed (a submission counted, an erasure finished) since they were
+    last updated: text that left the pool leaves the recitation guard within a minute of the run that removed it,
+    and the near-duplicate index's new files are merged by size."""
     changed = [context.instance.get_latest_materialization_event(AssetKey(name))
                for name in ("token_counts", "erasures")]
     stamp = max((e.storage_id for e in changed if e is not None), default=0)
-    built = context.instance.get_latest_materialization_event(AssetKey("recitation_index"))
-    if stamp == 0 or (built is not None and built.storage_id > stamp):
-        return SkipReason("the recitation index is up to date")
-    return RunRequest(run_key=f"recitation-index@{stamp}")
+    built = [context.instance.get_latest_materialization_event(AssetKey(name))
+             for name in ("recitation_index", "near_duplicate_index")]
+    if stamp == 0 or all(b is not None and b.storage_id > stamp for b in built):
+        return SkipReason("the indexes are up to date")
+    return RunRequest(run_key=f"indexes@{stamp}")
 
 
 SENSORS = [landing_zone_sensor, reference_and_revenue_sensor, erasure_sensor, bank_statement_sensor,
-           recitation_index_sensor]
+           index_update_sensor]

@@ -64,7 +64,7 @@ def cmd_ingest(args) -> int:
     if not plan.pending:
         say("landing zone: nothing new or changed")
         erased = _finish_erasures(s)
-        return 1 if failures + erased + _index_recitation(s, changed=False) else 0
+        return 1 if failures + erased + _update_indexes(s, changed=False) else 0
 
     say(f"landing zone: {len(plan.pending)} (contributor, month) submission(s) to process")
     started = time.monotonic()
@@ -77,24 +77,26 @@ def cmd_ingest(args) -> int:
     say(f"\n{len(rows)} submission(s) in {time.monotonic() - started:.1f}s; "
         f"details per file: onett statement CONTRIBUTOR, or the `uploads` table")
     erased = _finish_erasures(s)
-    return 1 if failures + erased + _index_recitation(s, changed=True) else 0
+    return 1 if failures + erased + _update_indexes(s, changed=True) else 0
 
 
-def _index_recitation(s: Session, changed: bool) -> int:
-    """The recitation guard's index is rebuilt when the pool changed (or an erasure finished, or there is none
-    yet); returns 1 if that failed."""
+def _update_indexes(s: Session, changed: bool) -> int:
+    """The pool's indexes (the recitation guard's, the near-duplicate index's merges) are updated when the pool
+    changed (or an erasure finished, or there is no recitation index yet); returns 1 if that failed."""
     store = s.resources["recitation_store"]
     erased = s.instance.get_latest_materialization_event(AssetKey("erasures"))
     indexed = s.instance.get_latest_materialization_event(AssetKey("recitation_index"))
     stale = erased is not None and (indexed is None or erased.timestamp > indexed.timestamp)
     if not (changed or stale or not (Path(store.path) / MANIFEST).exists()):
         return 0
-    result = s.run("index_recitation")
+    result = s.run("update_indexes")
     if not result.success:
-        say(f"recitation index: FAILED {failure(result)}")
+        say(f"indexes: FAILED {failure(result)}")
         return 1
     say(f"recitation index: {run_metadata(result, 'recitation_index', 'texts')} texts, "
-        f"{run_metadata(result, 'recitation_index', 'tokens')} tokens")
+        f"{run_metadata(result, 'recitation_index', 'tokens')} tokens; near-duplicate index: "
+        f"{run_metadata(result, 'near_duplicate_index', 'files')} files "
+        f"({run_metadata(result, 'near_duplicate_index', 'merges')} merged now)")
     return 0
 
 

@@ -16,6 +16,7 @@ from dagster import (
 from onett_assets.metadata import bullets, table
 from onett_assets.partitions import Partitions, split_submission_key
 from onett_domain import credit
+from onett_domain.credit import bucket_index
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
 from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
@@ -183,7 +184,27 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
 
-    return [raw_submission, filtered, deduped, token_counts]
+    @asset(group_name=GROUP, deps=[deduped, "erasures"], kinds={"duckdb", "parquet"}, pool="duckdb")
+    def near_duplicate_index(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+        """The near-duplicate index's band-bucket shards merged by size (files of one size four at a time), after
+        the submissions that added them rather than inside their transactions: a submission writes one small file
+        per shard and never waits for a merge, so its run and its hold on the warehouse follow its own size."""
+        started = time.perf_counter()
+        with warehouse.connection() as conn:
+            with transaction(conn):
+                done = bucket_index.compact(conn)
+            removed = bucket_index.sweep(conn)  # the merged files, now that nothing names them
+            (files, rows), = conn.execute("SELECT count(*), coalesce(sum(rows), 0) FROM near_index_files").fetchall()
+        return MaterializeResult(metadata={
+            "merges": done["merges"],
+            "rows rewritten": done["rows rewritten"],
+            "files removed": removed,
+            "files": files,
+            "bucket rows": int(rows),
+            "seconds": round(time.perf_counter() - started, 2),
+        })
+
+    return [raw_submission, filtered, deduped, token_counts, near_duplicate_index]
 
 
 def observed_at() -> datetime:

@@ -6,8 +6,11 @@ A bucket row is (bucket, text_id); its shard is `bucket & (SHARDS - 1)` (buckets
 bucket are in one shard and a candidate pair is found inside one shard. A shard is a few Parquet files under
 `<warehouse>.near-index/shard=N/`, named by the warehouse table `near_index_files`: a file is part of the index only
 once the transaction that lists it commits, so a run that fails leaves files nobody reads, removed by a later writer
-(`sweep`). The folder is private to the platform user, like the warehouse. New rows are a new file per shard; files of about the same size are merged once there are FANOUT of them,
-so a shard holds a few files per size and each row is rewritten about log4(pool) times, never the pool each time.
+(`sweep`). The folder is private to the platform user, like the warehouse. New rows are a new file per shard;
+`compact` merges files of about the same size once there are FANOUT of them, so a shard holds a few files per size
+and each row is rewritten about log4(pool) times, never the pool each time. Merging runs after the submissions, not
+inside their transactions (a merge of the largest files would otherwise stall one submission and hold the writer
+lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
 warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
@@ -28,6 +31,7 @@ from onett_text import minhash
 SHARDS = 16
 FANOUT = 4  # files of one size merged into one
 BASE_ROWS = 1 << 16  # files up to this many rows are of the smallest size
+MAX_FILES = 64  # files a shard may hold before a submission merges them itself (compaction has not run)
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
 
@@ -70,21 +74,39 @@ def rows(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
 
 
 def append(conn: duckdb.DuckDBPyConnection, select: str) -> int:
-    """Adds the rows of `select` (bucket, text_id): a new file in every shard they fall in, then merges by size.
-    Call inside the warehouse transaction that adds their texts, after `ensure` (before adding the texts). Returns
-    the rows added."""
-    sweep(conn)
+    """Adds the rows of `select` (bucket, text_id): a new file in every shard they fall in. Call inside the
+    warehouse transaction that adds their texts. Returns the rows added."""
     base = folder(conn)
     written = _write(conn, select, base, "add")
-    for shard in sorted({s for s, _, _ in written}):
-        _merge_tiers(conn, base, shard)
+    piled = conn.execute("SELECT shard FROM near_index_files GROUP BY shard HAVING count(*) > ? ORDER BY shard",
+                         [MAX_FILES]).fetchall()
+    for (shard,) in piled:
+        for _ in _merge_tiers(conn, base, shard):
+            pass
     return sum(n for _, _, n in written)
+
+
+def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Merges every shard's files of one size FANOUT at a time, until no size has FANOUT files; run in a
+    transaction of its own (the merged files leave the disk with `sweep` after it commits). Returns the merges
+    made and the rows they wrote."""
+    base = folder(conn)
+    done = {"merges": 0, "rows rewritten": 0}
+    for shard in range(SHARDS):
+        for merged in _merge_tiers(conn, base, shard):
+            done["merges"] += 1
+            done["rows rewritten"] += merged
+    return done
+
+
+def pending_merges(conn: duckdb.DuckDBPyConnection) -> int:
+    """Shards holding FANOUT files of one size: what `compact` would merge now."""
+    return sum(1 for shard in range(SHARDS) if _full_tier(conn, shard))
 
 
 def forget(conn: duckdb.DuckDBPyConnection, text_ids: str) -> None:
     """Rewrites the shards without the rows of the texts in table `text_ids` (column text_id); the old files are
     removed by `sweep` once the transaction has committed."""
-    ensure(conn)
     base = folder(conn)
     for shard in range(SHARDS):
         old = files(conn, shard)
@@ -142,7 +164,8 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> None:
         finally:
             conn.unregister("_rebuilt")
     for shard in range(SHARDS):
-        _merge_tiers(conn, base, shard)
+        for _ in _merge_tiers(conn, base, shard):
+            pass
     conn.execute("DROP TABLE IF EXISTS minhash_buckets")
 
 
@@ -184,7 +207,6 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     The queried texts' bucket rows are computed from their signatures when they are few next to the index (a
     submission into a large pool: the cost follows the submission), else selected from the shards (a backfill: one
     scan of the index costs less than hashing millions of signatures)."""
-    ensure(conn)
     indexed = files(conn)
     if not indexed:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
@@ -202,8 +224,11 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {_literal(str(work / 'ids.parquet'))} "
                      "(FORMAT parquet)").fetchall()
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
+    by_shard: dict[int, list[str]] = {}
+    for path in indexed:
+        by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
     jobs = [(str(work / "queries" / f"shard={s}") if computed else str(work / "ids.parquet"), computed,
-             files(conn, s), str(work / f"candidates-{s}.parquet"), memory) for s in range(SHARDS)]
+             by_shard.get(s, []), str(work / f"candidates-{s}.parquet"), memory) for s in range(SHARDS)]
     jobs = [job for job in jobs if job[2] and (not computed or Path(job[0]).exists())]
     for _ in run(shard_candidates, jobs):
         pass
@@ -267,21 +292,24 @@ def _tier(n: int) -> int:
     return 0 if n <= BASE_ROWS else int(math.log(n / BASE_ROWS, FANOUT)) + 1
 
 
-def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int) -> None:
-    """Merges the shard's files FANOUT at a time while FANOUT of them are of one size (smallest sizes first)."""
-    while True:
-        listed = conn.execute("SELECT file, rows FROM near_index_files WHERE shard = ? ORDER BY rows, file",
-                              [shard]).fetchall()
-        tiers: dict[int, list[str]] = {}
-        for file, n in listed:
-            tiers.setdefault(_tier(n), []).append(file)
-        full = [names for _, names in sorted(tiers.items()) if len(names) >= FANOUT]
-        if not full:
-            return
-        merged = full[0][:FANOUT]
-        _write(conn, f"SELECT bucket, text_id FROM read_parquet({_sql_list([str(base / f) for f in merged])})",
-               base, "merged")
+def _full_tier(conn: duckdb.DuckDBPyConnection, shard: int) -> list[str]:
+    """FANOUT files of the smallest size the shard holds FANOUT of (none if no size has that many)."""
+    tiers: dict[int, list[str]] = {}
+    for file, n in conn.execute("SELECT file, rows FROM near_index_files WHERE shard = ? ORDER BY rows, file",
+                                [shard]).fetchall():
+        tiers.setdefault(_tier(n), []).append(file)
+    full = [names for _, names in sorted(tiers.items()) if len(names) >= FANOUT]
+    return full[0][:FANOUT] if full else []
+
+
+def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int) -> Iterator[int]:
+    """Merges the shard's files FANOUT at a time while FANOUT of them are of one size (smallest sizes first),
+    yielding the rows of each merged file."""
+    while merged := _full_tier(conn, shard):
+        written = _write(conn, f"SELECT bucket, text_id FROM read_parquet("
+                               f"{_sql_list([str(base / f) for f in merged])})", base, "merged")
         _unlist(conn, shard, merged)  # after the write: its name is above theirs
+        yield sum(n for _, _, n in written)
 
 
 def _unlist(conn: duckdb.DuckDBPyConnection, shard: int, names: list[str]) -> None:

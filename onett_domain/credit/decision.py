@@ -43,6 +43,10 @@ from onett_domain.sql import Scratch, execute, load
 
 SQL = Path(__file__).with_name("sql")
 COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete for first-come credit
+# Competing texts from which a submission is decided on one DuckDB thread: its hash tables then fit the memory
+# limit; a smaller one is decided on every thread (the joins scan the pool's documents and passages, whose cost
+# grows with the pool: two threads take 0.45 s off a 10 MB submission into a 1 GB pool).
+ONE_THREAD_TEXTS = 100_000
 
 
 @dataclass
@@ -125,12 +129,13 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     documents (`_incoming`) with their final status and update only the stored ones whose outcome changed; then
     the passage credit of every document sharing a passage with them. Returns the submissions whose statuses,
     duplicate links, earning starts or passage credit changed (and the incoming one)."""
-    # Without an order to keep (every reader orders what it shows) and on one thread (one set of hash tables, not one
-    # per thread), DuckDB stays within its memory limit on the largest uploads. On failure the transaction is rolled
-    # back and the connection closed, settings with it.
+    # Without an order to keep (every reader orders what it shows) and, for a large submission, on one thread (one
+    # set of hash tables, not one per thread), DuckDB stays within its memory limit on the largest uploads. On
+    # failure the transaction is rolled back and the connection closed, settings with it.
     (order, threads), = conn.execute(
         "SELECT current_setting('preserve_insertion_order'), current_setting('threads')").fetchall()
-    conn.execute("SET preserve_insertion_order = false; SET threads = 1")
+    (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
+    conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if texts >= ONE_THREAD_TEXTS else ""))
     scratch.view("_ranked", _step("ranked_documents"))
     scratch.table("_changed", _step("changed_texts"))
     scratch.table("_touched", _step("touched_texts"))

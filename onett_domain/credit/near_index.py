@@ -83,7 +83,6 @@ def _add_blob_parts(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -
 def _add(conn: duckdb.DuckDBPyConnection) -> int:
     """`_index_in`: content_hash, signature, bands and a unique `row_key`. Streams its new texts into the index, so a
     large upload's signatures are never all held at once."""
-    bucket_index.ensure(conn)
     with Scratch(conn) as scratch:
         scratch.table("_index_new", load(SQL, "new_index_texts"))
         execute(conn, load(SQL, "index_new_texts"))

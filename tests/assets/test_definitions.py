@@ -37,6 +37,7 @@ GRAPH = {  # asset: (partitions, upstream assets)
     "api_usage": ("month", set()),
     "api_credit": ("month", {"token_counts", "api_usage", "payouts"}),
     "recitation_index": (None, {"token_counts", "erasures"}),
+    "near_duplicate_index": (None, {"deduped", "erasures"}),
     "recitation_incidents": ("day", {"recitation_index"}),
 }
 CHECKS = {
@@ -59,7 +60,7 @@ JOBS = {
     "count_membership": {"club_membership"},
     "prepare_payment_run": {"payment_run"},
     "settle_payments": {"payment_settlements"},
-    "index_recitation": {"recitation_index"},
+    "update_indexes": {"recitation_index", "near_duplicate_index"},
     "check_recitations": {"recitation_incidents"},
 }
 
@@ -107,13 +108,13 @@ def test_checks_jobs_sensors_and_schedule(defs):
     sensors = {s.name: (s.minimum_interval_seconds, {j.name for j in s.jobs}, s.default_status)
                for s in (defs.resolve_sensor_def(n) for n in ("landing_zone_sensor", "reference_and_revenue_sensor",
                                                               "erasure_sensor", "bank_statement_sensor",
-                                                              "recitation_index_sensor"))}
+                                                              "index_update_sensor"))}
     assert sensors == {
         "landing_zone_sensor": (30, {"ingest_submission"}, DefaultSensorStatus.RUNNING),
         "reference_and_revenue_sensor": (60, {"refresh_reference", "load_revenue"}, DefaultSensorStatus.RUNNING),
         "erasure_sensor": (30, {"finish_erasures"}, DefaultSensorStatus.RUNNING),
         "bank_statement_sensor": (60, {"settle_payments"}, DefaultSensorStatus.RUNNING),
-        "recitation_index_sensor": (60, {"index_recitation"}, DefaultSensorStatus.RUNNING),
+        "index_update_sensor": (60, {"update_indexes"}, DefaultSensorStatus.RUNNING),
     }
     schedules = {(s.name, s.cron_schedule, s.execution_timezone, s.job_name, s.default_status)
                  for s in defs.schedules}

@@ -75,7 +75,16 @@ def _pool_runner(fn, jobs):
 def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path):
     one, many = _warehouse(tmp_path / "one.duckdb"), _warehouse(tmp_path / "many.duckdb")
     hashes = _index(one, texts, 1)
-    _index(many, texts, 9)  # nine submissions: files merged by size along the way
+    _index(many, texts, 9)  # nine submissions: a file per shard each, no merge inside them
+    per_shard = many.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM near_index_files GROUP BY shard)")
+    assert per_shard.fetchall() == [(9,)]
+    unmerged = _pairs(many, hashes, _pool_runner)
+    assert bucket_index.pending_merges(many) == bucket_index.SHARDS
+    with transaction(many):
+        done = bucket_index.compact(many)
+    assert done["merges"] >= bucket_index.SHARDS * 2 and bucket_index.pending_merges(many) == 0
+    assert many.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM near_index_files GROUP BY shard)"
+                        ).fetchall() == [(3,)]  # 9 = 4 + 4 + 1: two merged files and the newest
     assert _buckets(one) == _buckets(many)
     assert len(_buckets(one)) == one.execute("SELECT count(*) FROM minhash_texts").fetchall()[0][0] * minhash.BANDS
     shards = {s for (s,) in many.execute("SELECT DISTINCT shard FROM near_index_files").fetchall()}
@@ -86,13 +95,26 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
             assert keys.fetchall() == [(shard,)], path
 
     found = _pairs(one, hashes)
-    assert found == _pairs(many, hashes, _pool_runner)
+    many.execute("DELETE FROM near_pairs")
+    assert found == _pairs(many, hashes, _pool_runner) == unmerged
     copies = {frozenset((a, b)) for a, b, _ in found}
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
     assert all(s >= minhash.THRESHOLD for *_, s in found)
     bucket_index.sweep(many)  # as the warehouse's next writing connection does
     assert _on_disk(many) == set(bucket_index.files(many))  # merged files left nothing behind
+
+
+def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_submission(texts, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setattr(bucket_index, "MAX_FILES", 5)
+    conn = _warehouse(tmp_path / "w.duckdb")
+    _index(conn, texts, 12)
+    counts = conn.execute("SELECT count(*) FROM near_index_files GROUP BY shard").fetchall()
+    assert len(counts) == bucket_index.SHARDS and max(n for (n,) in counts) <= 5
+    fresh = _warehouse(tmp_path / "fresh.duckdb")
+    _index(fresh, texts, 1)
+    assert _buckets(conn) == _buckets(fresh)
 
 
 def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from conftest import distinct_texts
 from onett_domain.credit import bucket_index
 from onett_domain.credit.near_index import add_signatures, find_near_pairs, index_texts
-from onett_resources.warehouse import SCHEMA, upgrade_index
+from onett_resources.warehouse import SCHEMA, prepare, upgrade_index
 from onett_text import minhash as near_dedup
 from onett_text.hashing import content_hash
 from onett_text.pipeline import index_frame
@@ -89,6 +89,7 @@ def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts):
                     [[j, int(keys[i, j]), h] for i, h in enumerate(hashes) for j in range(near_dedup.BANDS)])
     old.execute(SCHEMA)
     upgrade_index(old, batch=70)  # several batches
+    prepare(old)  # as every warehouse connection does: the bucket shards rebuilt from the converted signatures
 
     tables = {t for (t,) in old.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert not tables & {"minhash_signatures", "minhash_bands"}
