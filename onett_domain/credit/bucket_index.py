@@ -12,12 +12,19 @@ and each row is rewritten about log4(pool) times, never the pool each time. Merg
 inside their transactions (a merge of the largest files would otherwise stall one submission and hold the writer
 lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 
+Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
+search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
+what the pool holds (1.5 s at a 1 GB pool, every submission); the lookup costs what the submission brings. The
+sorted arrays are derived from the Parquet files (written with them, rebuilt from them when missing: after a
+restore, say) and leave the disk with them.
+
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
 warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
 
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -25,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from onett_text import minhash
 
@@ -34,6 +42,8 @@ BASE_ROWS = 1 << 16  # files up to this many rows are of the smallest size
 MAX_FILES = 64  # files a shard may hold before a submission merges them itself (compaction has not run)
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
+LOOKUP_MATCHES = 4_000_000  # bucket matches above which computed queries are joined in DuckDB, not looked up
+SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
 """Runs `fn(*job)` for every job, results in job order: the engine the shard jobs run on."""
@@ -132,7 +142,13 @@ def sweep(conn: duckdb.DuckDBPyConnection) -> int:
         generation = path.name.split("-", 1)[0]
         if str(path) not in named and generation.isdigit() and int(generation) <= newest:
             path.unlink(missing_ok=True)
+            _sorted_path(path).unlink(missing_ok=True)
             removed += 1
+    for path in base.glob(f"shard=*/*{SORTED}"):  # a sorted array whose file is gone (written, then the run failed)
+        if not path.with_name(path.name[:-len(SORTED)] + ".parquet").exists():
+            path.unlink(missing_ok=True)
+    for path in base.glob("shard=*/*.partial"):  # one a writer was killed writing (there is one writer at a time)
+        path.unlink(missing_ok=True)
     return removed
 
 
@@ -213,8 +229,13 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     (texts,), = conn.execute(f"SELECT count(*) FROM {query_ids}").fetchall()
     (stored,), = conn.execute("SELECT coalesce(sum(rows), 0) FROM near_index_files").fetchall()
     computed = texts * minhash.BANDS * COMPUTE_BELOW <= stored
+    by_shard: dict[int, list[str]] = {}
+    for path in indexed:
+        by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
     if computed:
         _query_rows(conn, query_ids, work / "queries")
+        if lookup_candidates(work / "queries", by_shard, work / "looked-up.parquet"):
+            return f"SELECT DISTINCT a, b FROM read_parquet({_literal(str(work / 'looked-up.parquet'))})"
     if run is None:
         rows = (f"read_parquet({_literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed
                 else _selected_rows(indexed, query_ids))
@@ -224,9 +245,6 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {_literal(str(work / 'ids.parquet'))} "
                      "(FORMAT parquet)").fetchall()
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
-    by_shard: dict[int, list[str]] = {}
-    for path in indexed:
-        by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
     jobs = [(str(work / "queries" / f"shard={s}") if computed else str(work / "ids.parquet"), computed,
              by_shard.get(s, []), str(work / f"candidates-{s}.parquet"), memory) for s in range(SHARDS)]
     jobs = [job for job in jobs if job[2] and (not computed or Path(job[0]).exists())]
@@ -236,6 +254,65 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
     # a pair sharing buckets in several shards is found in each
     return f"SELECT DISTINCT a, b FROM read_parquet({_sql_list([job[3] for job in jobs])})"
+
+
+def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) -> bool:
+    """The candidate pairs of the bucket rows under `queries` (by shard), looked up in each file's sorted rows
+    (binary search) and written to `out`; False, with nothing written, when they would match more than
+    LOOKUP_MATCHES rows (many copies of one text: the join spills to disk where these arrays would not)."""
+    found, matches = [], 0
+    for shard, paths in sorted(by_shard.items()):
+        parts = sorted((queries / f"shard={shard}").glob("*.parquet"))
+        if not parts:
+            continue
+        rows = pq.read_table(parts, columns=["bucket", "text_id"])
+        order = np.argsort(rows.column("bucket").to_numpy(), kind="stable")
+        buckets, ids = rows.column("bucket").to_numpy()[order], rows.column("text_id").to_numpy()[order]
+        for path in paths:
+            stored = _sorted_rows(Path(path))
+            first = np.searchsorted(stored[0], buckets, "left")
+            counts = np.searchsorted(stored[0], buckets, "right") - first
+            matches += int(counts.sum())
+            if matches > LOOKUP_MATCHES:
+                return False
+            if counts.any():
+                found.append((stored, first, counts, ids))
+    a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for stored, first, counts, ids in found:
+        hit = counts > 0
+        first, counts, ids = first[hit], counts[hit], ids[hit]
+        starts = np.repeat(first - np.cumsum(counts) + counts, counts)  # each match's row: its bucket's first + k
+        other = np.asarray(stored[1][starts + np.arange(int(counts.sum()))])
+        mine = np.repeat(ids, counts)
+        keep = mine != other
+        a_parts.append(np.minimum(mine, other)[keep])
+        b_parts.append(np.maximum(mine, other)[keep])
+    pq.write_table(pa.table({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)}), out)
+    return True
+
+
+def _sorted_path(parquet: Path) -> Path:
+    return parquet.with_name(parquet.name[:-len(".parquet")] + SORTED)
+
+
+def _sorted_rows(parquet: Path) -> np.ndarray:
+    """The file's (2, rows) sorted array, memory-mapped; written first if it is missing."""
+    path = _sorted_path(parquet)
+    if not path.exists():
+        _write_sorted(parquet)
+    return np.load(path, mmap_mode="r")
+
+
+def _write_sorted(parquet: Path) -> None:
+    """Writes the file's rows sorted by bucket beside it, whole or not at all (about 40 bytes a row in memory
+    meanwhile)."""
+    table = pq.read_table(parquet, columns=["bucket", "text_id"])
+    buckets, ids = table.column("bucket").to_numpy(), table.column("text_id").to_numpy()
+    order = np.argsort(buckets, kind="stable")
+    partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
+    with open(partial, "wb") as handle:
+        np.save(handle, np.stack([buckets[order], ids[order]]).astype(np.int64))
+    os.replace(partial, _sorted_path(parquet))
 
 
 def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:
@@ -280,6 +357,7 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
+        _write_sorted(Path(path))
         relative = Path(path).resolve().relative_to(base.resolve())
         shard = int(relative.parts[0].split("=", 1)[1])
         conn.execute("INSERT INTO near_index_files VALUES (?, ?, ?, ?)",

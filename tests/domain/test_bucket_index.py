@@ -66,6 +66,12 @@ def _on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(p) for p in bucket_index.folder(conn).glob("shard=*/*.parquet")}
 
 
+def _sorted_on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """The files whose sorted rows are on disk."""
+    return {str(p)[:-len(bucket_index.SORTED)] + ".parquet"
+            for p in bucket_index.folder(conn).glob(f"shard=*/*{bucket_index.SORTED}")}
+
+
 def _pool_runner(fn, jobs):
     """Shard jobs in other processes, as an engine's workers run them (they see only the files)."""
     with ProcessPoolExecutor(2) as pool:
@@ -102,7 +108,7 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
     assert all(s >= minhash.THRESHOLD for *_, s in found)
     bucket_index.sweep(many)  # as the warehouse's next writing connection does
-    assert _on_disk(many) == set(bucket_index.files(many))  # merged files left nothing behind
+    assert _on_disk(many) == set(bucket_index.files(many)) == _sorted_on_disk(many)  # merges left nothing behind
 
 
 def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_submission(texts, tmp_path,
@@ -130,7 +136,7 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _buckets(conn) == before
     _index(conn, texts[600:], 1)
     bucket_index.sweep(conn)
-    assert _on_disk(conn) == set(bucket_index.files(conn))
+    assert _on_disk(conn) == set(bucket_index.files(conn)) == _sorted_on_disk(conn)
     fresh = _warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
@@ -155,6 +161,17 @@ def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_
     assert _buckets(conn) == expected
     conn.execute("DELETE FROM near_pairs")
     assert _pairs(conn, hashes) == pairs
+
+    # the sorted rows beside the files are derived too: a restore brings only the files
+    for path in bucket_index.folder(conn).glob(f"shard=*/*{bucket_index.SORTED}"):
+        path.unlink()
+    few = [h for h in hashes[-60:] if hashes.count(h) == 1]
+    conn.register("_few", pl.DataFrame({"content_hash": few}).to_arrow())
+    with transaction(conn):
+        find_near_pairs(conn, "_few")
+    assert _sorted_on_disk(conn) == set(bucket_index.files(conn))
+    assert set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall()) == pairs
+    assert any(h in few for pair in pairs for h in pair[:2])  # the few's pairs were forgotten, then found again
 
 
 def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
@@ -182,14 +199,19 @@ def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(text
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     (ids,), = conn.execute("SELECT count(*) FROM minhash_texts").fetchall()
     assert 60 * minhash.BANDS * bucket_index.COMPUTE_BELOW <= ids * minhash.BANDS  # the computed path by default
-    found = {}
-    for how, factor in (("computed", bucket_index.COMPUTE_BELOW), ("selected", 10 ** 9)):
+    found, looked_up = {}, []
+    lookup = bucket_index.lookup_candidates
+    monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
+    for how, factor, matches in (("looked up", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES),
+                                 ("computed", bucket_index.COMPUTE_BELOW, 0), ("selected", 10 ** 9, 0)):
         monkeypatch.setattr(bucket_index, "COMPUTE_BELOW", factor)
+        monkeypatch.setattr(bucket_index, "LOOKUP_MATCHES", matches)
         conn.execute("DELETE FROM near_pairs")
         conn.register("_few", pl.DataFrame({"content_hash": edited}).to_arrow())
         with transaction(conn):
             find_near_pairs(conn, "_few", runner)
         found[how] = set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
-    assert found["computed"] == found["selected"]
+    assert found["looked up"] == found["computed"] == found["selected"]
+    assert looked_up[:1] == [True] and not any(looked_up[1:])  # the lookup, then the join
     assert {h for pair in found["computed"] for h in pair[:2]} >= set(edited) - {h for h in edited if hashes.count(h) > 1}
     assert len(found["computed"]) >= 2 * 60
