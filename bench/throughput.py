@@ -225,12 +225,13 @@ print(json.dumps({"tokens": int(tokens or 0), "accepted_tokens": int(accepted or
                          check=True)
     counts = json.loads(out.stdout)
 
-    def du(path: Path) -> int:
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+    def du(path: Path, pattern: str = "*") -> int:
+        return sum(f.stat().st_size for f in path.rglob(pattern) if f.is_file()) if path.exists() else 0
 
     data = home / "data"
     sizes = {"warehouse (DuckDB file)": (home / "onett.duckdb").stat().st_size,
-             "near-duplicate bucket shards": du(home / "onett.near-index"),
+             "near-duplicate bucket shards (Parquet)": du(home / "onett.near-index", "*.parquet"),
+             "their rows sorted by bucket (lookups)": du(home / "onett.near-index", "*.npy"),
              "raw_submission parts": du(data / "raw_submission"), "filtered parts": du(data / "filtered"),
              "upload archive (encrypted)": du(data / "uploads"),
              "recitation index": du((data / "recitation-index").resolve()) if (data / "recitation-index").exists()

@@ -188,7 +188,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
     def near_duplicate_index(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         """The near-duplicate index's band-bucket shards merged by size (files of one size four at a time), after
         the submissions that added them rather than inside their transactions: a submission writes one small file
-        per shard and never waits for a merge, so its run and its hold on the warehouse follow its own size."""
+        per shard and never waits for a merge, so its run and its hold on the warehouse follow its own size. Every
+        file's rows are then sorted by bucket beside it, for the next submissions' lookups."""
         started = time.perf_counter()
         with warehouse.connection() as conn:
             with transaction(conn):
@@ -198,6 +199,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         return MaterializeResult(metadata={
             "merges": done["merges"],
             "rows rewritten": done["rows rewritten"],
+            "files sorted for lookups": done["files sorted"],
             "files removed": removed,
             "files": files,
             "bucket rows": int(rows),

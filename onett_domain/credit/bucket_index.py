@@ -15,8 +15,9 @@ lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
 what the pool holds (1.5 s at a 1 GB pool, every submission); the lookup costs what the submission brings. The
-sorted arrays are derived from the Parquet files (written with them, rebuilt from them when missing: after a
-restore, say) and leave the disk with them.
+sorted arrays are derived from the Parquet files: `compact` writes them for every file after merging, a lookup
+writes any still missing (a file added since, or a restore, which brings only the Parquet files), and they leave
+the disk with their files.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
 warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
@@ -99,13 +100,17 @@ def append(conn: duckdb.DuckDBPyConnection, select: str) -> int:
 def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Merges every shard's files of one size FANOUT at a time, until no size has FANOUT files; run in a
     transaction of its own (the merged files leave the disk with `sweep` after it commits). Returns the merges
-    made and the rows they wrote."""
+    made, the rows they wrote and the files whose sorted rows were written."""
     base = folder(conn)
-    done = {"merges": 0, "rows rewritten": 0}
+    done = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
     for shard in range(SHARDS):
         for merged in _merge_tiers(conn, base, shard):
             done["merges"] += 1
             done["rows rewritten"] += merged
+    for path in files(conn):  # so that no submission's lookup sorts a large file
+        if not _sorted_path(Path(path)).exists():
+            _write_sorted(Path(path))
+            done["files sorted"] += 1
     return done
 
 
@@ -217,12 +222,14 @@ def shard_candidates(queries: str, computed: bool, shard_files: list[str], out: 
 
 def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run: Runner | None = None) -> str:
     """A SELECT of the candidate pairs (a, b) of the texts in table `query_ids` (column text_id), whose files are
-    under `work`. With an engine (`run`), one job per shard computes them there; without, the warehouse joins every
-    shard at once (the shards share no bucket, so that is the same join, without a job's start-up per shard).
+    under `work`.
 
-    The queried texts' bucket rows are computed from their signatures when they are few next to the index (a
-    submission into a large pool: the cost follows the submission), else selected from the shards (a backfill: one
-    scan of the index costs less than hashing millions of signatures)."""
+    When the queried texts are few next to the index (a submission into a large pool), their bucket rows are
+    computed from their signatures and looked up in each file's sorted rows: the cost follows the submission. Else
+    (a backfill, or a lookup that would match more than LOOKUP_MATCHES rows) the candidates come from a join: with
+    an engine (`run`), one job per shard; without, the warehouse joins every shard at once (the shards share no
+    bucket, so that is the same join, without a job's start-up per shard). A backfill's rows are selected from the
+    shards (one scan of the index costs less than hashing millions of signatures)."""
     indexed = files(conn)
     if not indexed:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
@@ -270,17 +277,19 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         buckets, ids = rows.column("bucket").to_numpy()[order], rows.column("text_id").to_numpy()[order]
         for path in paths:
             stored = _sorted_rows(Path(path))
+            if not len(stored[0]):
+                continue
             first = np.searchsorted(stored[0], buckets, "left")
-            counts = np.searchsorted(stored[0], buckets, "right") - first
+            hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == buckets)  # most keys match nothing
+            if not len(hit):
+                continue
+            counts = np.searchsorted(stored[0], buckets[hit], "right") - first[hit]
             matches += int(counts.sum())
             if matches > LOOKUP_MATCHES:
                 return False
-            if counts.any():
-                found.append((stored, first, counts, ids))
+            found.append((stored, first[hit], counts, ids[hit]))
     a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for stored, first, counts, ids in found:
-        hit = counts > 0
-        first, counts, ids = first[hit], counts[hit], ids[hit]
         starts = np.repeat(first - np.cumsum(counts) + counts, counts)  # each match's row: its bucket's first + k
         other = np.asarray(stored[1][starts + np.arange(int(counts.sum()))])
         mine = np.repeat(ids, counts)
@@ -308,7 +317,7 @@ def _write_sorted(parquet: Path) -> None:
     meanwhile)."""
     table = pq.read_table(parquet, columns=["bucket", "text_id"])
     buckets, ids = table.column("bucket").to_numpy(), table.column("text_id").to_numpy()
-    order = np.argsort(buckets, kind="stable")
+    order = np.argsort(buckets)  # the order of equal buckets does not matter: pairs are a set
     partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
     with open(partial, "wb") as handle:
         np.save(handle, np.stack([buckets[order], ids[order]]).astype(np.int64))
@@ -357,7 +366,6 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
-        _write_sorted(Path(path))
         relative = Path(path).resolve().relative_to(base.resolve())
         shard = int(relative.parts[0].split("=", 1)[1])
         conn.execute("INSERT INTO near_index_files VALUES (?, ?, ?, ?)",

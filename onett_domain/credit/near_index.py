@@ -94,9 +94,10 @@ def _add(conn: duckdb.DuckDBPyConnection) -> int:
 
 def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner | None = None) -> int:
     """Finds and stores (both ways) every indexed text near one of the texts in table `queries` (column
-    content_hash); returns the pairs found. Candidates come from an equality join on the LSH bands, one job per
-    bucket shard on `run` (in this process by default), and are verified in batches as DuckDB streams them, with
-    their signatures: memory stays bounded however many candidates a large upload brings."""
+    content_hash); returns the pairs found. Candidates are the texts sharing an LSH band bucket with them (looked up
+    for a few texts, else an equality join, one job per bucket shard on `run`: bucket_index.candidates), verified
+    in batches as DuckDB streams them, with their signatures: memory stays bounded however many candidates a large
+    upload brings."""
     with Scratch(conn) as scratch:
         scratch.table("_queries", f"SELECT DISTINCT content_hash FROM {queries}")
         execute(conn, load(SQL, "forget_near_pairs"))

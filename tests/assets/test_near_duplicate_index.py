@@ -28,10 +28,13 @@ def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_n
     event = onett.session().instance.get_latest_materialization_event(AssetKey("near_duplicate_index"))
     metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
     assert metadata["merges"] == bucket_index.SHARDS and metadata["files removed"] == 4 * bucket_index.SHARDS
+    assert metadata["files sorted for lookups"] == 2 * bucket_index.SHARDS
     assert metadata["rows rewritten"] == onett.query("SELECT count(*) FROM near_index_buckets")[0][0] \
         - onett.query("SELECT coalesce(sum(rows), 0) FROM near_index_files WHERE file LIKE '%-add-%'")[0][0]
     listed = {onett.home / "onett.near-index" / f for (f,) in onett.query("SELECT file FROM near_index_files")}
     assert set((onett.home / "onett.near-index").glob("shard=*/*.parquet")) == listed
+    assert {p.with_name(p.name.replace(bucket_index.SORTED, ".parquet"))
+            for p in (onett.home / "onett.near-index").glob(f"shard=*/*{bucket_index.SORTED}")} == listed
 
     # a later near copy of a text whose bucket rows now sit in merged files
     onett.drop("late", "copy.jsonl", [{"id": "x", "text": _edited(texts[2])}], seoul(2026, 9, 20, 10))

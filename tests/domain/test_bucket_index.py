@@ -136,7 +136,7 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _buckets(conn) == before
     _index(conn, texts[600:], 1)
     bucket_index.sweep(conn)
-    assert _on_disk(conn) == set(bucket_index.files(conn)) == _sorted_on_disk(conn)
+    assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn)
     fresh = _warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
