@@ -1,0 +1,115 @@
+"""Near-duplicate candidate search against the size of the index, for a submission of fixed size: DuckDB's join over
+every band-bucket row (the backfill path, and the engine's shard jobs) against the lookup in each file's rows sorted
+by bucket (a submission small next to the pool).
+
+    .venv/bin/python bench/candidate_search.py [--rows 11e6 44e6 176e6] [--queries 1150000] [--runs 3]
+
+Bucket keys are uniform 64-bit hashes, as the real ones are (MinHash band values mixed), so random keys stand in for
+them; `--match` of the queries' keys are drawn from the index (the rest match nothing, as most of a new submission's
+do). The index is written by the platform's own code (bucket_index.append in batches, then compact: files merged by
+size and sorted as after `onett ingest`) in a throwaway warehouse. 1.15 M query keys are a 10.8 MB submission's
+(18,000 texts x 64 bands); 89 M bucket rows are the 1 GB pool of bench/throughput.py. Prints, per index size, the
+medians of `--runs` warm runs of each path (seconds), their ratio and the pairs found (equal for both), and writes
+bench/results/candidate_search.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from onett_domain.credit import bucket_index
+from onett_resources.warehouse import SCHEMA, transaction
+
+BATCH = 8_000_000  # rows appended at once, as one submission's file per shard
+
+
+def build(folder: Path, rows: int, rng: np.random.Generator) -> tuple[duckdb.DuckDBPyConnection, np.ndarray]:
+    conn = duckdb.connect(str(folder / "w.duckdb"))
+    conn.execute(SCHEMA)
+    sample = []
+    for start in range(0, rows, BATCH):
+        n = min(BATCH, rows - start)
+        keys = rng.integers(-2**63, 2**63 - 1, n, dtype=np.int64)
+        sample.append(keys[:: max(1, rows // 200_000)])
+        conn.register("_rows", pa.table({"bucket": keys, "text_id": np.arange(start, start + n, dtype=np.int64) // 64}))
+        with transaction(conn):
+            bucket_index.append(conn, "SELECT bucket, text_id FROM _rows")
+        conn.unregister("_rows")
+    with transaction(conn):
+        bucket_index.compact(conn)
+    bucket_index.sweep(conn)
+    return conn, np.concatenate(sample)
+
+
+def queries(folder: Path, count: int, match: float, sample: np.ndarray, rng: np.random.Generator) -> Path:
+    matched = int(count * match)
+    keys = np.concatenate([rng.choice(sample, matched), rng.integers(-2**63, 2**63 - 1, count - matched, dtype=np.int64)])
+    ids = 10**12 + np.arange(count, dtype=np.int64) // 64  # texts not in the index
+    target = folder / "queries"
+    conn = duckdb.connect()
+    conn.register("_q", pa.table({"bucket": keys, "text_id": ids}))
+    conn.execute(f"""COPY (SELECT bucket, text_id, (bucket & {bucket_index.SHARDS - 1})::INTEGER AS shard FROM _q)
+                     TO '{target}' (FORMAT parquet, PARTITION_BY (shard))""")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=float, nargs="+", default=[11e6, 44e6, 176e6])
+    parser.add_argument("--queries", type=int, default=1_150_000)
+    parser.add_argument("--match", type=float, default=0.05)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "candidate_search.json")
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    results = []
+    for rows in (int(r) for r in args.rows):
+        folder = Path(tempfile.mkdtemp(prefix="onett-candidates-"))
+        try:
+            started = time.perf_counter()
+            conn, sample = build(folder, rows, rng)
+            built = time.perf_counter() - started
+            query_folder = queries(folder, args.queries, args.match, sample, rng)
+            indexed = bucket_index.files(conn)
+            by_shard: dict[int, list[str]] = {}
+            for path in indexed:
+                by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
+            join_sql = bucket_index.pairs_sql(f"read_parquet('{query_folder}/*/*.parquet')", indexed)
+            join, lookup, pairs = [], [], {}
+            for _ in range(args.runs + 1):  # the first run of each warms the page cache and is not counted
+                t = time.perf_counter()
+                (pairs["join"],), = conn.execute(f"SELECT count(*) FROM ({join_sql})").fetchall()
+                join.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                assert bucket_index.lookup_candidates(query_folder, by_shard, folder / "pairs.parquet")
+                (pairs["lookup"],), = duckdb.sql(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM "
+                                                 f"read_parquet('{folder / 'pairs.parquet'}'))").fetchall()
+                lookup.append(time.perf_counter() - t)
+            assert pairs["join"] == pairs["lookup"], pairs
+            row = {"index_rows": rows, "files": len(indexed), "query_keys": args.queries, "pairs": pairs["join"],
+                   "join_s": statistics.median(join[1:]), "lookup_s": statistics.median(lookup[1:]),
+                   "build_s": built}
+            results.append(row)
+            print(f"{rows / 1e6:7.0f} M bucket rows in {len(indexed)} files: join {row['join_s']:.3f} s, lookup "
+                  f"{row['lookup_s']:.3f} s ({row['join_s'] / row['lookup_s']:.1f}x), {pairs['join']:,} pairs "
+                  f"(index built in {built:.0f} s)", flush=True)
+            conn.close()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
+                                     "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
