@@ -44,6 +44,7 @@ MAX_FILES = 64  # files a shard may hold before a submission merges them itself 
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
 LOOKUP_MATCHES = 4_000_000  # bucket matches above which computed queries are joined in DuckDB, not looked up
+LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
@@ -225,8 +226,9 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     under `work`.
 
     When the queried texts are few next to the index (a submission into a large pool), their bucket rows are
-    computed from their signatures and looked up in each file's sorted rows: the cost follows the submission. Else
-    (a backfill, or a lookup that would match more than LOOKUP_MATCHES rows) the candidates come from a join: with
+    computed from their signatures and, once the index holds LOOKUP_ROWS rows, looked up in each file's sorted rows:
+    the cost follows the submission. Else (a backfill, a small index, or a lookup that would match more than
+    LOOKUP_MATCHES rows) the candidates come from a join: with
     an engine (`run`), one job per shard; without, the warehouse joins every shard at once (the shards share no
     bucket, so that is the same join, without a job's start-up per shard). A backfill's rows are selected from the
     shards (one scan of the index costs less than hashing millions of signatures)."""
@@ -241,7 +243,7 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
     if computed:
         _query_rows(conn, query_ids, work / "queries")
-        if lookup_candidates(work / "queries", by_shard, work / "looked-up.parquet"):
+        if stored >= LOOKUP_ROWS and lookup_candidates(work / "queries", by_shard, work / "looked-up.parquet"):
             return f"SELECT DISTINCT a, b FROM read_parquet({_literal(str(work / 'looked-up.parquet'))})"
     if run is None:
         rows = (f"read_parquet({_literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed

@@ -17,7 +17,8 @@ def _edited(text: str) -> str:
     return " ".join("바뀐말" if i % 30 == 7 else w for i, w in enumerate(words))
 
 
-def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_near_copies(onett):
+def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_near_copies(onett, monkeypatch):
+    monkeypatch.setattr(bucket_index, "LOOKUP_ROWS", 0)  # the late copy's buckets looked up, in an index this small
     texts = [t for t in distinct_texts(*PETITIONS, 40, limit=1500) if len(t.split(" ")) >= 120][:25]
     assert len(texts) == 25
     for i in range(5):  # five contributors, five submissions: five files in every shard
@@ -36,8 +37,11 @@ def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_n
     assert {p.with_name(p.name.replace(bucket_index.SORTED, ".parquet"))
             for p in (onett.home / "onett.near-index").glob(f"shard=*/*{bucket_index.SORTED}")} == listed
 
-    # a later near copy of a text whose bucket rows now sit in merged files
+    # a later near copy of a text whose bucket rows now sit in merged files, found by looking its buckets up
     onett.drop("late", "copy.jsonl", [{"id": "x", "text": _edited(texts[2])}], seoul(2026, 9, 20, 10))
+    looked_up, lookup = [], bucket_index.lookup_candidates
+    monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
     onett.ok("ingest")
+    assert looked_up == [True]
     (status, duplicate_of), = onett.query("SELECT status, duplicate_of FROM documents WHERE contributor_id = 'late'")
     assert (status, duplicate_of) == ("near_duplicate", "c0/p.jsonl#3")  # its third line

@@ -143,7 +143,9 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _pairs(conn, hashes + all_hashes) == _pairs(fresh, all_hashes)
 
 
-def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_signatures(texts, tmp_path):
+def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_signatures(texts, tmp_path,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(bucket_index, "LOOKUP_ROWS", 0)  # lookups in an index this small too
     conn = _warehouse(tmp_path / "w.duckdb")
     hashes = _index(conn, texts, 4)
     expected, pairs = _buckets(conn), _pairs(conn, hashes)
@@ -199,6 +201,7 @@ def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(text
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     (ids,), = conn.execute("SELECT count(*) FROM minhash_texts").fetchall()
     assert 60 * minhash.BANDS * bucket_index.COMPUTE_BELOW <= ids * minhash.BANDS  # the computed path by default
+    monkeypatch.setattr(bucket_index, "LOOKUP_ROWS", 0)  # lookups in an index this small too
     found, looked_up = {}, []
     lookup = bucket_index.lookup_candidates
     monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
