@@ -81,9 +81,7 @@ def main() -> None:
             built = time.perf_counter() - started
             query_folder = queries(folder, args.queries, args.match, sample, rng)
             indexed = bucket_index.files(conn)
-            by_shard: dict[int, list[str]] = {}
-            for path in indexed:
-                by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
+            by_shard = bucket_index.files_by_shard(conn)
             join_sql = bucket_index.pairs_sql(f"read_parquet('{query_folder}/*/*.parquet')", indexed)
             join, lookup, pairs = [], [], {}
             for _ in range(args.runs + 1):  # the first run of each warms the page cache and is not counted

@@ -14,7 +14,7 @@ lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 
 Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
-what the pool holds (1.5 s at a 1 GB pool, every submission); the lookup costs what the submission brings. The
+what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). The
 sorted arrays are derived from the Parquet files: `compact` writes them for every file after merging, a lookup
 writes any still missing (a file added since, or a restore, which brings only the Parquet files), and they leave
 the disk with their files.
@@ -75,6 +75,14 @@ def files(conn: duckdb.DuckDBPyConnection, shard: int | None = None) -> list[str
     where, params = ("WHERE shard = ?", [shard]) if shard is not None else ("", [])
     return [str(base / f) for (f,) in conn.execute(
         f"SELECT file FROM near_index_files {where} ORDER BY shard, file", params).fetchall()]
+
+
+def files_by_shard(conn: duckdb.DuckDBPyConnection) -> dict[int, list[str]]:
+    """The files of the index, by shard."""
+    base, grouped = folder(conn), {}
+    for shard, file in conn.execute("SELECT shard, file FROM near_index_files ORDER BY shard, file").fetchall():
+        grouped.setdefault(shard, []).append(str(base / file))
+    return grouped
 
 
 def rows(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
@@ -228,19 +236,17 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     When the queried texts are few next to the index (a submission into a large pool), their bucket rows are
     computed from their signatures and, once the index holds LOOKUP_ROWS rows, looked up in each file's sorted rows:
     the cost follows the submission. Else (a backfill, a small index, or a lookup that would match more than
-    LOOKUP_MATCHES rows) the candidates come from a join: with
-    an engine (`run`), one job per shard; without, the warehouse joins every shard at once (the shards share no
-    bucket, so that is the same join, without a job's start-up per shard). A backfill's rows are selected from the
+    LOOKUP_MATCHES rows) the candidates come from a join: with an engine (`run`), one job per shard; without, the
+    warehouse joins every shard at once (the shards share no bucket, so that is the same join, without a job's
+    start-up per shard). A backfill's rows are selected from the
     shards (one scan of the index costs less than hashing millions of signatures)."""
-    indexed = files(conn)
+    by_shard = files_by_shard(conn)
+    indexed = [path for paths in by_shard.values() for path in paths]
     if not indexed:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
     (texts,), = conn.execute(f"SELECT count(*) FROM {query_ids}").fetchall()
     (stored,), = conn.execute("SELECT coalesce(sum(rows), 0) FROM near_index_files").fetchall()
     computed = texts * minhash.BANDS * COMPUTE_BELOW <= stored
-    by_shard: dict[int, list[str]] = {}
-    for path in indexed:
-        by_shard.setdefault(int(Path(path).parent.name.split("=", 1)[1]), []).append(path)
     if computed:
         _query_rows(conn, query_ids, work / "queries")
         if stored >= LOOKUP_ROWS and lookup_candidates(work / "queries", by_shard, work / "looked-up.parquet"):
@@ -275,8 +281,9 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         if not parts:
             continue
         rows = pq.read_table(parts, columns=["bucket", "text_id"])
-        order = np.argsort(rows.column("bucket").to_numpy(), kind="stable")
-        buckets, ids = rows.column("bucket").to_numpy()[order], rows.column("text_id").to_numpy()[order]
+        buckets = rows.column("bucket").to_numpy()
+        order = np.argsort(buckets)
+        buckets, ids = buckets[order], rows.column("text_id").to_numpy()[order]
         for path in paths:
             stored = _sorted_rows(Path(path))
             if not len(stored[0]):
