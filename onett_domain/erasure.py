@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from onett_domain import sql
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, signature_files
 
 SQL = Path(__file__).with_name("sql")
 
@@ -46,7 +46,7 @@ def erase_upload(conn: duckdb.DuckDBPyConnection, contributor_id: str, file: str
 
 def forget_signatures(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> int:
     """Removes from the near-duplicate index the erased texts no remaining document holds; returns how many. Their
-    bucket files leave the disk with `bucket_index.sweep`, once the transaction has committed."""
+    bucket and signature files leave the disk with the sweeps, once the transaction has committed."""
     if not hashes:
         return 0
     conn.register("_erased_hashes", pl.DataFrame({"content_hash": hashes}).to_arrow())
@@ -55,6 +55,7 @@ def forget_signatures(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> int
         (forgotten,), = conn.execute("SELECT count(*) FROM _forget").fetchall()
         if forgotten:
             bucket_index.forget(conn, "_forget")
+            signature_files.forget(conn, "_forget")
             conn.execute("DELETE FROM minhash_texts WHERE text_id IN (SELECT text_id FROM _forget)").fetchall()
     finally:
         conn.unregister("_erased_hashes")

@@ -162,6 +162,15 @@ CREATE TABLE IF NOT EXISTS near_index_files (
     rows           BIGINT NOT NULL,
     generation     BIGINT NOT NULL      -- 1, 2, 3... per write: names files the same way on every platform
 );
+-- The signatures again, as memory-mapped arrays by text id beside the shards (onett_domain/credit/signature_files.py):
+-- a copy that verifies a few candidates without reading the signature table's blocks; listed here like the shards.
+CREATE TABLE IF NOT EXISTS signature_files (
+    file           VARCHAR NOT NULL,    -- relative to <warehouse>.near-index/, without .ids.npy / .sig.npy
+    first_id       BIGINT NOT NULL,     -- the range of text ids it covers (erased texts leave gaps)
+    last_id        BIGINT NOT NULL,
+    rows           BIGINT NOT NULL,
+    generation     BIGINT NOT NULL
+);
 -- The passage index: per distinct text (uploads and reference alike) a text id and its passage count, and per text
 -- each distinct passage key (BLAKE2b-64 of the passage's letters and digits, onett_text/passages.py) with the
 -- position of its first occurrence and its tokens. Keys, not text: they stay when a text is erased, like its hash.

@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, 
 from onett_assets.assets.releases import describe
 from onett_assets.metadata import table
 from onett_domain import erasure
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, signature_files
 from onett_resources import ConsentRegistry, ReleaseStore, Warehouse
 from onett_resources.warehouse import transaction
 
@@ -39,7 +39,8 @@ def erasure_assets() -> list[AssetsDefinition]:
             released.update(changed)
             with warehouse.connection() as conn:
                 conn.execute("CHECKPOINT")  # deleted index rows leave the file's live blocks now
-                bucket_index.sweep(conn)  # and the bucket files that held them leave the disk
+                bucket_index.sweep(conn)  # and the bucket and signature files that held them leave the disk
+                signature_files.sweep(conn)
             consent.mark_done(request.id)
             done.append([request.id, request.contributor_id, request.file, len(ids), forgotten,
                          ", ".join(changed) or "none"])

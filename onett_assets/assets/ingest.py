@@ -16,7 +16,7 @@ from dagster import (
 from onett_assets.metadata import bullets, table
 from onett_assets.partitions import Partitions, split_submission_key
 from onett_domain import credit
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, signature_files
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
 from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
@@ -189,20 +189,26 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         """The near-duplicate index's band-bucket shards merged by size (files of one size four at a time), after
         the submissions that added them rather than inside their transactions: a submission writes one small file
         per shard and never waits for a merge, so its run and its hold on the warehouse follow its own size. Every
-        file's rows are then sorted by bucket beside it, for the next submissions' lookups."""
+        file's rows are then sorted by bucket beside it, for the next submissions' lookups, and the texts indexed
+        since are copied to the signature files their candidate verification reads."""
         started = time.perf_counter()
         with warehouse.connection() as conn:
             with transaction(conn):
                 done = bucket_index.compact(conn)
-            removed = bucket_index.sweep(conn)  # the merged files, now that nothing names them
+                copied = signature_files.update(conn)
+            removed = bucket_index.sweep(conn) + signature_files.sweep(conn)  # what nothing names now
             (files, rows), = conn.execute("SELECT count(*), coalesce(sum(rows), 0) FROM near_index_files").fetchall()
+            (signature_count,), = conn.execute("SELECT count(*) FROM signature_files").fetchall()
         return MaterializeResult(metadata={
             "merges": done["merges"],
             "rows rewritten": done["rows rewritten"],
             "files sorted for lookups": done["files sorted"],
+            "signatures copied to signature files": copied["signatures written"],
+            "signature files merged": copied["files merged"],
             "files removed": removed,
             "files": files,
             "bucket rows": int(rows),
+            "signature files": signature_count,
             "seconds": round(time.perf_counter() - started, 2),
         })
 

@@ -145,6 +145,7 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     execute(conn, _step("insert_incoming"))
     clock.lap("credit")
     scratch.table("_passage_seeds", _step("passage_seeds"))
+    scratch.table("_passage_holders", _step("passage_holders"))
     scratch.table("_passage_credit", _step("passage_credit"))
     scratch.table("_passage_moved", _step("passage_moved"))
     moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import numpy as np
@@ -18,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, signature_files
 from onett_domain.sql import Scratch, execute, load
 from onett_text import minhash
 from onett_text.pipeline import index_frame
@@ -27,6 +28,8 @@ SQL = Path(__file__).with_name("sql")
 Runner = bucket_index.Runner
 # Candidate pairs verified at once: two 1 KiB signatures each; larger batches raise the peak memory, not the speed.
 VERIFY_BATCH = 8_192
+# Candidate texts up to which their signatures are fetched at once (256 MiB) rather than streamed by a join.
+FETCH_TEXTS = 1 << 18
 PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("similarity", pa.float64())])
 
 
@@ -96,8 +99,7 @@ def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner |
     """Finds and stores (both ways) every indexed text near one of the texts in table `queries` (column
     content_hash); returns the pairs found. Candidates are the texts sharing an LSH band bucket with them (looked up
     for a few texts, else an equality join, one job per bucket shard on `run`: bucket_index.candidates), verified
-    in batches as DuckDB streams them, with their signatures: memory stays bounded however many candidates a large
-    upload brings."""
+    in batches with their signatures: memory stays bounded however many candidates a large upload brings."""
     with Scratch(conn) as scratch:
         scratch.table("_queries", f"SELECT DISTINCT content_hash FROM {queries}")
         execute(conn, load(SQL, "forget_near_pairs"))
@@ -106,25 +108,46 @@ def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner |
         shared.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".candidates-", dir=shared) as work:
             scratch.table("_candidates", bucket_index.candidates(conn, "_query_ids", Path(work), run))
-        reader = conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH)
+        batches = _candidate_batches(conn)
         # Pairs go to a Parquet file as they are verified (an upload of many near copies of one another finds tens
         # of millions), and into near_pairs once the stream is done: no other statement may run meanwhile.
         with tempfile.TemporaryDirectory(prefix="onett-near-pairs-") as folder:
             found, path = 0, f"{folder}/pairs.parquet"
             with pq.ParquetWriter(path, PAIRS_SCHEMA) as writer:
-                for batch in reader:
-                    similarity = minhash.similarity(_matrix(batch.column("sa")), _matrix(batch.column("sb")))
+                for a, b, sa, sb in batches:
+                    similarity = minhash.similarity(sa, sb)
                     keep = similarity >= minhash.THRESHOLD
                     if keep.any():
-                        mask = pa.array(keep)
-                        writer.write_table(pa.table(
-                            {"a": batch.column("a").filter(mask), "b": batch.column("b").filter(mask),
-                             "similarity": pa.array(similarity[keep], pa.float64())}, schema=PAIRS_SCHEMA))
+                        writer.write_table(pa.table({"a": a[keep], "b": b[keep], "similarity": similarity[keep]},
+                                                    schema=PAIRS_SCHEMA))
                         found += int(keep.sum())
             scratch.drop_all()
             if found:
                 execute(conn, load(SQL, "store_near_pairs"), {"path": path})
     return found
+
+
+def _candidate_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.ndarray, ...]]:
+    """The pairs of `_candidates` with both signatures, VERIFY_BATCH at a time: for a few candidate texts (a
+    submission into a pool) their signatures are fetched once from the signature files, each page of a text read
+    alone; for many (a backfill) DuckDB streams the join, whose scan reads every block of the signatures anyway."""
+    (pairs,), = conn.execute("SELECT count(*) FROM _candidates").fetchall()
+    if pairs <= 16 * FETCH_TEXTS:  # else the texts are surely too many to count them first
+        (texts,), = conn.execute("SELECT count(*) FROM (SELECT a FROM _candidates UNION SELECT b FROM _candidates)"
+                                 ).fetchall()
+    if pairs <= 16 * FETCH_TEXTS and texts <= FETCH_TEXTS:
+        candidates = conn.sql("SELECT a, b FROM _candidates").to_arrow_table()
+        a, b = candidates.column("a").to_numpy(), candidates.column("b").to_numpy()
+        ids = np.unique(np.concatenate([a, b]))
+        signatures = signature_files.fetch(conn, ids)
+        for start in range(0, pairs, VERIFY_BATCH):
+            batch_a, batch_b = a[start:start + VERIFY_BATCH], b[start:start + VERIFY_BATCH]
+            yield (batch_a, batch_b, signatures[np.searchsorted(ids, batch_a)],
+                   signatures[np.searchsorted(ids, batch_b)])
+        return
+    for batch in conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH):
+        yield (batch.column("a").to_numpy(), batch.column("b").to_numpy(), _matrix(batch.column("sa")),
+               _matrix(batch.column("sb")))
 
 
 def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeListArray:

@@ -1,22 +1,17 @@
--- Passage-level credit of every competing document of a seed text. Each passage belongs to its earliest holder in
--- first-come order (submitted_at, contributor_id, file, position, gone), whatever that holder's own status: in a
+-- Passage-level credit of every competing document of a seed text, from `_passage_holders` (who holds its passages).
+-- Each passage belongs to its earliest holder in first-come order (submitted_at, contributor_id, file, position, gone), whatever that holder's own status: in a
 -- later document it is repeated, and never earns, when the consumer holds it (a reference text does), when an
 -- earlier holder is still in, or when the document left before the last earlier holder did. When every earlier
 -- holder was withdrawn while the document was in, the passage is handed on and earns from the last withdrawal.
 -- A document's handed-on passages earn from the latest of their times (one time per document, never earlier than
 -- it should). Documents that are not accepted earn nothing anyway and keep no passage figures.
-WITH held AS (
-    SELECT DISTINCT passage FROM passages SEMI JOIN _passage_seeds USING (text_id)
-), holders AS (
-    SELECT p.passage, p.text_id, p.ordinal, p.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
+WITH holders AS (
+    SELECT h.passage, h.text_id, h.ordinal, h.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
            d.submitted_at, d.withdrawn_at, coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
-    FROM passages p SEMI JOIN held USING (passage)
-    JOIN passage_texts t USING (text_id)
-    JOIN documents d ON d.content_hash = t.content_hash AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    FROM _passage_holders h
+    JOIN documents d ON d.content_hash = h.content_hash AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
 ), known AS (
-    SELECT DISTINCT p.passage
-    FROM passages p SEMI JOIN held USING (passage) JOIN passage_texts t USING (text_id)
-    SEMI JOIN reference_documents r USING (content_hash)
+    SELECT DISTINCT passage FROM _passage_holders SEMI JOIN reference_documents USING (content_hash)
 ), ranked AS (
     SELECT h.*, k.passage IS NOT NULL AS known,
            count(*) OVER earlier AS before,
