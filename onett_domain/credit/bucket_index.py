@@ -15,8 +15,9 @@ lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
 what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). The
-sorted arrays are derived from the Parquet files: `compact` writes them for every file after merging, a lookup
-writes any still missing (a file added since, or a restore, which brings only the Parquet files), and they leave
+sorted arrays are derived from the Parquet files: `compact` writes a merged file's by merging its inputs' (a chunk
+at a time: memory stays bounded however large the file) and any other's by sorting it, a lookup writes any still
+missing (a file added since, or a restore, which brings only the Parquet files), and they leave
 the disk with their files.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
@@ -46,6 +47,7 @@ COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their num
 LOOKUP_MATCHES = 4_000_000  # bucket matches above which computed queries are joined in DuckDB, not looked up
 LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
+MERGE_CHUNK = 1 << 19  # rows of each input's sorted rows held at once while merging them (8 MiB per array)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
 """Runs `fn(*job)` for every job, results in job order: the engine the shard jobs run on."""
@@ -113,7 +115,7 @@ def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     base = folder(conn)
     done = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
     for shard in range(SHARDS):
-        for merged in _merge_tiers(conn, base, shard):
+        for merged in _merge_tiers(conn, base, shard, sort=True):
             done["merges"] += 1
             done["rows rewritten"] += merged
     for path in files(conn):  # so that no submission's lookup sorts a large file
@@ -333,6 +335,72 @@ def _write_sorted(parquet: Path) -> None:
     os.replace(partial, _sorted_path(parquet))
 
 
+def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
+    """Writes the sorted rows of `parquet` (`rows` of them) by merging its inputs' sorted rows, MERGE_CHUNK rows of
+    each at a time: each step takes the next chunk of the input whose chunk ends lowest and, from the others,
+    every row below that end, so what it writes sorts before everything left. Whole or not at all."""
+    runs = [_SortedRun(path) for path in inputs]
+    try:
+        if sum(run.rows for run in runs) != rows:  # not this file's inputs: its own rows are sorted instead
+            _write_sorted(parquet)
+            return
+        partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<i8", "fortran_order": False, "shape": (2, rows)})
+            data, written = handle.tell(), 0
+            while written < rows:
+                for run in runs:
+                    run.fill(MERGE_CHUNK)
+                full = [run for run in runs if len(run.keys) == MERGE_CHUNK]
+                first = min(full, key=lambda run: run.keys[-1]) if full else None  # None: everything left is read
+                end = first.keys[-1] if first else None
+                pieces = [run.take(len(run.keys) if first is None or run is first
+                                   else int(np.searchsorted(run.keys, end, "left"))) for run in runs]
+                keys, ids = np.concatenate([k for k, _ in pieces]), np.concatenate([i for _, i in pieces])
+                order = np.argsort(keys)
+                handle.seek(data + 8 * written)
+                keys[order].tofile(handle)
+                handle.seek(data + 8 * (rows + written))
+                ids[order].tofile(handle)
+                written += len(keys)
+        os.replace(partial, _sorted_path(parquet))
+    finally:
+        for run in runs:
+            run.handle.close()
+
+
+class _SortedRun:
+    """A file's sorted rows on disk, read a chunk at a time (not memory-mapped: the merge's memory stays its
+    chunks); `keys`, `ids`: the rows read and not yet merged."""
+
+    def __init__(self, path: Path):
+        self.handle = open(path, "rb")
+        version = np.lib.format.read_magic(self.handle)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(self.handle)
+        if len(shape) != 2 or shape[0] != 2 or fortran or dtype != np.dtype("<i8"):
+            raise ValueError(f"{path} does not hold a file's sorted rows")
+        self.data, self.rows, self.at = self.handle.tell(), shape[1], 0
+        self.keys = self.ids = np.zeros(0, dtype=np.int64)
+
+    def fill(self, chunk: int) -> None:
+        missing = min(chunk, self.rows - self.at) - len(self.keys)
+        if missing > 0:
+            start = self.at + len(self.keys)
+            self.keys = np.concatenate([self.keys, self._read(start, missing)])
+            self.ids = np.concatenate([self.ids, self._read(self.rows + start, missing)])
+
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        taken = self.keys[:count], self.ids[:count]
+        self.keys, self.ids, self.at = self.keys[count:], self.ids[count:], self.at + count
+        return taken
+
+    def _read(self, row: int, count: int) -> np.ndarray:
+        self.handle.seek(self.data + 8 * row)
+        return np.fromfile(self.handle, dtype="<i8", count=count)
+
+
 def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:
     """The bucket rows of the texts in `query_ids`, from their signatures (as when they were indexed), written
     under `target` by shard, a batch of signatures at a time."""
@@ -375,6 +443,7 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
+        _sorted_path(Path(path)).unlink(missing_ok=True)  # one left under this name by a failed run is not its rows
         relative = Path(path).resolve().relative_to(base.resolve())
         shard = int(relative.parts[0].split("=", 1)[1])
         conn.execute("INSERT INTO near_index_files VALUES (?, ?, ?, ?)",
@@ -397,13 +466,20 @@ def _full_tier(conn: duckdb.DuckDBPyConnection, shard: int) -> list[str]:
     return full[0][:FANOUT] if full else []
 
 
-def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int) -> Iterator[int]:
+def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int, sort: bool = False) -> Iterator[int]:
     """Merges the shard's files FANOUT at a time while FANOUT of them are of one size (smallest sizes first),
-    yielding the rows of each merged file."""
+    yielding the rows of each merged file. With `sort`, the merged file's sorted rows are merged from its inputs'
+    (a chunk of each at a time: memory stays bounded however large the file), not sorted whole."""
     while merged := _full_tier(conn, shard):
-        written = _write(conn, f"SELECT bucket, text_id FROM read_parquet("
-                               f"{_sql_list([str(base / f) for f in merged])})", base, "merged")
+        inputs = [base / f for f in merged]
+        written = _write(conn, f"SELECT bucket, text_id FROM read_parquet({_sql_list([str(p) for p in inputs])})",
+                         base, "merged")
         _unlist(conn, shard, merged)  # after the write: its name is above theirs
+        if sort and len(written) == 1:
+            for parquet in inputs:  # the newest, smallest files have none yet
+                if not _sorted_path(parquet).exists():
+                    _write_sorted(parquet)
+            _merge_sorted([_sorted_path(p) for p in inputs], base / written[0][1], written[0][2])
         yield sum(n for _, _, n in written)
 
 

@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -72,13 +73,30 @@ def _sorted_on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
             for p in bucket_index.folder(conn).glob(f"shard=*/*{bucket_index.SORTED}")}
 
 
+def _sorted_rows_match(conn: duckdb.DuckDBPyConnection) -> int:
+    """Asserts that every sorted array on disk beside a listed file holds that file's rows, sorted by bucket;
+    returns how many were checked."""
+    checked = 0
+    for path in bucket_index.files(conn):
+        sorted_path = Path(path[:-len(".parquet")] + bucket_index.SORTED)
+        if not sorted_path.exists():
+            continue
+        stored = np.load(sorted_path)
+        rows = duckdb.sql(f"SELECT bucket, text_id FROM read_parquet('{path}') ORDER BY ALL").fetchall()
+        assert (np.diff(stored[0]) >= 0).all(), sorted_path
+        assert sorted(zip(stored[0].tolist(), stored[1].tolist())) == rows, sorted_path
+        checked += 1
+    return checked
+
+
 def _pool_runner(fn, jobs):
     """Shard jobs in other processes, as an engine's workers run them (they see only the files)."""
     with ProcessPoolExecutor(2) as pool:
         yield from pool.map(fn, *zip(*jobs)) if jobs else ()
 
 
-def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path):
+def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path, monkeypatch):
+    monkeypatch.setattr(bucket_index, "MERGE_CHUNK", 97)  # merged sorted rows in many steps
     one, many = _warehouse(tmp_path / "one.duckdb"), _warehouse(tmp_path / "many.duckdb")
     hashes = _index(one, texts, 1)
     _index(many, texts, 9)  # nine submissions: a file per shard each, no merge inside them
@@ -89,6 +107,7 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     with transaction(many):
         done = bucket_index.compact(many)
     assert done["merges"] >= bucket_index.SHARDS * 2 and bucket_index.pending_merges(many) == 0
+    assert _sorted_rows_match(many) == len(bucket_index.files(many))  # merged from the inputs' sorted rows
     assert many.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM near_index_files GROUP BY shard)"
                         ).fetchall() == [(3,)]  # 9 = 4 + 4 + 1: two merged files and the newest
     assert _buckets(one) == _buckets(many)
@@ -134,7 +153,10 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
             raise RuntimeError("killed after writing its files")
     assert _on_disk(conn) > listed  # its files are there, but nothing names them
     assert _buckets(conn) == before
+    for path in _on_disk(conn) - listed:  # as if it had also sorted them: not the rows of the next files so named
+        np.save(path[:-len(".parquet")] + bucket_index.SORTED, np.zeros((2, 3), np.int64))
     _index(conn, texts[600:], 1)
+    _sorted_rows_match(conn)
     bucket_index.sweep(conn)
     assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn)
     fresh = _warehouse(tmp_path / "fresh.duckdb")
