@@ -115,9 +115,10 @@ def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     base = folder(conn)
     done = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
     for shard in range(SHARDS):
-        for merged in _merge_tiers(conn, base, shard, sort=True):
+        for merged in _merge_tiers(conn, base, shard, sort=True):  # each merged file's sorted rows with it
             done["merges"] += 1
             done["rows rewritten"] += merged
+            done["files sorted"] += 1
     for path in files(conn):  # so that no submission's lookup sorts a large file
         if not _sorted_path(Path(path)).exists():
             _write_sorted(Path(path))

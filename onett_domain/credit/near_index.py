@@ -28,8 +28,8 @@ SQL = Path(__file__).with_name("sql")
 Runner = bucket_index.Runner
 # Candidate pairs verified at once: two 1 KiB signatures each; larger batches raise the peak memory, not the speed.
 VERIFY_BATCH = 8_192
-# Candidate texts up to which their signatures are fetched at once (256 MiB) rather than streamed by a join.
-FETCH_TEXTS = 1 << 18
+# Candidate texts up to which their signatures are fetched at once (128 MiB) rather than streamed by a join.
+FETCH_TEXTS = 1 << 17
 PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("similarity", pa.float64())])
 
 

@@ -28,9 +28,9 @@ from onett_text import minhash
 
 SUBFOLDER = "signatures"
 FANOUT = 4  # trailing files of one size merged into one
-BASE_ROWS = 1 << 14  # files up to this many rows are of the smallest size
-CAP_ROWS = 1 << 18  # rows per file at most (256 MiB of signatures): merges stop there, erasure rewrites at most this
-READ_BATCH = 50_000  # signatures read from the warehouse at once (50 MiB)
+BASE_ROWS = 1 << 12  # files up to this many rows are of the smallest size
+CAP_ROWS = 1 << 16  # rows per file at most (64 MiB of signatures): what a write, a merge or an erasure holds
+READ_BATCH = 1 << 14  # signatures read from the warehouse at once (16 MiB)
 IDS, SIGNATURES = ".ids.npy", ".sig.npy"
 
 
@@ -172,7 +172,8 @@ def _write(conn: duckdb.DuckDBPyConnection, ids: np.ndarray, signatures: np.ndar
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     (generation,), = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM signature_files").fetchall()
     stem = f"{generation:010d}-{first}"
-    for suffix, array in ((IDS, ids.astype(np.int64)), (SIGNATURES, signatures.astype(np.uint32))):
+    arrays = ((IDS, ids.astype(np.int64, copy=False)), (SIGNATURES, signatures.astype(np.uint32, copy=False)))
+    for suffix, array in arrays:
         partial = base / f"{stem}{suffix}.{os.getpid()}.partial"
         with open(partial, "wb") as handle:
             np.save(handle, array)
