@@ -1,0 +1,66 @@
+"""Re-decide one submission of a kept platform inside a transaction that is rolled back: where `deduped`'s time
+goes, repeatably, without changing the platform.
+
+    DAGSTER_HOME=<kept home> .venv/bin/python bench/redecide.py CONTRIBUTOR PERIOD [--runs 3] [--cold]
+
+A kept home comes from `bench/throughput.py --keep` (its incremental submission is `newcomer`, period the month it
+ran in). Each run opens the warehouse, decides the submission's credit from its `filtered` parts as `deduped` does,
+prints the seconds of each step and rolls back. `--cold` first drops the near-duplicate index's files and the
+warehouse from the page cache (posix_fadvise DONTNEED), as after a pool grew past the machine's memory; the first
+run in a process also pays for opening the memory maps and DuckDB's buffer pool."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+from onett_cli.session import Session
+from onett_domain import credit
+from onett_domain.credit import bucket_index
+
+
+def evict(paths: list[Path]) -> int:
+    """Drops the files' pages from the page cache (clean pages only: nothing is lost); returns how many files."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    return len(paths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("contributor")
+    parser.add_argument("period", type=date.fromisoformat, help="the submission's month, e.g. 2026-12-01")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cold", action="store_true", help="drop the index and warehouse from the page cache first")
+    args = parser.parse_args()
+    session = Session()
+    store, warehouse, policy = (session.resources["document_store"], session.resources["warehouse"],
+                                session.policy)
+    parts = {kind: [str(p) for p in store.parts("filtered", args.contributor, args.period, kind)]
+             for kind in ("docs", "index", "passages")}
+    database = Path(warehouse.database)
+    for run in range(1, args.runs + 1):
+        if args.cold:
+            files = [p for p in bucket_index.folder_of(database).rglob("*") if p.is_file()] + [database]
+            evict(files)
+        with warehouse.connection() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            started = time.perf_counter()
+            outcome = credit.decide(conn, args.contributor, args.period, parts["docs"], parts["index"], policy.tz,
+                                    parts["passages"])
+            total = time.perf_counter() - started
+            conn.execute("ROLLBACK")
+        steps = ", ".join(f"{step} {seconds:.3f}" for step, seconds in outcome.seconds.items())
+        print(f"run {run}{' (cold)' if args.cold else ''}: {total:.3f} s; {steps}; "
+              f"{outcome.near_pairs:,} near pairs", flush=True)
+
+
+if __name__ == "__main__":
+    main()
