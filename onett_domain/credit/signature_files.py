@@ -157,7 +157,7 @@ def _write_range(conn: duckdb.DuckDBPyConnection, where: str) -> int:
             ids_parts.append(batch.column("text_id").to_numpy())
             sig_parts.append(_matrix(batch.column("signature")))
             held += batch.num_rows
-        if held >= CAP_ROWS or start + READ_BATCH > high:
+        if ids_parts and (held >= CAP_ROWS or start + READ_BATCH > high):
             ids, sigs = np.concatenate(ids_parts), np.concatenate(sig_parts)
             for at in range(0, len(ids), CAP_ROWS):
                 part_ids = ids[at:at + CAP_ROWS]
@@ -167,7 +167,8 @@ def _write_range(conn: duckdb.DuckDBPyConnection, where: str) -> int:
 
 
 def _write(conn: duckdb.DuckDBPyConnection, ids: np.ndarray, signatures: np.ndarray, first: int, last: int) -> None:
-    """One file (possibly empty: an erased range keeps its place) listed under a name above every listed one."""
+    """One file of the texts `ids` (covering text ids `first` to `last`), listed under a name above every listed
+    one."""
     base = _base(conn)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     (generation,), = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM signature_files").fetchall()
