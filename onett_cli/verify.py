@@ -2,8 +2,9 @@
 
 Every closed month is recomputed from the documents and revenue and compared with what it published plus the
 adjustments recorded since; the money checks run; every archived upload is decrypted and hashed against its
-recorded sha256; every Parquet part is read through against its page checksums. Nothing is changed: a problem is
-named, and the exit status is 1, so a corrupted file is found by the operator before it is ever read as empty."""
+recorded sha256; every Parquet part is read through against its page checksums; the near-duplicate index's derived
+copies are compared with what they copy. Nothing is changed: a problem is named, and the exit status is 1, so a
+corrupted file is found by the operator before it is ever read as empty."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 
 from onett_cli.session import Session, say
 from onett_domain import payouts as months
+from onett_domain.credit import bucket_index, signature_files
 from onett_resources.document_store import MissingStage
 from onett_resources.parquet_parts import DamagedPart, verify_parts
 from onett_resources.sealed_files import SealedFileError
@@ -74,10 +76,21 @@ def _parts(s: Session, conn) -> list[str]:
     return problems
 
 
+def _index_copies(conn) -> list[str]:
+    """The near-duplicate index's derived copies (sorted bucket rows, signature files) against what they copy: a
+    damaged one would change which texts count as near copies, so it is named before a submission reads it."""
+    arrays, problems = bucket_index.check_sorted(conn)
+    files, more = signature_files.check(conn)
+    problems += more
+    say(f"index copies: {arrays} sorted bucket array(s) and {files} signature file(s) compared with what they copy"
+        + (f", {len(problems)} problem(s)" if problems else ""))
+    return problems
+
+
 def cmd_verify(args) -> int:
     s = Session()
     with s.resources["warehouse"].reader() as conn:
-        problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn)
+        problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn) + _index_copies(conn)
     for problem in problems:
         say(f"PROBLEM: {problem}")
     say("verified: everything agrees" if not problems else f"{len(problems)} problem(s) found; nothing was changed")

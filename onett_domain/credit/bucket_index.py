@@ -169,6 +169,49 @@ def sweep(conn: duckdb.DuckDBPyConnection) -> int:
     return removed
 
 
+def check_sorted(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
+    """Compares the sorted rows beside every listed file with the file: as many rows, buckets in order, and the
+    same rows (order-independent sums, a chunk at a time: memory stays bounded); returns the arrays checked and the
+    problems found. A missing array is none: the next lookup or compaction writes it."""
+    checked, problems = 0, []
+    for path in map(Path, files(conn)):
+        if not _sorted_path(path).exists():
+            continue
+        checked += 1
+        try:
+            run = _SortedRun(_sorted_path(path))
+        except (ValueError, OSError) as exc:
+            problems.append(f"sorted rows {_sorted_path(path)}: unreadable ({exc})")
+            continue
+        with run.handle:
+            stored, ordered, last = np.zeros(3, np.uint64), True, None
+            while run.at < run.rows:
+                run.fill(MERGE_CHUNK)
+                keys, ids = run.take(len(run.keys))
+                ordered &= bool((np.diff(keys) >= 0).all()) and (last is None or keys[0] >= last)
+                last = keys[-1]
+                stored += _row_sums(keys, ids)
+        listed = np.zeros(3, np.uint64)
+        rows = 0
+        for batch in pq.ParquetFile(path).iter_batches(MERGE_CHUNK, columns=["bucket", "text_id"]):
+            listed += _row_sums(batch.column(0).to_numpy(), batch.column(1).to_numpy())
+            rows += batch.num_rows
+        if rows != run.rows or not ordered or (stored != listed).any():
+            problems.append(f"sorted rows {_sorted_path(path)}: do not hold {path.name}'s rows in bucket order (delete "
+                            "them: the next lookup or compaction writes them again)")
+    return checked, problems
+
+
+def _row_sums(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Order-independent sums of rows (wrapping): equal for the same rows in any order, almost surely different
+    otherwise."""
+    keys, ids = keys.astype(np.uint64), ids.astype(np.uint64)
+    mixed = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ (ids * np.uint64(0xC2B2AE3D27D4EB4F))
+    mixed ^= mixed >> np.uint64(29)
+    return np.array([keys.sum(dtype=np.uint64), ids.sum(dtype=np.uint64), mixed.sum(dtype=np.uint64)],
+                    dtype=np.uint64)
+
+
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     """Rebuilds the shards from the signatures when the index is not whole: a file missing (a restored backup, a
     copied warehouse) or no files for indexed texts (a warehouse from before the shards, or one moved without its

@@ -109,6 +109,36 @@ def forget(conn: duckdb.DuckDBPyConnection, text_ids: str) -> int:
     return rewritten
 
 
+def check(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
+    """Compares every listed file on disk with `minhash_texts` (a text it holds must be there with the same
+    signature); returns the files checked and the problems found. A listed file missing is none: the next update
+    writes it again."""
+    base, checked, problems = bucket_index.folder(conn), 0, []
+    for file, first, last in conn.execute(
+            "SELECT file, first_id, last_id FROM signature_files ORDER BY first_id").fetchall():
+        try:
+            stored = _open(base / file)
+            if stored is None:
+                continue
+            ids, signatures = np.asarray(stored[0]), np.asarray(stored[1])
+        except (ValueError, OSError) as exc:
+            problems.append(f"signature file {base / file}: unreadable ({exc})")
+            continue
+        checked += 1
+        table = conn.sql(f"SELECT text_id, signature FROM minhash_texts WHERE text_id BETWEEN {int(first)} AND "
+                         f"{int(last)} ORDER BY text_id").to_arrow_table()
+        known = table.column("text_id").to_numpy()
+        differs = np.ones(len(ids), dtype=bool)
+        if len(known):
+            at = np.minimum(np.searchsorted(known, ids), len(known) - 1)
+            present = known[at] == ids
+            differs[present] = (_matrix(table.column("signature"))[at[present]] != signatures[present]).any(axis=1)
+        if differs.any():
+            problems.append(f"signature file {base / file}: {int(differs.sum())} of its {len(ids)} texts differ from "
+                            "the warehouse (delete it: the next index update writes it again)")
+    return checked, problems
+
+
 def sweep(conn: duckdb.DuckDBPyConnection) -> int:
     """Removes the files the committed state no longer names (merged, rewritten, or left by a failed run), as
     bucket_index.sweep does for the shards; returns how many."""

@@ -1,8 +1,9 @@
-"""`onett verify` finds what is wrong and changes nothing: a published payout edited by hand, an archived upload or a
-Parquet part damaged on disk; on healthy books it says everything agrees."""
+"""`onett verify` finds what is wrong and changes nothing: a published payout edited by hand, an archived upload, a
+Parquet part or a copy the near-duplicate index keeps damaged on disk; on healthy books it says everything agrees."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import duckdb
@@ -25,6 +26,7 @@ def test_healthy_books_agree_and_an_edited_payout_is_found(onett):
     out = onett.ok("verify")
     assert "everything agrees" in out and "1 closed month(s) recomputed, all agree" in out
     assert "2 upload(s) decrypted and hashed" in out
+    assert re.search(r"index copies: [1-9]\d* sorted bucket array\(s\) and [1-9]\d* signature file\(s\) compared", out)
 
     conn = duckdb.connect(str(onett.warehouse))
     conn.execute("UPDATE payouts SET amount = amount + 100 WHERE contributor_id = 'bob'")
@@ -51,3 +53,20 @@ def test_damaged_archive_and_parts_are_named(onett):
     assert code == 1
     assert out.count("PROBLEM: archive ") == 1 and "unreadable" in out
     assert f"PROBLEM: part {part}: damaged" in out
+
+
+def test_damaged_index_copies_are_named(onett):
+    _platform(onett)
+    index = onett.warehouse.with_suffix(".near-index")
+    signatures = sorted(index.glob("signatures/*.sig.npy"))
+    arrays = sorted(index.glob("shard=*/*.sorted.npy"))
+    assert signatures and arrays
+    for victim in (signatures[0], arrays[0]):  # one bit flipped in the last row
+        data = bytearray(victim.read_bytes())
+        data[-3] ^= 0x10
+        victim.write_bytes(bytes(data))
+    code, out = onett.cli("verify")
+    assert code == 1
+    assert f"PROBLEM: signature file {str(signatures[0])[:-len('.sig.npy')]}: 1 of its" in out
+    assert f"PROBLEM: sorted rows {arrays[0]}: do not hold" in out
+    assert out.count("PROBLEM:") == 2
