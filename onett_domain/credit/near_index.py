@@ -132,7 +132,7 @@ def _candidate_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.nda
     submission into a pool) their signatures are fetched once from the signature files, each page of a text read
     alone; for many (a backfill) DuckDB streams the join, whose scan reads every block of the signatures anyway."""
     (pairs,), = conn.execute("SELECT count(*) FROM _candidates").fetchall()
-    if pairs <= 16 * FETCH_TEXTS:  # else the texts are surely too many to count them first
+    if pairs <= 16 * FETCH_TEXTS:  # (counting the texts of a backfill's millions of pairs would be a pass of its own)
         (texts,), = conn.execute("SELECT count(*) FROM (SELECT a FROM _candidates UNION SELECT b FROM _candidates)"
                                  ).fetchall()
     if pairs <= 16 * FETCH_TEXTS and texts <= FETCH_TEXTS:

@@ -84,7 +84,8 @@ def fetch(conn: duckdb.DuckDBPyConnection, ids: np.ndarray) -> np.ndarray:
         finally:
             conn.unregister("_signature_ids")
         if batch.num_rows != len(rows):
-            raise LookupError(f"{len(rows) - batch.num_rows} of the texts asked for are not in the near-duplicate index")
+            raise LookupError(f"{len(rows) - batch.num_rows} of the texts asked for are not in the near-duplicate "
+                              "index")
         out[rows] = _matrix(batch.column("signature"))
     return out
 
