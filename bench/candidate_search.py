@@ -1,16 +1,18 @@
 """Near-duplicate candidate search against the size of the index, for a submission of fixed size: DuckDB's join over
 every band-bucket row (the backfill path, and the engine's shard jobs) against the lookup in each file's rows sorted
-by bucket (a submission small next to the pool).
+by bucket (a submission small next to the pool), with and without the Bloom filter beside each file.
 
-    .venv/bin/python bench/candidate_search.py [--rows 11e6 44e6 176e6] [--queries 1150000] [--runs 3]
+    .venv/bin/python bench/candidate_search.py [--rows 11e6 44e6 176e6] [--queries 1150000] [--runs 3] [--cold]
 
 Bucket keys are uniform 64-bit hashes, as the real ones are (MinHash band values mixed), so random keys stand in for
 them; `--match` of the queries' keys are drawn from the index (the rest match nothing, as most of a new submission's
 do). The index is written by the platform's own code (bucket_index.append in batches, then compact: files merged by
 size and sorted as after `onett ingest`) in a throwaway warehouse. 1.15 M query keys are a 10.8 MB submission's
 (18,000 texts x 64 bands); 89 M bucket rows are the 1 GB pool of bench/throughput.py. Prints, per index size, the
-medians of `--runs` warm runs of each path (seconds), their ratio and the pairs found (equal for both), and writes
-bench/results/candidate_search.json.
+medians of `--runs` warm runs of each path (seconds), their ratio and the pairs found (equal for all), and writes
+bench/results/candidate_search.json. "no filter" is the lookup with every key let through its filter (as before the
+filters were kept), in the same process. `--cold` drops the index's files from the page cache before every run (a
+pool larger than the machine's memory), so each run reads what it needs from disk.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, key_filter
+from redecide import evict
 from onett_resources.warehouse import SCHEMA, transaction
 
 BATCH = 8_000_000  # rows appended at once, as one submission's file per shard
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1_150_000)
     parser.add_argument("--match", type=float, default=0.05)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cold", action="store_true", help="drop the index's files from the page cache before each run")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "candidate_search.json")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
@@ -83,29 +87,52 @@ def main() -> None:
             indexed = bucket_index.files(conn)
             by_shard = bucket_index.files_by_shard(conn)
             join_sql = bucket_index.pairs_sql(f"read_parquet('{query_folder}/*/*.parquet')", indexed)
-            join, lookup, pairs = [], [], {}
-            for _ in range(args.runs + 1):  # the first run of each warms the page cache and is not counted
-                t = time.perf_counter()
-                (pairs["join"],), = conn.execute(f"SELECT count(*) FROM ({join_sql})").fetchall()
-                join.append(time.perf_counter() - t)
-                t = time.perf_counter()
+            index_files = [p for p in bucket_index.folder(conn).rglob("*") if p.is_file()]
+
+            def join() -> int:
+                return conn.execute(f"SELECT count(*) FROM ({join_sql})").fetchall()[0][0]
+
+            def lookup() -> int:
                 assert bucket_index.lookup_candidates(query_folder, by_shard, folder / "pairs.parquet")
-                (pairs["lookup"],), = duckdb.sql(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM "
-                                                 f"read_parquet('{folder / 'pairs.parquet'}'))").fetchall()
-                lookup.append(time.perf_counter() - t)
-            assert pairs["join"] == pairs["lookup"], pairs
+                return duckdb.sql(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM "
+                                  f"read_parquet('{folder / 'pairs.parquet'}'))").fetchall()[0][0]
+
+            def unfiltered() -> int:
+                may_hold = key_filter.may_hold
+                key_filter.may_hold = lambda words, keys: np.ones(len(keys), dtype=bool)
+                try:
+                    return lookup()
+                finally:
+                    key_filter.may_hold = may_hold
+
+            seconds, pairs = {}, {}
+            for name, path in (("join", join), ("no filter", unfiltered), ("lookup", lookup)):
+                times = []
+                for _ in range(args.runs + (0 if args.cold else 1)):  # a warm first run fills the cache: not counted
+                    if args.cold:
+                        evict(index_files)
+                    t = time.perf_counter()
+                    pairs[name] = path()
+                    times.append(time.perf_counter() - t)
+                seconds[name] = statistics.median(times if args.cold else times[1:])
+            assert len(set(pairs.values())) == 1, pairs
             row = {"index_rows": rows, "files": len(indexed), "query_keys": args.queries, "pairs": pairs["join"],
-                   "join_s": statistics.median(join[1:]), "lookup_s": statistics.median(lookup[1:]),
-                   "build_s": built}
+                   "cold": args.cold, "join_s": seconds["join"], "no_filter_s": seconds["no filter"],
+                   "lookup_s": seconds["lookup"], "build_s": built,
+                   "filter_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.FILTER)),
+                   "sorted_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.SORTED))}
             results.append(row)
-            print(f"{rows / 1e6:7.0f} M bucket rows in {len(indexed)} files: join {row['join_s']:.3f} s, lookup "
-                  f"{row['lookup_s']:.3f} s ({row['join_s'] / row['lookup_s']:.1f}x), {pairs['join']:,} pairs "
+            print(f"{rows / 1e6:7.0f} M bucket rows in {len(indexed)} files ({'cold' if args.cold else 'warm'}): "
+                  f"join {row['join_s']:.3f} s, lookup without filters {row['no_filter_s']:.3f} s, with "
+                  f"{row['lookup_s']:.3f} s ({row['no_filter_s'] / row['lookup_s']:.1f}x); {pairs['join']:,} pairs; "
+                  f"filters {row['filter_bytes'] / 2**20:.0f} MiB, sorted rows {row['sorted_bytes'] / 2**20:.0f} MiB "
                   f"(index built in {built:.0f} s)", flush=True)
             conn.close()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
+                                     "cold": args.cold,
                                      "results": results}, indent=2))
 
 

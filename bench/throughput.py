@@ -232,6 +232,7 @@ print(json.dumps({"tokens": int(tokens or 0), "accepted_tokens": int(accepted or
     sizes = {"warehouse (DuckDB file)": (home / "onett.duckdb").stat().st_size,
              "near-duplicate bucket shards (Parquet)": du(home / "onett.near-index", "*.parquet"),
              "their rows sorted by bucket (lookups)": du(home / "onett.near-index", "*.sorted.npy"),
+             "their buckets' Bloom filters (lookups)": du(home / "onett.near-index", "*.filter.npy"),
              "signature files (verification)": du(home / "onett.near-index" / "signatures", "*.npy"),
              "raw_submission parts": du(data / "raw_submission"), "filtered parts": du(data / "filtered"),
              "upload archive (encrypted)": du(data / "uploads"),

@@ -14,11 +14,13 @@ lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 
 Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
-what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). The
-sorted arrays are derived from the Parquet files: `compact` writes a merged file's by merging its inputs' (a chunk
-at a time: memory stays bounded however large the file) and any other's by sorting it, a lookup writes any still
-missing (a file added since, or a restore, which brings only the Parquet files), and they leave
-the disk with their files.
+what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). Beside each
+sorted array, a Bloom filter of its buckets (FILTER, key_filter), an eighth of its size: most of a submission's
+buckets match nothing, and only those the filter may hold are searched, so a search of an index that has left the
+page cache reads the filters and the pages of the buckets that pass, not every page of the sorted rows.
+Both are derived from the Parquet files: `compact` writes a merged file's by merging its inputs' (a chunk at a time:
+memory stays bounded however large the file) and any other's by sorting it, a lookup writes any still missing (a
+file added since, or a restore, which brings only the Parquet files), and they leave the disk with their files.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
 warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
@@ -36,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from onett_domain.credit import key_filter
 from onett_text import minhash
 
 SHARDS = 16
@@ -47,6 +50,7 @@ COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their num
 LOOKUP_MATCHES = 4_000_000  # bucket matches above which computed queries are joined in DuckDB, not looked up
 LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
+FILTER = ".filter.npy"  # beside each file: a Bloom filter of its buckets (key_filter), uint64 words
 MERGE_CHUNK = 1 << 19  # rows of each input's sorted rows held at once while merging them (8 MiB per array)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
@@ -119,10 +123,12 @@ def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
             done["merges"] += 1
             done["rows rewritten"] += merged
             done["files sorted"] += 1
-    for path in files(conn):  # so that no submission's lookup sorts a large file
-        if not _sorted_path(Path(path)).exists():
-            _write_sorted(Path(path))
+    for path in map(Path, files(conn)):  # so that no submission's lookup sorts a large file
+        if not _sorted_path(path).exists():
+            _write_sorted(path)
             done["files sorted"] += 1
+        elif not _filter_path(path).exists():  # sorted before the filters were kept
+            _write_filter(path)
     return done
 
 
@@ -159,20 +165,23 @@ def sweep(conn: duckdb.DuckDBPyConnection) -> int:
         generation = path.name.split("-", 1)[0]
         if str(path) not in named and generation.isdigit() and int(generation) <= newest:
             path.unlink(missing_ok=True)
-            _sorted_path(path).unlink(missing_ok=True)
+            for derived in _derived(path):
+                derived.unlink(missing_ok=True)
             removed += 1
-    for path in base.glob(f"shard=*/*{SORTED}"):  # a sorted array whose file is gone (written, then the run failed)
-        if not path.with_name(path.name[:-len(SORTED)] + ".parquet").exists():
-            path.unlink(missing_ok=True)
+    for suffix in (SORTED, FILTER):  # derived from a file that is gone (written, then the run failed)
+        for path in base.glob(f"shard=*/*{suffix}"):
+            if not path.with_name(path.name[:-len(suffix)] + ".parquet").exists():
+                path.unlink(missing_ok=True)
     for path in base.glob("shard=*/*.partial"):  # one a writer was killed writing (there is one writer at a time)
         path.unlink(missing_ok=True)
     return removed
 
 
 def check_sorted(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
-    """Compares the sorted rows beside every listed file with the file: as many rows, buckets in order, and the
-    same rows (order-independent sums, a chunk at a time: memory stays bounded); returns the arrays checked and the
-    problems found. A missing array is none: the next lookup or compaction writes it."""
+    """Compares the sorted rows beside every listed file with the file (as many rows, buckets in order, and the
+    same rows: order-independent sums, a chunk at a time, so memory stays bounded) and its filter (holds every
+    bucket: one it missed would hide a near copy); returns the arrays checked and the problems found. A missing
+    array or filter is none: the next lookup or compaction writes it."""
     checked, problems = 0, []
     for path in map(Path, files(conn)):
         if not _sorted_path(path).exists():
@@ -191,14 +200,20 @@ def check_sorted(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
                 ordered &= bool((np.diff(keys) >= 0).all()) and (last is None or keys[0] >= last)
                 last = keys[-1]
                 stored += _row_sums(keys, ids)
-        listed = np.zeros(3, np.uint64)
-        rows = 0
+        words = np.load(_filter_path(path), mmap_mode="r") if _filter_path(path).exists() else None
+        listed, rows, missed = np.zeros(3, np.uint64), 0, 0
         for batch in pq.ParquetFile(path).iter_batches(MERGE_CHUNK, columns=["bucket", "text_id"]):
-            listed += _row_sums(batch.column(0).to_numpy(), batch.column(1).to_numpy())
+            buckets = batch.column(0).to_numpy()
+            listed += _row_sums(buckets, batch.column(1).to_numpy())
             rows += batch.num_rows
+            if words is not None:
+                missed += int((~key_filter.may_hold(words, buckets)).sum())
         if rows != run.rows or not ordered or (stored != listed).any():
             problems.append(f"sorted rows {_sorted_path(path)}: do not hold {path.name}'s rows in bucket order (delete "
                             "them: the next lookup or compaction writes them again)")
+        if words is not None and (missed or len(words) != key_filter.words_for(rows)):
+            problems.append(f"filter {_filter_path(path)}: misses {missed:,} of {path.name}'s {rows:,} buckets or is "
+                            "not its size (delete it: the next lookup or compaction writes it again)")
     return checked, problems
 
 
@@ -334,15 +349,17 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
             stored = _sorted_rows(Path(path))
             if not len(stored[0]):
                 continue
-            first = np.searchsorted(stored[0], buckets, "left")
-            hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == buckets)  # most keys match nothing
+            maybe = np.flatnonzero(key_filter.may_hold(_filter(Path(path)), buckets))  # most keys match nothing
+            wanted = buckets[maybe]
+            first = np.searchsorted(stored[0], wanted, "left")
+            hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == wanted)
             if not len(hit):
                 continue
-            counts = np.searchsorted(stored[0], buckets[hit], "right") - first[hit]
+            counts = np.searchsorted(stored[0], wanted[hit], "right") - first[hit]
             matches += int(counts.sum())
             if matches > LOOKUP_MATCHES:
                 return False
-            found.append((stored, first[hit], counts, ids[hit]))
+            found.append((stored, first[hit], counts, ids[maybe[hit]]))
     a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for stored, first, counts, ids in found:
         starts = np.repeat(first - np.cumsum(counts) + counts, counts)  # each match's row: its bucket's first + k
@@ -359,12 +376,43 @@ def _sorted_path(parquet: Path) -> Path:
     return parquet.with_name(parquet.name[:-len(".parquet")] + SORTED)
 
 
+def _filter_path(parquet: Path) -> Path:
+    return parquet.with_name(parquet.name[:-len(".parquet")] + FILTER)
+
+
+def _derived(parquet: Path) -> tuple[Path, Path]:
+    """What is kept beside a file and leaves the disk with it."""
+    return _sorted_path(parquet), _filter_path(parquet)
+
+
 def _sorted_rows(parquet: Path) -> np.ndarray:
     """The file's (2, rows) sorted array, memory-mapped; written first if it is missing."""
     path = _sorted_path(parquet)
     if not path.exists():
         _write_sorted(parquet)
     return np.load(path, mmap_mode="r")
+
+
+def _filter(parquet: Path) -> np.ndarray:
+    """The file's Bloom filter, memory-mapped; written first (from its sorted rows) if it is missing."""
+    path = _filter_path(parquet)
+    if not path.exists():
+        _write_filter(parquet)
+    return np.load(path, mmap_mode="r")
+
+
+def _write_filter(parquet: Path, words: np.ndarray | None = None) -> None:
+    """Writes the file's filter beside it, whole or not at all: `words` if given, else built from its sorted rows
+    a chunk at a time."""
+    if words is None:
+        keys = np.load(_sorted_path(parquet), mmap_mode="r")[0]
+        words = key_filter.empty(len(keys))
+        for start in range(0, len(keys), MERGE_CHUNK):
+            key_filter.add(words, keys[start:start + MERGE_CHUNK])
+    partial = _filter_path(parquet).with_suffix(f".{os.getpid()}.partial")
+    with open(partial, "wb") as handle:
+        np.save(handle, words)
+    os.replace(partial, _filter_path(parquet))
 
 
 def _write_sorted(parquet: Path) -> None:
@@ -376,7 +424,10 @@ def _write_sorted(parquet: Path) -> None:
     partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
     with open(partial, "wb") as handle:
         np.save(handle, np.stack([buckets[order], ids[order]]).astype(np.int64))
+    words = key_filter.empty(len(buckets))
+    key_filter.add(words, buckets)
     os.replace(partial, _sorted_path(parquet))
+    _write_filter(parquet, words)
 
 
 def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
@@ -389,6 +440,7 @@ def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
             _write_sorted(parquet)
             return
         partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
+        words = key_filter.empty(rows)
         with open(partial, "wb") as handle:
             np.lib.format.write_array_header_1_0(handle, {"descr": "<i8", "fortran_order": False, "shape": (2, rows)})
             data, written = handle.tell(), 0
@@ -406,8 +458,10 @@ def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
                 keys[order].tofile(handle)
                 handle.seek(data + 8 * (rows + written))
                 ids[order].tofile(handle)
+                key_filter.add(words, keys)
                 written += len(keys)
         os.replace(partial, _sorted_path(parquet))
+        _write_filter(parquet, words)
     finally:
         for run in runs:
             run.handle.close()
@@ -487,7 +541,8 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
-        _sorted_path(Path(path)).unlink(missing_ok=True)  # one left under this name by a failed run is not its rows
+        for derived in _derived(Path(path)):  # left under this name by a failed run: not these rows
+            derived.unlink(missing_ok=True)
         relative = Path(path).resolve().relative_to(base.resolve())
         shard = int(relative.parts[0].split("=", 1)[1])
         conn.execute("INSERT INTO near_index_files VALUES (?, ?, ?, ?)",

@@ -34,8 +34,9 @@ def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_n
         - onett.query("SELECT coalesce(sum(rows), 0) FROM near_index_files WHERE file LIKE '%-add-%'")[0][0]
     listed = {onett.home / "onett.near-index" / f for (f,) in onett.query("SELECT file FROM near_index_files")}
     assert set((onett.home / "onett.near-index").glob("shard=*/*.parquet")) == listed
-    assert {p.with_name(p.name.replace(bucket_index.SORTED, ".parquet"))
-            for p in (onett.home / "onett.near-index").glob(f"shard=*/*{bucket_index.SORTED}")} == listed
+    for suffix in (bucket_index.SORTED, bucket_index.FILTER):
+        assert {p.with_name(p.name.replace(suffix, ".parquet"))
+                for p in (onett.home / "onett.near-index").glob(f"shard=*/*{suffix}")} == listed
 
     # a later near copy of a text whose bucket rows now sit in merged files, found by looking its buckets up
     onett.drop("late", "copy.jsonl", [{"id": "x", "text": _edited(texts[2])}], seoul(2026, 9, 20, 10))

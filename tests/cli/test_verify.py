@@ -7,6 +7,7 @@ import re
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 
 from conftest import corpus, seoul
 
@@ -26,7 +27,7 @@ def test_healthy_books_agree_and_an_edited_payout_is_found(onett):
     out = onett.ok("verify")
     assert "everything agrees" in out and "1 closed month(s) recomputed, all agree" in out
     assert "2 upload(s) decrypted and hashed" in out
-    assert re.search(r"index copies: [1-9]\d* sorted bucket array\(s\) and [1-9]\d* signature file\(s\) compared", out)
+    assert re.search(r"index copies: [1-9]\d* sorted bucket array\(s\) with their filters and [1-9]\d* signature file\(s\) compared", out)
 
     conn = duckdb.connect(str(onett.warehouse))
     conn.execute("UPDATE payouts SET amount = amount + 100 WHERE contributor_id = 'bob'")
@@ -60,13 +61,17 @@ def test_damaged_index_copies_are_named(onett):
     index = onett.warehouse.with_suffix(".near-index")
     signatures = sorted(index.glob("signatures/*.sig.npy"))
     arrays = sorted(index.glob("shard=*/*.sorted.npy"))
-    assert signatures and arrays
+    filters = sorted(index.glob("shard=*/*.filter.npy"))
+    assert signatures and arrays and len(filters) == len(arrays)
     for victim in (signatures[0], arrays[0]):  # one bit flipped in the last row
         data = bytearray(victim.read_bytes())
         data[-3] ^= 0x10
         victim.write_bytes(bytes(data))
+    words = np.load(filters[-1])
+    np.save(filters[-1], np.zeros_like(words))  # a filter that holds nothing would hide every near copy
     code, out = onett.cli("verify")
     assert code == 1
     assert f"PROBLEM: signature file {str(signatures[0])[:-len('.sig.npy')]}: 1 of its" in out
     assert f"PROBLEM: sorted rows {arrays[0]}: do not hold" in out
-    assert out.count("PROBLEM:") == 2
+    assert f"PROBLEM: filter {filters[-1]}: misses" in out
+    assert out.count("PROBLEM:") == 3

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from conftest import corpus
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, key_filter
 from onett_domain.credit.near_index import find_near_pairs, index_texts
 from onett_resources.warehouse import SCHEMA, transaction
 from onett_text import minhash
@@ -67,15 +67,14 @@ def _on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(p) for p in bucket_index.folder(conn).glob("shard=*/*.parquet")}
 
 
-def _sorted_on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
-    """The files whose sorted rows are on disk."""
-    return {str(p)[:-len(bucket_index.SORTED)] + ".parquet"
-            for p in bucket_index.folder(conn).glob(f"shard=*/*{bucket_index.SORTED}")}
+def _sorted_on_disk(conn: duckdb.DuckDBPyConnection, suffix: str = bucket_index.SORTED) -> set[str]:
+    """The files whose sorted rows (or, with `suffix` FILTER, filters) are on disk."""
+    return {str(p)[:-len(suffix)] + ".parquet" for p in bucket_index.folder(conn).glob(f"shard=*/*{suffix}")}
 
 
 def _sorted_rows_match(conn: duckdb.DuckDBPyConnection) -> int:
-    """Asserts that every sorted array on disk beside a listed file holds that file's rows, sorted by bucket;
-    returns how many were checked."""
+    """Asserts that every sorted array on disk beside a listed file holds that file's rows, sorted by bucket, and
+    that the filter beside it holds every bucket; returns how many were checked."""
     checked = 0
     for path in bucket_index.files(conn):
         sorted_path = Path(path[:-len(".parquet")] + bucket_index.SORTED)
@@ -85,6 +84,8 @@ def _sorted_rows_match(conn: duckdb.DuckDBPyConnection) -> int:
         rows = duckdb.sql(f"SELECT bucket, text_id FROM read_parquet('{path}') ORDER BY ALL").fetchall()
         assert (np.diff(stored[0]) >= 0).all(), sorted_path
         assert sorted(zip(stored[0].tolist(), stored[1].tolist())) == rows, sorted_path
+        words = np.load(path[:-len(".parquet")] + bucket_index.FILTER)
+        assert len(words) == key_filter.words_for(len(rows)) and key_filter.may_hold(words, stored[0]).all()
         checked += 1
     return checked
 
@@ -127,7 +128,8 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
     assert all(s >= minhash.THRESHOLD for *_, s in found)
     bucket_index.sweep(many)  # as the warehouse's next writing connection does
-    assert _on_disk(many) == set(bucket_index.files(many)) == _sorted_on_disk(many)  # merges left nothing behind
+    assert _on_disk(many) == set(bucket_index.files(many)) == _sorted_on_disk(many) \
+        == _sorted_on_disk(many, bucket_index.FILTER)  # merges left nothing behind
 
 
 def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_submission(texts, tmp_path,
@@ -155,10 +157,12 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _buckets(conn) == before
     for path in _on_disk(conn) - listed:  # as if it had also sorted them: not the rows of the next files so named
         np.save(path[:-len(".parquet")] + bucket_index.SORTED, np.zeros((2, 3), np.int64))
+        np.save(path[:-len(".parquet")] + bucket_index.FILTER, np.zeros(1, np.uint64))
     _index(conn, texts[600:], 1)
     _sorted_rows_match(conn)
     bucket_index.sweep(conn)
-    assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn)
+    assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn) \
+        >= _sorted_on_disk(conn, bucket_index.FILTER)
     fresh = _warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
@@ -186,14 +190,15 @@ def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_
     conn.execute("DELETE FROM near_pairs")
     assert _pairs(conn, hashes) == pairs
 
-    # the sorted rows beside the files are derived too: a restore brings only the files
-    for path in bucket_index.folder(conn).glob(f"shard=*/*{bucket_index.SORTED}"):
+    # the sorted rows and filters beside the files are derived too: a restore brings only the files
+    for path in bucket_index.folder(conn).glob("shard=*/*.npy"):
         path.unlink()
     few = [h for h in hashes[-60:] if hashes.count(h) == 1]
     conn.register("_few", pl.DataFrame({"content_hash": few}).to_arrow())
     with transaction(conn):
         find_near_pairs(conn, "_few")
-    assert _sorted_on_disk(conn) == set(bucket_index.files(conn))
+    assert _sorted_on_disk(conn) == set(bucket_index.files(conn)) == _sorted_on_disk(conn, bucket_index.FILTER)
+    assert _sorted_rows_match(conn) == len(bucket_index.files(conn))
     assert set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall()) == pairs
     assert any(h in few for pair in pairs for h in pair[:2])  # the few's pairs were forgotten, then found again
 

@@ -1,0 +1,53 @@
+"""A Bloom filter of 64-bit keys in one numpy array, so a lookup in a large sorted file reads the file only for the
+keys it may hold: most of a new submission's band buckets match nothing in the pool, and the filter (BITS bits a
+key) is a quarter of the size of the keys alone, so a search whose index is on disk reads much less.
+
+Blocked: a key's PROBES bits sit in one 64-bit word, so adding and probing touch one word per key (vectorised as
+one gather or one `bitwise_or.at`). With 16 bits a key about half a percent of absent keys pass (measured in
+tests/domain/test_key_filter.py); a present key always passes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BITS = 16  # bits of filter per key
+PROBES = 5  # bits set per key, in one word
+
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def words_for(keys: int) -> int:
+    """The filter's size, in 64-bit words, for this many keys."""
+    return max(1, -(-keys * BITS // 64))
+
+
+def empty(keys: int) -> np.ndarray:
+    return np.zeros(words_for(keys), dtype=np.uint64)
+
+
+def add(words: np.ndarray, keys: np.ndarray) -> None:
+    """Sets the bits of `keys` (int64 or uint64) in `words`, in place."""
+    where, mask = _slots(keys, len(words))
+    np.bitwise_or.at(words, where, mask)
+
+
+def may_hold(words: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """A boolean per key: False only where the filter surely does not hold it."""
+    where, mask = _slots(keys, len(words))
+    return (np.asarray(words[where]) & mask) == mask
+
+
+def _slots(keys: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's word and bits, from its splitmix64 finalisation: band keys are hashes already, but a file's keys
+    share their low bits (its shard), so they are mixed again before any bits are taken."""
+    z = np.asarray(keys).astype(np.uint64, copy=True)
+    z ^= z >> np.uint64(30)
+    z *= _C1
+    z ^= z >> np.uint64(27)
+    z *= _C2
+    z ^= z >> np.uint64(31)
+    where = ((z >> np.uint64(32)) * np.uint64(count)) >> np.uint64(32)  # the high half scaled to [0, count)
+    mask = np.zeros(len(z), dtype=np.uint64)
+    for probe in range(PROBES):
+        mask |= np.uint64(1) << ((z >> np.uint64(6 * probe)) & np.uint64(63))
+    return where.astype(np.intp), mask
