@@ -121,9 +121,9 @@ def main() -> None:
                 seconds[name] = statistics.median(times if args.cold else times[1:])
             assert len(set(pairs.values())) == 1, pairs
             row = {"index_rows": rows, "files": len(indexed), "query_keys": args.queries, "match": args.match,
-                   "pairs": pairs["join"],
-                   "cold": args.cold, "filters_cached": args.keep_filters, "join_s": seconds["join"], "no_filter_s": seconds["no filter"],
-                   "lookup_s": seconds["lookup"], "build_s": built,
+                   "pairs": pairs["join"], "cold": args.cold, "filters_cached": args.keep_filters,
+                   "join_s": seconds["join"], "no_filter_s": seconds["no filter"], "lookup_s": seconds["lookup"],
+                   "build_s": built,
                    "filter_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.FILTER)),
                    "sorted_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.SORTED))}
             results.append(row)
