@@ -114,7 +114,8 @@ def main() -> None:
                 times = []
                 for _ in range(args.runs + (0 if args.cold else 1)):  # a warm first run fills the cache: not counted
                     if args.cold:
-                        evict([p for p in index_files if not (args.keep_filters and p.name.endswith(bucket_index.FILTER))])
+                        evict([p for p in index_files
+                               if not (args.keep_filters and p.name.endswith(bucket_index.FILTER))])
                     t = time.perf_counter()
                     pairs[name] = path()
                     times.append(time.perf_counter() - t)
