@@ -1,15 +1,16 @@
 """Re-decide one submission of a kept platform inside a transaction that is rolled back: where `deduped`'s time
 goes, repeatably, without changing the platform.
 
-    DAGSTER_HOME=<kept home> .venv/bin/python bench/redecide.py CONTRIBUTOR PERIOD [--runs 3] [--cold] [--unfiltered]
+    DAGSTER_HOME=<kept home> .venv/bin/python bench/redecide.py CONTRIBUTOR PERIOD [--runs 3] [--cold]
+                                                          [--baseline unfiltered|serial]
 
 A kept home comes from `bench/throughput.py --keep` (its incremental submission is `newcomer`, period the month it
 ran in). Each run opens the warehouse, decides the submission's credit from its `filtered` parts as `deduped` does,
 prints the seconds of each step and rolls back. `--cold` first drops the near-duplicate index's files and the
 warehouse from the page cache (posix_fadvise DONTNEED), as after a pool grew past the machine's memory; the first
-run in a process also pays for opening the memory maps and DuckDB's buffer pool. `--unfiltered` re-decides twice a
-run, first with every bucket let through the bucket files' Bloom filters (the lookup as before they were kept), then
-with them: a baseline in the same process."""
+run in a process also pays for opening the memory maps and DuckDB's buffer pool. `--baseline` re-decides twice a
+run, first as before a change, then as now: a baseline in the same process. `unfiltered`: every bucket let through
+the bucket files' Bloom filters; `serial`: the bucket files and signature files read one at a time."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from onett_cli.session import Session
 from onett_domain import credit
-from onett_domain.credit import bucket_index, key_filter
+from onett_domain.credit import bucket_index, key_filter, signature_files
 
 
 def evict(paths: list[Path]) -> int:
@@ -43,7 +44,8 @@ def main() -> None:
     parser.add_argument("period", type=date.fromisoformat, help="the submission's month, e.g. 2026-12-01")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="drop the index and warehouse from the page cache first")
-    parser.add_argument("--unfiltered", action="store_true", help="each run also without the bucket filters, first")
+    parser.add_argument("--baseline", choices=["unfiltered", "serial"],
+                        help="each run first without the bucket filters, or reading one file at a time")
     args = parser.parse_args()
     session = Session()
     store, warehouse, policy = (session.resources["document_store"], session.resources["warehouse"],
@@ -51,10 +53,13 @@ def main() -> None:
     parts = {kind: [str(p) for p in store.parts("filtered", args.contributor, args.period, kind)]
              for kind in ("docs", "index", "passages")}
     database = Path(warehouse.database)
-    may_hold = key_filter.may_hold
+    now = key_filter.may_hold, bucket_index.LOOKUP_THREADS, signature_files.FETCH_THREADS
+    before = {"unfiltered": (lambda words, keys: np.ones(len(keys), dtype=bool), *now[1:]),
+              "serial": (now[0], 1, 1)}.get(args.baseline)
     for run in range(1, args.runs + 1):
-        for unfiltered in (True, False) if args.unfiltered else (False,):
-            key_filter.may_hold = (lambda words, keys: np.ones(len(keys), dtype=bool)) if unfiltered else may_hold
+        for baseline in (True, False) if before else (False,):
+            key_filter.may_hold, bucket_index.LOOKUP_THREADS, signature_files.FETCH_THREADS = \
+                before if baseline else now
             if args.cold:
                 files = [p for p in bucket_index.folder_of(database).rglob("*") if p.is_file()] + [database]
                 evict(files)
@@ -66,7 +71,7 @@ def main() -> None:
                 total = time.perf_counter() - started
                 conn.execute("ROLLBACK")
             steps = ", ".join(f"{step} {seconds:.3f}" for step, seconds in outcome.seconds.items())
-            print(f"run {run}{' (cold)' if args.cold else ''}{' without filters' if unfiltered else ''}: "
+            print(f"run {run}{' (cold)' if args.cold else ''}{f' ({args.baseline})' if baseline else ''}: "
                   f"{total:.3f} s; {steps}; {outcome.near_pairs:,} near pairs", flush=True)
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -51,6 +52,7 @@ LOOKUP_MATCHES = 4_000_000  # bucket matches above which computed queries are jo
 LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
 FILTER = ".filter.npy"  # beside each file: a Bloom filter of its buckets (key_filter), uint64 words
+LOOKUP_THREADS = 8  # files searched at once: their page faults overlap when the index is on disk
 MERGE_CHUNK = 1 << 19  # rows of each input's sorted rows held at once while merging them (8 MiB per array)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
@@ -334,9 +336,10 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
 
 def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) -> bool:
     """The candidate pairs of the bucket rows under `queries` (by shard), looked up in each file's sorted rows
-    (binary search) and written to `out`; False, with nothing written, when they would match more than
-    LOOKUP_MATCHES rows (many copies of one text: the join spills to disk where these arrays would not)."""
-    found, matches = [], 0
+    (binary search, LOOKUP_THREADS files at once) and written to `out`; False, with nothing written, when they would
+    match more than LOOKUP_MATCHES rows (many copies of one text: the join spills to disk where these arrays would
+    not)."""
+    jobs = []
     for shard, paths in sorted(by_shard.items()):
         parts = sorted((queries / f"shard={shard}").glob("*.parquet"))
         if not parts:
@@ -345,21 +348,17 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         buckets = rows.column("bucket").to_numpy()
         order = np.argsort(buckets)
         buckets, ids = buckets[order], rows.column("text_id").to_numpy()[order]
-        for path in paths:
-            stored = _sorted_rows(Path(path))
-            if not len(stored[0]):
+        jobs += [(Path(path), buckets, ids) for path in paths]
+    found, matches = [], 0
+    with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
+        for result in pool.map(lambda job: _search(*job), jobs):  # in job order, whatever finishes first
+            if result is None:
                 continue
-            maybe = np.flatnonzero(key_filter.may_hold(_filter(Path(path)), buckets))  # most keys match nothing
-            wanted = buckets[maybe]
-            first = np.searchsorted(stored[0], wanted, "left")
-            hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == wanted)
-            if not len(hit):
-                continue
-            counts = np.searchsorted(stored[0], wanted[hit], "right") - first[hit]
-            matches += int(counts.sum())
+            matches += int(result[2].sum())
             if matches > LOOKUP_MATCHES:
+                pool.shutdown(cancel_futures=True)
                 return False
-            found.append((stored, first[hit], counts, ids[maybe[hit]]))
+            found.append(result)
     a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for stored, first, counts, ids in found:
         starts = np.repeat(first - np.cumsum(counts) + counts, counts)  # each match's row: its bucket's first + k
@@ -370,6 +369,22 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         b_parts.append(np.maximum(mine, other)[keep])
     pq.write_table(pa.table({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)}), out)
     return True
+
+
+def _search(parquet: Path, buckets: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """The rows of one file holding any of the (sorted) `buckets`: its sorted rows, and per bucket found its first
+    row there, how many rows hold it and the text that asked; None if there are none."""
+    stored = _sorted_rows(parquet)
+    if not len(stored[0]):
+        return None
+    maybe = np.flatnonzero(key_filter.may_hold(_filter(parquet), buckets))  # most keys match nothing
+    wanted = buckets[maybe]
+    first = np.searchsorted(stored[0], wanted, "left")
+    hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == wanted)
+    if not len(hit):
+        return None
+    counts = np.searchsorted(stored[0], wanted[hit], "right") - first[hit]
+    return stored, first[hit], counts, ids[maybe[hit]]
 
 
 def _sorted_path(parquet: Path) -> Path:
