@@ -8,6 +8,7 @@ a partition behind (at worst the partition is missing until it is recomputed, an
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -101,11 +102,27 @@ class DocumentStore(ConfigurableResource):
             for part in work.iterdir():
                 with open(part, "rb") as handle:
                     os.fsync(handle.fileno())
-            old = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old")
-            if final.exists():
-                os.rename(final, old)
-            os.rename(work, final)
-            shutil.rmtree(old, ignore_errors=True)
+            _publish(work, final)
         finally:
             writer.close()
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _publish(work: Path, final: Path, attempts: int = 8) -> None:
+    """Swaps the finished folder `work` in as `final`. Two ingests racing on one partition both get here with the
+    same parts: one may publish between the other's two renames (a rename onto a folder with files fails), and the
+    later one then moves that folder aside too, so the last writer's folder stands and none is left half-moved."""
+    for attempt in range(attempts):
+        old = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old")
+        try:
+            os.rename(final, old)
+        except FileNotFoundError:  # nothing published yet, or another writer moved it aside meanwhile
+            pass
+        try:
+            os.rename(work, final)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == attempts - 1:
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
