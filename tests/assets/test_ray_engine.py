@@ -163,8 +163,9 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
         for node, count in jobs.items():
             by_node[node] = by_node.get(node, 0) + count
     assert metadata["engine"].value.startswith("ray at ")
-    # Worker nodes ran jobs (the first lost one before it died), the head none; the lost job ran again.
-    assert nodes[0].node_id in by_node and set(by_node) <= {n.node_id for n in nodes}, by_node
+    # Worker nodes ran every job, the head none; the lost node was running one (killed_during: whether it had finished
+    # another before depends on how fast its first part was written); the lost job ran again (the tables below).
+    assert by_node and set(by_node) <= {n.node_id for n in nodes}, by_node
     assert not list((bed.home / "data" / "filtered").rglob("*.partial")), "a lost job's torn part was published"
     # The candidate search of every submission ran as shard jobs on the cluster's worker nodes, never the head.
     searched = {}
