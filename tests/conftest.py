@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import random
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -129,3 +130,23 @@ def distinct_texts(name: str, file: str, count: int, limit: int = 400) -> list[s
             if len(chosen) == count:
                 break
     return [t for t, _ in chosen]
+
+
+def edited_petitions(limit: int, copies: int, seed: int, word: str, at: int) -> list[str]:
+    """`limit` petitions (with the corpus's own reposts), then edited copies of `copies` long ones: every 25th word
+    (from the `at`-th) replaced by `word`, near copies the near-duplicate index must find."""
+    docs = [d["text"] for d in corpus("ko_petitions", "petitions.jsonl.gz", limit=limit)]
+    rng = random.Random(seed)
+    edited = []
+    for text in rng.sample([d for d in docs if len(d.split(" ")) >= 100], copies):
+        edited.append(" ".join(word if i % 25 == at else w for i, w in enumerate(text.split(" "))))
+    return docs + edited
+
+
+def warehouse(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A warehouse with the platform's schema and nothing else (in memory without `path`)."""
+    from onett_resources.warehouse import SCHEMA
+
+    conn = duckdb.connect(str(path) if path else ":memory:")
+    conn.execute(SCHEMA)
+    return conn

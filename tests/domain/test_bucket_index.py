@@ -4,7 +4,6 @@ failed run, a merge, an erasure)."""
 
 from __future__ import annotations
 
-import random
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from conftest import corpus
+from conftest import edited_petitions, warehouse
 from onett_domain.credit import bucket_index, key_filter
 from onett_domain.credit.near_index import find_near_pairs, index_texts
-from onett_resources.warehouse import SCHEMA, transaction
+from onett_resources.warehouse import transaction
 from onett_text import minhash
 from onett_text.hashing import content_hash
 
@@ -24,19 +23,7 @@ from onett_text.hashing import content_hash
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """1,200 petitions (with the corpus's own reposts) and edited copies (one word in 25) of 60 long ones."""
-    docs = [d["text"] for d in corpus("ko_petitions", "petitions.jsonl.gz", limit=1200)]
-    rng = random.Random(11)
-    copies = []
-    for text in rng.sample([d for d in docs if len(d.split(" ")) >= 100], 60):
-        words = text.split(" ")
-        copies.append(" ".join("바뀐말" if i % 25 == 3 else w for i, w in enumerate(words)))
-    return docs + copies
-
-
-def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(str(path))
-    conn.execute(SCHEMA)
-    return conn
+    return edited_petitions(1200, 60, seed=11, word="바뀐말", at=3)
 
 
 def _index(conn: duckdb.DuckDBPyConnection, texts: list[str], pieces: int) -> list[str]:
@@ -98,7 +85,7 @@ def _pool_runner(fn, jobs):
 
 def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path, monkeypatch):
     monkeypatch.setattr(bucket_index, "MERGE_CHUNK", 97)  # merged sorted rows in many steps
-    one, many = _warehouse(tmp_path / "one.duckdb"), _warehouse(tmp_path / "many.duckdb")
+    one, many = warehouse(tmp_path / "one.duckdb"), warehouse(tmp_path / "many.duckdb")
     hashes = _index(one, texts, 1)
     _index(many, texts, 9)  # nine submissions: a file per shard each, no merge inside them
     per_shard = many.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM near_index_files GROUP BY shard)")
@@ -135,17 +122,17 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
 def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_submission(texts, tmp_path,
                                                                                        monkeypatch):
     monkeypatch.setattr(bucket_index, "MAX_FILES", 5)
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     _index(conn, texts, 12)
     counts = conn.execute("SELECT count(*) FROM near_index_files GROUP BY shard").fetchall()
     assert len(counts) == bucket_index.SHARDS and max(n for (n,) in counts) <= 5
-    fresh = _warehouse(tmp_path / "fresh.duckdb")
+    fresh = warehouse(tmp_path / "fresh.duckdb")
     _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
 
 
 def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts, tmp_path):
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     hashes = _index(conn, texts[:600], 1)
     before = _buckets(conn)
     listed = set(bucket_index.files(conn))
@@ -163,7 +150,7 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     bucket_index.sweep(conn)
     assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn) \
         >= _sorted_on_disk(conn, bucket_index.FILTER)
-    fresh = _warehouse(tmp_path / "fresh.duckdb")
+    fresh = warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
     assert _pairs(conn, hashes + all_hashes) == _pairs(fresh, all_hashes)
@@ -172,7 +159,7 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
 def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_signatures(texts, tmp_path,
                                                                                          monkeypatch):
     monkeypatch.setattr(bucket_index, "LOOKUP_ROWS", 0)  # lookups in an index this small too
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     hashes = _index(conn, texts, 4)
     expected, pairs = _buckets(conn), _pairs(conn, hashes)
     Path(bucket_index.files(conn, 5)[0]).unlink()  # a restore without the folder, a disk error
@@ -204,7 +191,7 @@ def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_
 
 
 def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     _index(conn, texts, 3)
     forgotten = conn.execute("SELECT text_id FROM minhash_texts ORDER BY text_id LIMIT 100").fetchall()
     conn.execute("CREATE TEMP TABLE _forget AS SELECT text_id FROM minhash_texts ORDER BY text_id LIMIT 100")
@@ -223,7 +210,7 @@ def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
 def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(texts, tmp_path, monkeypatch, runner):
     """The queried texts' bucket rows computed from their signatures (few texts, many indexed) or selected from the
     shards (a backfill) give the same candidates, with the search in the warehouse or in shard jobs."""
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     hashes = _index(conn, texts, 2)
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     (ids,), = conn.execute("SELECT count(*) FROM minhash_texts").fetchall()

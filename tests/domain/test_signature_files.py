@@ -4,7 +4,6 @@ leaves them; and near pairs verified through them equal those verified by the wa
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import duckdb
@@ -12,29 +11,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from conftest import corpus
+from conftest import edited_petitions, warehouse
 from onett_domain.credit import near_index, signature_files
 from onett_domain.credit.near_index import find_near_pairs, index_texts
-from onett_resources.warehouse import SCHEMA, transaction
+from onett_resources.warehouse import transaction
 from onett_text.hashing import content_hash
 
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """1,500 petitions (with the corpus's own reposts) and edited copies (one word in 25) of 80 long ones."""
-    docs = [d["text"] for d in corpus("ko_petitions", "petitions.jsonl.gz", limit=1500)]
-    rng = random.Random(5)
-    copies = []
-    for text in rng.sample([d for d in docs if len(d.split(" ")) >= 100], 80):
-        words = text.split(" ")
-        copies.append(" ".join("고친말" if i % 25 == 7 else w for i, w in enumerate(words)))
-    return docs + copies
-
-
-def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(str(path))
-    conn.execute(SCHEMA)
-    return conn
+    return edited_petitions(1500, 80, seed=5, word="고친말", at=7)
 
 
 def _add(conn: duckdb.DuckDBPyConnection, texts: list[str]) -> list[str]:
@@ -67,7 +54,7 @@ def _file_ids(conn: duckdb.DuckDBPyConnection) -> np.ndarray:
 def test_fetch_answers_what_the_index_holds(tmp_path, texts, monkeypatch):
     monkeypatch.setattr(signature_files, "BASE_ROWS", 64)  # small sizes, so that updates merge
     monkeypatch.setattr(signature_files, "CAP_ROWS", 1024)
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     for start in range(0, 1200, 100):  # twelve submissions, an update after each
         _add(conn, texts[start:start + 100])
         done = _update(conn)
@@ -98,7 +85,7 @@ def test_fetch_answers_what_the_index_holds(tmp_path, texts, monkeypatch):
 
 
 def test_erased_texts_leave_the_files(tmp_path, texts):
-    conn = _warehouse(tmp_path / "w.duckdb")
+    conn = warehouse(tmp_path / "w.duckdb")
     _add(conn, texts[:600])
     _update(conn)
     ids, signatures = _stored(conn)
@@ -121,7 +108,7 @@ def test_near_pairs_equal_through_the_files(tmp_path, texts):
     the warehouse's join (the path a backfill takes)."""
     found = {}
     for how in ("files", "join"):
-        conn = _warehouse(tmp_path / f"{how}.duckdb")
+        conn = warehouse(tmp_path / f"{how}.duckdb")
         _add(conn, texts[:1500])
         _update(conn)
         later = _add(conn, texts[1500:])  # the edited copies, as a later submission
