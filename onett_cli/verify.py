@@ -82,8 +82,8 @@ def _index_copies(conn) -> list[str]:
     arrays, problems = bucket_index.check_sorted(conn)
     files, more = signature_files.check(conn)
     problems += more
-    say(f"index copies: {arrays} sorted bucket array(s) with their filters and {files} signature file(s) compared with what they copy"
-        + (f", {len(problems)} problem(s)" if problems else ""))
+    say(f"index copies: {arrays} sorted bucket array(s) with their filters and {files} signature file(s) compared "
+        "with what they copy" + (f", {len(problems)} problem(s)" if problems else ""))
     return problems
 
 

@@ -16,8 +16,8 @@ Beside each file, its rows sorted by bucket (SORTED): a submission's few texts l
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
 what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). Beside each
 sorted array, a Bloom filter of its buckets (FILTER, key_filter), an eighth of its size: most of a submission's
-buckets match nothing, and only those the filter may hold are searched, so a search of an index that has left the
-page cache reads the filters and the pages of the buckets that pass, not every page of the sorted rows.
+buckets match nothing, and only those the filter may hold are searched (fewer searches in an index held in memory;
+an index on disk is read about as much either way, docs/throughput.md).
 Both are derived from the Parquet files: `compact` writes a merged file's by merging its inputs' (a chunk at a time:
 memory stays bounded however large the file) and any other's by sorting it, a lookup writes any still missing (a
 file added since, or a restore, which brings only the Parquet files), and they leave the disk with their files.

@@ -1,6 +1,6 @@
-"""A Bloom filter of 64-bit keys in one numpy array, so a lookup in a large sorted file reads the file only for the
-keys it may hold: most of a new submission's band buckets match nothing in the pool, and the filter (BITS bits a
-key) is a quarter of the size of the keys alone, so a search whose index is on disk reads much less.
+"""A Bloom filter of 64-bit keys in one numpy array, so a lookup in a large sorted file searches it only for the
+keys it may hold: most of a new submission's band buckets match nothing in the pool, and probing the filter (BITS
+bits a key, a quarter of the size of the keys alone) costs one memory access where a binary search costs dozens.
 
 Blocked: a key's PROBES bits sit in one 64-bit word, so adding and probing touch one word per key (vectorised as
 one gather or one `bitwise_or.at`). With 16 bits a key about half a percent of absent keys pass (measured in

@@ -146,21 +146,14 @@ def _candidate_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.nda
                    signatures[np.searchsorted(ids, batch_b)])
         return
     for batch in conn.sql(load(SQL, "candidate_signatures")).to_arrow_reader(VERIFY_BATCH):
-        yield (batch.column("a").to_numpy(), batch.column("b").to_numpy(), _matrix(batch.column("sa")),
-               _matrix(batch.column("sb")))
+        yield (batch.column("a").to_numpy(), batch.column("b").to_numpy(),
+               signature_files.matrix(batch.column("sa")), signature_files.matrix(batch.column("sb")))
 
 
 def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeListArray:
     """Signatures stored by earlier versions as raw little-endian uint32 bytes, as UINTEGER[256] values."""
     values = np.frombuffer(b"".join(blobs.to_pylist()), dtype="<u4").astype(np.uint32)
     return pa.FixedSizeListArray.from_arrays(pa.array(values), minhash.NUM_PERM)
-
-
-def _matrix(signatures: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """(n, NUM_PERM) uint32 signatures from an Arrow column of fixed-size lists, without copying row by row."""
-    if isinstance(signatures, pa.ChunkedArray):
-        signatures = signatures.combine_chunks()
-    return np.asarray(signatures.flatten()).reshape(len(signatures), minhash.NUM_PERM)
 
 
 def _sql_list(values: list[str]) -> str:

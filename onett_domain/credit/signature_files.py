@@ -3,8 +3,8 @@ verifying a submission's candidate pairs reads the pages of the texts it names, 
 
 DuckDB stores `minhash_texts.signature` in 256 KiB blocks of 256 signatures and reads a block whole for any of its
 rows: a submission's few thousand candidates, spread over the pool, touch nearly every block, so verifying them cost
-what the pool holds (1.3 GB read for 17,500 candidates in a 1 GB pool). Here a file holds the signatures of a range
-of text ids, (rows, 256) uint32, with its ids sorted beside it: a lookup is a binary search and one 1 KiB row each.
+what the pool holds (docs/throughput.md). Here a file holds the signatures of a range of text ids, (rows, 256)
+uint32, with its ids sorted beside it: a lookup is a binary search and one 1 KiB row each.
 
 The arrays are a copy, derived from `minhash_texts`, which stays the index: `update` (after the submissions, in the
 near_duplicate_index asset) writes the texts indexed since, merging the newest files four of one size at a time
@@ -87,7 +87,7 @@ def fetch(conn: duckdb.DuckDBPyConnection, ids: np.ndarray) -> np.ndarray:
         if batch.num_rows != len(rows):
             raise LookupError(f"{len(rows) - batch.num_rows} of the texts asked for are not in the near-duplicate "
                               "index")
-        out[rows] = _matrix(batch.column("signature"))
+        out[rows] = matrix(batch.column("signature"))
     return out
 
 
@@ -145,7 +145,7 @@ def check(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
         if len(known):
             at = np.minimum(np.searchsorted(known, ids), len(known) - 1)
             present = known[at] == ids
-            differs[present] = (_matrix(table.column("signature"))[at[present]] != signatures[present]).any(axis=1)
+            differs[present] = (matrix(table.column("signature"))[at[present]] != signatures[present]).any(axis=1)
         if differs.any():
             problems.append(f"signature file {base / file}: {int(differs.sum())} of its {len(ids)} texts differ from "
                             "the warehouse (delete it: the next index update writes it again)")
@@ -198,7 +198,7 @@ def _write_range(conn: duckdb.DuckDBPyConnection, where: str) -> int:
                          f"{start} AND {start + READ_BATCH - 1} ORDER BY text_id").to_arrow_table()
         if batch.num_rows:
             ids_parts.append(batch.column("text_id").to_numpy())
-            sig_parts.append(_matrix(batch.column("signature")))
+            sig_parts.append(matrix(batch.column("signature")))
             held += batch.num_rows
         if ids_parts and (held >= CAP_ROWS or start + READ_BATCH > high):
             ids, sigs = np.concatenate(ids_parts), np.concatenate(sig_parts)
@@ -246,7 +246,7 @@ def _merge(conn: duckdb.DuckDBPyConnection, files: list[tuple[str, int, int]]) -
         if stored is None:  # lost meanwhile: its range is read again from the warehouse
             batch = conn.sql(f"SELECT text_id, signature FROM minhash_texts WHERE text_id BETWEEN {int(first)} "
                              f"AND {int(last)} ORDER BY text_id").to_arrow_table()
-            stored = (batch.column("text_id").to_numpy(), _matrix(batch.column("signature")))
+            stored = (batch.column("text_id").to_numpy(), matrix(batch.column("signature")))
         ids.append(np.asarray(stored[0]))
         sigs.append(np.asarray(stored[1]))
     _write(conn, np.concatenate(ids), np.concatenate(sigs), files[0][1], files[-1][2])
@@ -257,7 +257,8 @@ def _unlist(conn: duckdb.DuckDBPyConnection, names: list[str]) -> None:
     conn.execute(f"DELETE FROM signature_files WHERE file IN ({', '.join('?' * len(names))})", names).fetchall()
 
 
-def _matrix(signatures: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def matrix(signatures: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(n, NUM_PERM) uint32 signatures from an Arrow column of fixed-size lists, without copying row by row."""
     if isinstance(signatures, pa.ChunkedArray):
         signatures = signatures.combine_chunks()
     return np.asarray(signatures.flatten()).reshape(len(signatures), minhash.NUM_PERM)

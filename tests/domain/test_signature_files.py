@@ -33,7 +33,7 @@ def _add(conn: duckdb.DuckDBPyConnection, texts: list[str]) -> list[str]:
 
 def _stored(conn: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
     table = conn.sql("SELECT text_id, signature FROM minhash_texts ORDER BY text_id").to_arrow_table()
-    return table.column("text_id").to_numpy(), near_index._matrix(table.column("signature"))
+    return table.column("text_id").to_numpy(), signature_files.matrix(table.column("signature"))
 
 
 def _update(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -1,8 +1,9 @@
--- Passage-level credit of every competing document of a seed text, from `_passage_holders` (who holds its passages).
--- Each passage belongs to its earliest holder in first-come order (submitted_at, contributor_id, file, position, gone), whatever that holder's own status: in a
--- later document it is repeated, and never earns, when the consumer holds it (a reference text does), when an
--- earlier holder is still in, or when the document left before the last earlier holder did. When every earlier
--- holder was withdrawn while the document was in, the passage is handed on and earns from the last withdrawal.
+-- Passage-level credit of every competing document of a seed text, from `_passage_holders` (who holds its
+-- passages). Each passage belongs to its earliest holder in first-come order (submitted_at, contributor_id, file,
+-- position, gone), whatever that holder's own status: in a later document it is repeated, and never earns, when
+-- the consumer holds it (a reference text does), when an earlier holder is still in, or when the document left
+-- before the last earlier holder did. When every earlier holder was withdrawn while the document was in, the
+-- passage is handed on and earns from the last withdrawal.
 -- A document's handed-on passages earn from the latest of their times (one time per document, never earlier than
 -- it should). Documents that are not accepted earn nothing anyway and keep no passage figures.
 WITH holders AS (
