@@ -7,6 +7,7 @@ each partner can see ("your text was recited N times this month")."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -15,7 +16,8 @@ import duckdb
 import polars as pl
 
 from onett_domain import sql
-from onett_domain.sql import insert_frame
+from onett_domain.sql import Scratch, insert_frame
+from onett_text.recitation import RecitationIndex, SourceParts
 
 SQL = Path(__file__).with_name("sql")
 
@@ -24,40 +26,165 @@ INCIDENT_SCHEMA = {"day": pl.Date, "output_at": pl.Datetime("us", "UTC"), "reque
                    "contributor_id": pl.String, "document_id": pl.String, "file": pl.String, "position": pl.Int64}
 
 
-def holders(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """content_hash, contributor_id, period, file, position, doc_id, document_id of every document whose text the
-    guard holds, by contributor and month (the order their Parquet parts are read in)."""
-    return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
+PARTITION = ["contributor_id", "period"]
+PART_SCHEMA = {"text_id": pl.Int64, "content_hash": pl.String, "contributor_id": pl.String,
+               "document_id": pl.String, "file": pl.String, "position": pl.Int64, "doc_id": pl.String}
+
+
+def partition_digests(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """contributor_id, period, documents, digest: per partition, the documents the guard holds, counted and digested
+    (one scan, no row leaves the warehouse). A partition whose digest moved is read again; the rest stand."""
+    with Scratch(conn) as scratch:
+        scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
+        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_partitions")).to_arrow_table())
+
+
+def changed_partitions(digests: pl.DataFrame, catalog: pl.DataFrame | None) -> pl.DataFrame:
+    """contributor_id, period of the partitions to read again: new, moved (another count or digest), gone, or not
+    complete when last read (a null digest); every partition when there is no catalog yet."""
+    if catalog is None:
+        return digests.select(PARTITION)
+    keys = [*PARTITION, "documents", "digest"]
+    moved = digests.join(catalog.select(keys), on=keys, how="anti").select(PARTITION)
+    gone = catalog.join(digests, on=PARTITION, how="anti").select(PARTITION)
+    return pl.concat([moved, gone]).unique(maintain_order=True).sort(PARTITION)
+
+
+def holders(conn: duckdb.DuckDBPyConnection, partitions: pl.DataFrame) -> pl.DataFrame:
+    """content_hash, contributor_id, period, file, position, doc_id, document_id of every document the guard holds
+    in `partitions` (contributor_id, period), by partition (the order their Parquet parts are read in)."""
+    with Scratch(conn) as scratch:
+        scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
+        scratch.frame("asked", partitions.select(PARTITION))
+        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
+
+
+def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
+                   partitions: pl.DataFrame) -> pl.DataFrame:
+    """content_hash, contributor_id, period: where the guard holds these texts outside `partitions` (their text ids
+    stand: an update must neither drop them nor give them new ones)."""
+    if content_hashes.is_empty():
+        return pl.DataFrame(schema={"content_hash": pl.String, "contributor_id": pl.String, "period": pl.Date})
+    with Scratch(conn) as scratch:
+        scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
+        scratch.frame("wanted", pl.DataFrame({"content_hash": content_hashes.unique()}))
+        scratch.frame("asked", partitions.select(PARTITION))
+        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_held_elsewhere")).to_arrow_table())
+
+
+def part_name(contributor_id: str, period: date) -> str:
+    """The file name of a partition's sources (contributor ids are any text; a digest of them is a safe name)."""
+    digest = hashlib.sha256(f"{contributor_id}\x1f{period:%Y-%m}".encode()).hexdigest()[:24]
+    return f"{period:%Y%m}-{digest}"
 
 
 @dataclass
 class IndexUpdate:
-    """What an update of the guard's index does: the texts it keeps (content_hash, text_id), the documents of the
-    texts new to it (rows of `held`), the text ids leaving it, and the first free text id."""
+    """What an update of the guard's index does: the text id of every text the partitions read again hold
+    (content_hash, text_id), the documents of the texts new to the guard (rows of `held` with their text_id), the
+    text ids leaving it, and the first free text id."""
 
-    kept: pl.DataFrame
+    ids: pl.DataFrame
     new: pl.DataFrame
     removed: set[int]
     next_id: int
 
 
-def plan_update(held: pl.DataFrame, indexed: pl.DataFrame | None) -> IndexUpdate:
-    """Compares the texts the guard must hold (`held`, from `holders`) with those it holds (`indexed`: content_hash,
-    text_id; None: no index yet) by joins, not Python sets: a pool of millions of documents plans in a second."""
-    current = indexed if indexed is not None else pl.DataFrame(schema={"content_hash": pl.String, "text_id": pl.Int64})
-    wanted = held.select("content_hash").unique()
-    kept = current.join(wanted, on="content_hash", how="semi")
-    removed = current.join(wanted, on="content_hash", how="anti")["text_id"].to_list()
-    new = held.join(current, on="content_hash", how="anti", maintain_order="left")
-    return IndexUpdate(kept, new, set(removed), int(current["text_id"].max() or 0) + 1)
+def plan_update(held: pl.DataFrame, indexed: pl.DataFrame, elsewhere: pl.DataFrame, next_id: int) -> IndexUpdate:
+    """Compares, in the partitions read again, the texts the guard must hold (`held`, from `holders`) with those
+    their sources name (`indexed`: content_hash, text_id), by joins: a text keeps its id, is new (the next free
+    ids, in `held`'s order), or leaves the guard unless another partition holds it (`elsewhere`: content_hash,
+    text_id)."""
+    known = (pl.concat([indexed.select("content_hash", "text_id"), elsewhere.select("content_hash", "text_id")])
+             .unique("content_hash", keep="first", maintain_order=True))
+    wanted = held.select("content_hash").unique(maintain_order=True)
+    fresh = wanted.join(known, on="content_hash", how="anti", maintain_order="left")
+    fresh = fresh.with_columns(text_id=pl.int_range(next_id, next_id + fresh.height, dtype=pl.Int64))
+    ids = pl.concat([wanted.join(known, on="content_hash", how="inner", maintain_order="left"), fresh])
+    staying = set(ids["text_id"].to_list()) | set(elsewhere["text_id"].to_list())
+    removed = set(indexed["text_id"].to_list()) - staying
+    new = held.join(fresh, on="content_hash", how="inner", maintain_order="left")
+    return IndexUpdate(ids, new, removed, next_id + fresh.height)
 
 
-def sources(held: pl.DataFrame, text_ids: pl.DataFrame) -> pl.DataFrame:
-    """Per guard text id (`text_ids`: content_hash, text_id), the documents holding it (what the operator is told; a
-    contributor sees their own): one row per document, in `held`'s order, so a text's contributor is its first
-    document's."""
-    return (held.join(text_ids, on="content_hash", how="inner", maintain_order="left")
-            .select("text_id", "content_hash", "contributor_id", "document_id", "file", "position", "doc_id"))
+@dataclass
+class GuardPlan:
+    """An update of the guard's index, planned: the partitions' digests now, those read again, the guard's
+    documents in them (`held`) and what happens to their texts (`update`)."""
+
+    digests: pl.DataFrame
+    changed: pl.DataFrame
+    held: pl.DataFrame
+    update: IndexUpdate
+
+
+def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> GuardPlan:
+    """Plans the update of `current` (None, or an index without a catalog of source parts: planned whole) from the
+    warehouse: only the partitions whose documents moved since it was built are read, with the sources it keeps
+    for them, so an update costs the change and one scan of the digests, not a pass over the pool."""
+    catalog = current.source_catalog() if current is not None else None
+    digests = partition_digests(conn)
+    changed = changed_partitions(digests, catalog)
+    held = holders(conn, changed)
+    indexed = pl.DataFrame(schema={"content_hash": pl.String, "text_id": pl.Int64})
+    elsewhere = indexed
+    next_id = 1
+    if catalog is not None:
+        parts = catalog.join(changed, on=PARTITION, how="semi")["part"].to_list()
+        indexed = pl.concat([indexed, *(current.source_part(p, ["content_hash", "text_id"]) for p in parts)])
+        found = held_elsewhere(conn, pl.concat([held["content_hash"], indexed["content_hash"]]), changed)
+        ids = []
+        for part, group in (found.join(catalog.select(*PARTITION, "part"), on=PARTITION)
+                            .partition_by("part", as_dict=True).items()):
+            rows = current.source_part(part[0], ["content_hash", "text_id"])
+            ids.append(rows.join(group.select("content_hash"), on="content_hash", how="semi"))
+        elsewhere = pl.concat([elsewhere, *ids])
+        next_id = 1 + max(int(catalog["last_text_id"].max() or 0), int(indexed["text_id"].max() or 0),
+                          int(current.text_ids.max()) if current.text_count else 0)
+    return GuardPlan(digests, changed, held, plan_update(held, indexed, elsewhere, next_id))
+
+
+def catalog(digests: pl.DataFrame, parts: dict[str, pl.DataFrame], earlier: pl.DataFrame | None,
+            incomplete: pl.DataFrame) -> pl.DataFrame:
+    """The catalog of the next generation's source parts: a row per partition the guard holds documents of (its
+    digest, its part, the part's highest text id); `incomplete` partitions (contributor_id, period: some texts
+    not indexed) get a null digest, so the next update reads them again."""
+    named = digests.with_columns(part=pl.struct(PARTITION).map_elements(
+        lambda key: part_name(key["contributor_id"], key["period"]), return_dtype=pl.String))
+    last = pl.DataFrame({"part": list(parts), "last_text_id": [int(f["text_id"].max() or 0) for f in parts.values()]},
+                        schema={"part": pl.String, "last_text_id": pl.Int64})
+    if earlier is not None:
+        last = pl.concat([last, earlier.select("part", "last_text_id")]).unique("part", keep="first")
+    flagged = incomplete.select(*PARTITION).with_columns(stale=pl.lit(True))
+    return (named.join(last, on="part", how="left").join(flagged, on=PARTITION, how="left")
+            .with_columns(digest=pl.when(pl.col("stale")).then(None).otherwise(pl.col("digest")))
+            .with_columns(pl.col("last_text_id").fill_null(0)).drop("stale"))
+
+
+def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[int]) -> SourceParts:
+    """The next generation's sources: the parts of the partitions read again written anew, the others linked from
+    `current`. A new text not `indexed` (its partition's parts could not be read) is left out, and its partition
+    read again by the next update."""
+    unread = plan.update.new.filter(~pl.col("text_id").is_in(list(indexed)))
+    ids = plan.update.ids.join(unread.select("content_hash"), on="content_hash", how="anti")
+    parts = source_parts(plan.held, ids)
+    earlier = current.source_parts() if current is not None else None
+    listed = catalog(plan.digests, parts, earlier.catalog if earlier else None, unread)
+    read_again = {part_name(c, p) for c, p in plan.changed.iter_rows()}
+    empty = pl.DataFrame(schema=PART_SCHEMA)
+    frames = {part: parts.get(part, empty) if part in read_again or earlier is None else earlier.frames[part]
+              for part in listed["part"].to_list()}
+    return SourceParts(listed, frames)
+
+
+def source_parts(held: pl.DataFrame, ids: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Per partition (part_name), the guard's documents with their text ids (PART_SCHEMA), in `held`'s order, so a
+    text's contributor is its first document's."""
+    rows = (held.join(ids, on="content_hash", how="inner", maintain_order="left")
+            .select(*PART_SCHEMA, "period").cast({k: v for k, v in PART_SCHEMA.items()}))
+    return {part_name(contributor_id, period): group.drop("period")
+            for (contributor_id, period), group in rows.partition_by(PARTITION, as_dict=True,
+                                                                     maintain_order=True).items()}
 
 
 def store_incidents(conn: duckdb.DuckDBPyConnection, day: date, incidents: pl.DataFrame) -> None:

@@ -15,13 +15,15 @@ merged when there are a few; so keeping the index current costs about the text t
 On disk an index is a folder of segment folders of .npy files read with np.load(mmap_mode="r"), so a service opens
 it in milliseconds and the pages it never touches stay on disk. `save` writes a new generation beside the folder
 (unchanged segments hard-linked, not copied) and swaps a symlink to it in one rename: a reader sees the old index or
-the new one, never half of either.
+the new one, never half of either. The sources (which documents hold each text) may be kept in parts the caller
+names, linked into the next generation like segments when unchanged, so an update rewrites only the parts that moved.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -45,9 +47,23 @@ MERGE_FANOUT = 4  # segments of one size merged into one
 SEGMENT_TOKENS = 1 << 26  # at most this many tokens per segment (256 MiB of ids): bounds the memory of an update
 MANIFEST = "manifest.json"
 SOURCES = "sources.json"  # text id -> entry, as given by a caller
-SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it): what the platform writes
+SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it), in one file
+SOURCE_PARTS = "sources"  # or in parts: a folder of Parquet files named by the caller, read in the catalog's order
+SOURCE_CATALOG = "catalog.parquet"  # in that folder: a row per part ("part" and the caller's own columns)
 DOCUMENT_FIELDS = ("contributor_id", "document_id", "file", "position", "doc_id")
+_PART_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
+
+
+@dataclass
+class SourceParts:
+    """The sources in parts (the platform keeps one per document partition): `catalog` has a row per part, in
+    reading order, with its name in "part" and whatever columns tell its caller when the part is stale; `frames`
+    gives each part's rows (text_id, content_hash and DOCUMENT_FIELDS), or the file of an earlier generation to
+    link unchanged."""
+
+    catalog: pl.DataFrame
+    frames: Mapping[str, pl.DataFrame | Path]
 
 
 @dataclass(frozen=True)
@@ -323,29 +339,31 @@ class RecitationIndex:
     "documents": [...]}, what the operator's view names."""
 
     def __init__(self, segments: list[Segment], encoding: str = "cl100k_base",
-                 sources: Mapping[int, dict] | pl.DataFrame | None = None, folder: Path | None = None):
+                 sources: Mapping[int, dict] | pl.DataFrame | SourceParts | None = None, folder: Path | None = None):
         self.segments = [s for s in segments if s.text_count] or [Segment.build([])]
         self.encoding = encoding
         self.folder = folder
         self.text_ids = np.concatenate([s.text_ids for s in self.segments]).astype(np.int64)
         self._bases = np.cumsum([0] + [s.text_count for s in self.segments])
+        self._parts = sources if isinstance(sources, SourceParts) else None
         self._rows = sources if isinstance(sources, pl.DataFrame) else None
-        self._sources = None if self._rows is not None or (sources is None and folder is not None) else dict(
-            sources or {})
+        self._sources = None if self._rows is not None or self._parts is not None or (
+            sources is None and folder is not None) else dict(sources or {})
         self._sources_lock = threading.Lock()
 
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]], encoding: str = "cl100k_base",
-              sources: Mapping[int, dict] | pl.DataFrame | None = None,
+              sources: Mapping[int, dict] | pl.DataFrame | SourceParts | Callable | None = None,
               spill: Path | None = None) -> "RecitationIndex":
         """An index of `(text_id, token ids)` pairs, the ids from `encoding` (segments of at most SEGMENT_TOKENS,
         spilled as in `updated`). `sources`: text id -> entry, or rows of text_id, content_hash and DOCUMENT_FIELDS
-        (one per document holding the text); a function giving them, called once `texts` is read."""
+        (one per document holding the text) whole or in SourceParts; a function giving them, called once `texts`
+        is read."""
         segments = _merge_tiers(_segments(texts, spill), spill)
         return cls(segments, encoding, sources() if callable(sources) else sources)
 
     def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: set[int],
-                sources: Mapping[int, dict] | pl.DataFrame | Callable[[], Mapping[int, dict] | pl.DataFrame],
+                sources: Mapping[int, dict] | pl.DataFrame | SourceParts | Callable,
                 spill: Path | None = None) -> "RecitationIndex":
         """This index without the texts `removed` (their segments rewritten without them) and with `added` (new
         segments of at most SEGMENT_TOKENS, `added` read as they fill), merged down to a few segments per size:
@@ -396,7 +414,9 @@ class RecitationIndex:
 
     def _read_sources(self) -> dict[int, dict]:
         rows = self._rows
-        if rows is None and (self.folder / SOURCE_ROWS).exists():
+        if rows is None and self.source_catalog() is not None:
+            rows = self._part_rows()
+        elif rows is None and (self.folder / SOURCE_ROWS).exists():
             rows = pl.read_parquet(self.folder / SOURCE_ROWS)
         if rows is not None:
             found: dict[int, dict] = {}
@@ -413,7 +433,10 @@ class RecitationIndex:
         """content_hash, text_id of every text the sources name (an update's starting point), read without
         gathering the documents."""
         rows = self._rows
-        if rows is None and self._sources is None and self.folder is not None and (self.folder / SOURCE_ROWS).exists():
+        if rows is None and self._sources is None and self.source_catalog() is not None:
+            rows = self._part_rows(["text_id", "content_hash"])
+        elif rows is None and self._sources is None and self.folder is not None and (
+                self.folder / SOURCE_ROWS).exists():
             rows = pl.read_parquet(self.folder / SOURCE_ROWS, columns=["text_id", "content_hash"])
         if rows is None:
             rows = pl.DataFrame([(e["content_hash"], text_id) for text_id, e in self.sources.items()
@@ -423,6 +446,31 @@ class RecitationIndex:
 
     def source(self, text_id: int) -> dict | None:
         return self.sources.get(int(text_id))
+
+    def source_catalog(self) -> pl.DataFrame | None:
+        """The catalog of the sources' parts (None: the sources are not kept in parts)."""
+        if self._parts is not None:
+            return self._parts.catalog
+        path = None if self.folder is None else self.folder / SOURCE_PARTS / SOURCE_CATALOG
+        return pl.read_parquet(path) if path is not None and path.exists() else None
+
+    def source_part(self, part: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """One part's rows (text_id, content_hash and DOCUMENT_FIELDS, or `columns` of them)."""
+        found = self._part_file(part)
+        rows = pl.read_parquet(found, columns=columns) if isinstance(found, Path) else found
+        return rows if columns is None or isinstance(found, Path) else rows.select(columns)
+
+    def _part_file(self, part: str) -> pl.DataFrame | Path:
+        if self._parts is not None:
+            return self._parts.frames[part]
+        return self.folder / SOURCE_PARTS / f"{part}.parquet"
+
+    def _part_rows(self, columns: list[str] | None = None) -> pl.DataFrame:
+        parts = [self.source_part(part, columns) for part in self.source_catalog()["part"].to_list()]
+        schema = {"text_id": pl.Int64, "content_hash": pl.String, **{f: pl.String for f in DOCUMENT_FIELDS},
+                  "position": pl.Int64}
+        empty = pl.DataFrame(schema={k: v for k, v in schema.items() if columns is None or k in columns})
+        return pl.concat(parts, how="vertical_relaxed") if parts else empty
 
     # ---- disk ---------------------------------------------------------------------------------------------
     def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None, keep_previous: bool = True) -> Path:
@@ -439,8 +487,11 @@ class RecitationIndex:
         names = [f"segment-{n:04d}" for n in range(len(self.segments))]
         for name, segment in zip(names, self.segments):
             segment.write(generation / name)
-        mapping = (self._rows if self._rows is not None else self.sources) if sources is None else sources
-        if isinstance(mapping, pl.DataFrame):
+        mapping = sources if sources is not None else (
+            self._parts or (self._rows if self._rows is not None else self.source_parts() or self.sources))
+        if isinstance(mapping, SourceParts):
+            _write_parts(mapping, generation / SOURCE_PARTS)
+        elif isinstance(mapping, pl.DataFrame):
             mapping.write_parquet(generation / SOURCE_ROWS)
         else:
             (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
@@ -467,6 +518,13 @@ class RecitationIndex:
             if old.name not in keep and old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)
         return generation
+
+    def source_parts(self) -> SourceParts | None:
+        """The sources' parts, as files to link for a loaded index (its next generation copies none it keeps)."""
+        catalog = self.source_catalog()
+        if catalog is None:
+            return None
+        return SourceParts(catalog, {part: self._part_file(part) for part in catalog["part"].to_list()})
 
     @classmethod
     def load(cls, folder: str | Path) -> "RecitationIndex":
@@ -519,6 +577,23 @@ class RecitationIndex:
             sources = tuple(Source(text_ids[r], rows[r][3]) for r in range(a, min(b, a + MAX_SOURCES)))
             matches.append(Match(rows[a][0], rows[a][1], sources, b - a))
         return Scan(matches, complete)
+
+
+def _write_parts(parts: SourceParts, folder: Path) -> None:
+    """Each part as `<part>.parquet` in `folder` (an earlier generation's file hard-linked), then the catalog."""
+    folder.mkdir()
+    for part in parts.catalog["part"].to_list():
+        if not _PART_NAME.fullmatch(part):
+            raise ValueError(f"a source part is named by letters, digits, '-' and '_' (not {part!r})")
+        rows, path = parts.frames[part], folder / f"{part}.parquet"
+        if isinstance(rows, Path):
+            try:
+                os.link(rows, path)
+            except OSError:
+                shutil.copyfile(rows, path)
+        else:
+            rows.write_parquet(path)
+    parts.catalog.write_parquet(folder / SOURCE_CATALOG)
 
 
 def _segments(texts: Iterable[tuple[int, np.ndarray]], spill: Path | None) -> list[Segment]:

@@ -38,58 +38,58 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                          recitation_store: RecitationStore, tokenizer: Tokenizer) -> MaterializeResult:
         """Every text a contributor earns for now (accepted, file in, terms running, not erased), as token ids with
         their winnowed fingerprints, and the documents holding each: what `/v1/recitation` and the daily check of
-        the output logs look outputs up in. Updated, not rebuilt: the texts new to the pool are read from their
-        submissions' parts into a new segment, the segments holding texts that left it are rewritten without them,
-        and the new generation is swapped in at once; text that left the pool leaves the disk with this update."""
+        the output logs look outputs up in. Updated, not rebuilt: only the partitions whose documents moved are read
+        again (a digest per partition tells them), the texts new to the pool are read from their submissions' parts
+        into a new segment, the segments holding texts that left it are rewritten without them, and the new
+        generation is swapped in at once; text that left the pool leaves the disk with this update."""
         started = time.perf_counter()
-        with warehouse.connection() as conn:
-            held = recitation.holders(conn)
         current = recitation_store.current()
-        if current is not None and current.encoding != tokenizer.encoding:
-            current = None  # ids of another encoding: rebuilt whole
-        plan = recitation.plan_update(held, current.content_hashes() if current is not None else None)
-        assigned: dict[str, int] = {}  # text ids of the texts new to the guard
+        if current is not None and (current.encoding != tokenizer.encoding or current.source_catalog() is None):
+            current = None  # ids of another encoding, or sources not kept in parts yet: rebuilt whole
+        with warehouse.connection() as conn:
+            plan = recitation.plan(conn, current)
+        planned = time.perf_counter()
+        indexed: set[int] = set()  # text ids read and indexed
         counts = {"recoded": 0}
         missing: list[str] = []
 
         def added():
             """(text id, token ids) of each text new to the guard, read submission by submission."""
-            next_id = plan.next_id
-            for (contributor_id, period), group in plan.new.group_by(["contributor_id", "period"],
-                                                                      maintain_order=True):
-                todo = set(group["content_hash"].to_list()) - assigned.keys()
+            for (contributor_id, period), group in plan.update.new.group_by(recitation.PARTITION,
+                                                                             maintain_order=True):
+                todo = dict(zip(group["content_hash"], group["text_id"]))
                 try:
-                    found = _token_ids(document_store, contributor_id, period, todo)
+                    found = _token_ids(document_store, contributor_id, period, set(todo))
                     # parts written before token ids were kept: the text is tokenized here instead
-                    recoded = _encoded(document_store, contributor_id, period, todo - set(found), tokenizer.encoding)
+                    recoded = _encoded(document_store, contributor_id, period, set(todo) - set(found),
+                                       tokenizer.encoding)
                 except MissingStage:
                     missing.append(f"{contributor_id} {period:%Y-%m}")
                     continue
                 counts["recoded"] += len(recoded)
                 for content_hash, ids in {**found, **recoded}.items():
-                    assigned[content_hash] = next_id
-                    yield next_id, ids
-                    next_id += 1
-
-        def sources():
-            new_ids = pl.DataFrame({"content_hash": list(assigned), "text_id": list(assigned.values())},
-                                   schema={"content_hash": pl.String, "text_id": pl.Int64})
-            return recitation.sources(held, pl.concat([plan.kept, new_ids]))
+                    if todo[content_hash] not in indexed:
+                        indexed.add(todo[content_hash])
+                        yield todo[content_hash], ids
 
         with recitation_store.spill() as spill:
             if current is None:
-                index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
+                index = RecitationIndex.build(added(), tokenizer.encoding, lambda: recitation.next_sources(plan, current, indexed),
+                                              spill=spill)
             else:
-                index = current.updated(added(), plan.removed, sources, spill=spill)
+                index = current.updated(added(), plan.update.removed,
+                                      lambda: recitation.next_sources(plan, current, indexed), spill=spill)
             built = time.perf_counter()
             recitation_store.save(index)
         saved = time.perf_counter()
         return MaterializeResult(metadata={
             "texts": index.text_count,
-            "documents": held.height,
+            "documents": int(plan.digests["documents"].sum()),
+            "partitions": plan.digests.height,
+            "partitions read again": plan.changed.height,
             "tokens": index.token_count,
-            "texts added": len(assigned),
-            "texts removed": len(plan.removed),
+            "texts added": len(indexed),
+            "texts removed": len(plan.update.removed),
             "segments": len(index.segments),
             "how": "built whole" if current is None else "updated",
             "fingerprints": index.fingerprint_count,
@@ -97,7 +97,8 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
             "MB": round(index.nbytes / 2**20, 1),
             "texts tokenized again (parts from before token ids were kept)": counts["recoded"],
             "submissions without parts (not indexed)": bullets(missing),
-            "seconds": {"update": round(built - started, 2), "save": round(saved - built, 2)},
+            "seconds": {"plan": round(planned - started, 2), "update": round(built - planned, 2),
+                        "save": round(saved - built, 2)},
         })
 
     @asset(group_name=GROUP, partitions_def=days, deps=[recitation_index], kinds={"duckdb"}, pool="duckdb")

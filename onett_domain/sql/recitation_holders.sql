@@ -1,9 +1,6 @@
--- The texts the recitation guard checks outputs against: every text a document earns for now (accepted, its file
--- in the landing zone, its terms running, not erased), with the documents holding it. Text the consumer holds
--- (reference) and text earning for nobody are left out: reciting them breaks no promise to a contributor.
-SELECT d.content_hash, d.contributor_id, d.period, d.file, d.position, coalesce(d.doc_id, '') AS doc_id,
-       md5(d.contributor_id || chr(31) || d.file || chr(31) || d.position::VARCHAR) AS document_id
-FROM documents d
-WHERE d.status = 'accepted' AND d.withdrawn_at IS NULL AND d.erased_at IS NULL
-  AND (d.terms_expire_at IS NULL OR d.terms_expire_at > now())
-ORDER BY d.contributor_id, d.period, d.content_hash, d.file, d.position
+-- The documents the guard holds in the partitions asked for (`asked`: contributor_id, period), with the id the
+-- operator's view names a document by, in the order their Parquet parts are read in.
+SELECT g.content_hash, g.contributor_id, g.period, g.file, g.position, g.doc_id,
+       md5(g.contributor_id || chr(31) || g.file || chr(31) || g.position::VARCHAR) AS document_id
+FROM guard_documents g SEMI JOIN asked USING (contributor_id, period)
+ORDER BY g.contributor_id, g.period, g.content_hash, g.file, g.position
