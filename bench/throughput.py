@@ -161,7 +161,7 @@ def stage_times(home: Path) -> dict:
 import json, sys
 from dagster import DagsterEventType, DagsterInstance
 instance = DagsterInstance.get()
-steps, runs, cpu, credit = {}, [], {}, {}
+steps, runs, cpu, credit, guard = {}, [], {}, {}, {}
 for run in instance.get_runs():
     if run.job_name not in ("ingest_submission", "read_submission", "filter_submission", "credit_submission",
                             "update_indexes"):
@@ -185,9 +185,14 @@ for run in instance.get_runs():
         if materialization and materialization.asset_key.path[-1] == "deduped":
             for step, seconds in materialization.metadata["seconds by step"].value.items():
                 credit[step] = credit.get(step, 0.0) + seconds
+        if materialization and materialization.asset_key.path[-1] == "recitation_index" and (
+                entry.timestamp > guard.get("at", 0)):
+            meta = materialization.metadata
+            guard = {"at": entry.timestamp, "seconds": meta["seconds"].value,
+                     **{k: meta[k].value for k in ("partitions", "partitions read again") if k in meta}}
     runs.append({"partition": run.tags.get("dagster/partition"), "job": run.job_name, "start": logs[0].timestamp,
                  "wall": logs[-1].timestamp - logs[0].timestamp, "steps": in_steps})
-print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu, "credit": credit}))
+print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu, "credit": credit, "guard": guard}))
 """
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -375,10 +380,16 @@ def main() -> None:
                   f"ratio {ratio:.2f}x (whole commands: {into_pool['wall']:.1f} s / {empty['wall']:.1f} s); "
                   f"indexes updated after it: {max(index_pool, default=0):.2f} s / "
                   f"{max(index_empty, default=0):.2f} s")
+            guard = pool_times["guard"]
+            print("  the recitation index's last update in the pool: " + ", ".join(
+                f"{k} {v:.2f} s" for k, v in guard["seconds"].items())
+                + (f" ({guard['partitions read again']} of {guard['partitions']} partitions read again)"
+                   if "partitions" in guard else ""))
             results["incremental"] = {"mb": mb(small), "pool_mb": mb(pool), "run_into_pool": pool_runs[0]["wall"],
                                       "run_into_empty": empty_runs[0]["wall"], "ratio": ratio,
                                       "recitation_index_into_pool": max(index_pool, default=0),
-                                      "recitation_index_into_empty": max(index_empty, default=0)}
+                                      "recitation_index_into_empty": max(index_empty, default=0),
+                                      "recitation_index_last_update": guard}
 
         if args.big_upload_mb:
             big = work / "big" / "bulk" / "everything.jsonl"
