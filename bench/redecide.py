@@ -2,7 +2,7 @@
 goes, repeatably, without changing the platform.
 
     DAGSTER_HOME=<kept home> .venv/bin/python bench/redecide.py CONTRIBUTOR PERIOD [--runs 3] [--cold]
-                                                          [--baseline unfiltered|serial]
+                                                          [--baseline unfiltered|serial] [--statements 10]
 
 A kept home comes from `bench/throughput.py --keep` (its incremental submission is `newcomer`, period the month it
 ran in). Each run opens the warehouse, decides the submission's credit from its `filtered` parts as `deduped` does,
@@ -10,13 +10,15 @@ prints the seconds of each step and rolls back. `--cold` first drops the near-du
 warehouse from the page cache (posix_fadvise DONTNEED), as after a pool grew past the machine's memory; the first
 run in a process also pays for opening the memory maps and DuckDB's buffer pool. `--baseline` re-decides twice a
 run, first as before a change, then as now: a baseline in the same process. `unfiltered`: every bucket let through
-the bucket files' Bloom filters; `serial`: the bucket files and signature files read one at a time."""
+the bucket files' Bloom filters; `serial`: the bucket files and signature files read one at a time. `--statements N`: also the N slowest SQL statements of the
+decision (their first line), mean seconds per run."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import time
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +26,8 @@ import numpy as np
 
 from onett_cli.session import Session
 from onett_domain import credit
-from onett_domain.credit import bucket_index, key_filter, signature_files
+from onett_domain import sql as sql_module
+from onett_domain.credit import bucket_index, decision, key_filter, signature_files
 
 
 def evict(paths: list[Path]) -> int:
@@ -46,7 +49,9 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="drop the index and warehouse from the page cache first")
     parser.add_argument("--baseline", choices=["unfiltered", "serial"],
                         help="each run first without the bucket filters, or reading one file at a time")
+    parser.add_argument("--statements", type=int, default=0, help="print the N slowest SQL statements")
     args = parser.parse_args()
+    statements = _time_statements() if args.statements else {}
     session = Session()
     store, warehouse, policy = (session.resources["document_store"], session.resources["warehouse"],
                                 session.policy)
@@ -73,6 +78,26 @@ def main() -> None:
             steps = ", ".join(f"{step} {seconds:.3f}" for step, seconds in outcome.seconds.items())
             print(f"run {run}{' (cold)' if args.cold else ''}{f' ({args.baseline})' if baseline else ''}: "
                   f"{total:.3f} s; {steps}; {outcome.near_pairs:,} near pairs", flush=True)
+    for first_line, seconds in sorted(statements.items(), key=lambda item: -item[1])[:args.statements]:
+        print(f"{seconds / args.runs:7.3f} s  {first_line}")
+
+
+def _time_statements() -> dict[str, float]:
+    """Seconds per SQL statement the decision runs through `execute` (keyed by its first line), summed."""
+    seconds: dict[str, float] = defaultdict(float)
+    run = decision.execute
+
+    def timed(conn, sql, params=None):
+        started = time.perf_counter()
+        try:
+            return run(conn, sql, params)
+        finally:
+            line = next((x for x in sql.splitlines() if x.strip() and not x.lstrip().startswith("--")), "")
+            seconds[" ".join(line.split())[:100]] += time.perf_counter() - started
+
+    decision.execute = timed
+    sql_module.execute = timed  # Scratch tables run through it too
+    return seconds
 
 
 if __name__ == "__main__":

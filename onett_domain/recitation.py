@@ -17,7 +17,7 @@ import polars as pl
 
 from onett_domain import sql
 from onett_domain.sql import Scratch, insert_frame
-from onett_text.recitation import RecitationIndex, SourceParts
+from onett_text.recitation import SOURCE_SCHEMA, RecitationIndex, SourceParts
 
 SQL = Path(__file__).with_name("sql")
 
@@ -27,8 +27,6 @@ INCIDENT_SCHEMA = {"day": pl.Date, "output_at": pl.Datetime("us", "UTC"), "reque
 
 
 PARTITION = ["contributor_id", "period"]
-PART_SCHEMA = {"text_id": pl.Int64, "content_hash": pl.String, "contributor_id": pl.String,
-               "document_id": pl.String, "file": pl.String, "position": pl.Int64, "doc_id": pl.String}
 
 
 def partition_digests(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -171,17 +169,17 @@ def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[
     earlier = current.source_parts() if current is not None else None
     listed = catalog(plan.digests, parts, earlier.catalog if earlier else None, unread)
     read_again = {part_name(c, p) for c, p in plan.changed.iter_rows()}
-    empty = pl.DataFrame(schema=PART_SCHEMA)
+    empty = pl.DataFrame(schema=SOURCE_SCHEMA)
     frames = {part: parts.get(part, empty) if part in read_again or earlier is None else earlier.frames[part]
               for part in listed["part"].to_list()}
     return SourceParts(listed, frames)
 
 
 def source_parts(held: pl.DataFrame, ids: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Per partition (part_name), the guard's documents with their text ids (PART_SCHEMA), in `held`'s order, so a
+    """Per partition (part_name), the guard's documents with their text ids (SOURCE_SCHEMA), in `held`'s order, so a
     text's contributor is its first document's."""
     rows = (held.join(ids, on="content_hash", how="inner", maintain_order="left")
-            .select(*PART_SCHEMA, "period").cast({k: v for k, v in PART_SCHEMA.items()}))
+            .select(*SOURCE_SCHEMA, "period").cast(SOURCE_SCHEMA))
     return {part_name(contributor_id, period): group.drop("period")
             for (contributor_id, period), group in rows.partition_by(PARTITION, as_dict=True,
                                                                      maintain_order=True).items()}

@@ -123,8 +123,8 @@ class IndexHolder:
     """The index in use, swapped for the folder's new one when its manifest changes (looked at once a second at
     most); a folder that cannot be read keeps the index in use."""
 
-    def __init__(self, folder: Path, with_sources: bool = False):
-        self.folder, self.with_sources = folder, with_sources
+    def __init__(self, folder: Path):
+        self.folder = folder
         self.index: RecitationIndex | None = None
         self.stamp: tuple | None = None
         self.checked = float("-inf")
@@ -153,8 +153,6 @@ class IndexHolder:
                     log.warning("recitation index at %s not loaded: %s", self.folder, exc)
                     return self.index
                 self.index, self.stamp = index, stamp
-                if self.with_sources:  # parsed beside the requests, not in the first operator's
-                    threading.Thread(target=lambda: index.sources, name="recitation-sources", daemon=True).start()
                 log.info("recitation index loaded from %s: %d texts, %d tokens", self.folder, index.text_count,
                          index.token_count)
             return self.index
@@ -165,7 +163,7 @@ class IndexHolder:
 class RecitationService:
     def __init__(self, settings: RecitationSettings):
         self.settings = settings
-        self.holder = IndexHolder(settings.index_dir, with_sources=bool(settings.operator_keys))
+        self.holder = IndexHolder(settings.index_dir)
         # every key is compared, as a digest, whichever matches: the time taken says nothing about which
         self.keys = [(_digest(k), "consumer") for k in settings.consumer_keys.values()]
         self.keys += [(_digest(k), "operator") for k in settings.operator_keys.values()]
@@ -247,13 +245,15 @@ class RecitationService:
     @staticmethod
     def describe(index: RecitationIndex, verdict: Verdict, operator: bool) -> dict:
         spans = []
+        named = index.sources_of(s.text_id for span in verdict.spans[:MAX_SPANS] for s in span.sources) \
+            if operator else {}
         for span in verdict.spans[:MAX_SPANS]:
             item = {"start": span.start, "end": span.end, "start_token": span.start_token,
                     "end_token": span.end_token, "tokens": span.tokens, "source_count": span.source_count}
             if operator:
                 item["sources"] = []
                 for source in span.sources:
-                    known = index.source(source.text_id) or {}
+                    known = named.get(source.text_id, {})
                     documents = list(known.get("documents", []))
                     item["sources"].append({"text_id": source.text_id, "position": source.position,
                                             "contributor_id": known.get("contributor_id"),

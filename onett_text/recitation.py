@@ -51,6 +51,8 @@ SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it), in o
 SOURCE_PARTS = "sources"  # or in parts: a folder of Parquet files named by the caller, read in the catalog's order
 SOURCE_CATALOG = "catalog.parquet"  # in that folder: a row per part ("part" and the caller's own columns)
 DOCUMENT_FIELDS = ("contributor_id", "document_id", "file", "position", "doc_id")
+SOURCE_SCHEMA = {"text_id": pl.Int64, "content_hash": pl.String, "contributor_id": pl.String,
+                 "document_id": pl.String, "file": pl.String, "position": pl.Int64, "doc_id": pl.String}
 _PART_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
 
@@ -59,8 +61,7 @@ _ARRAYS = ("hashes", "fp_text", "fp_pos", "tokens", "starts", "text_ids")
 class SourceParts:
     """The sources in parts (the platform keeps one per document partition): `catalog` has a row per part, in
     reading order, with its name in "part" and whatever columns tell its caller when the part is stale; `frames`
-    gives each part's rows (text_id, content_hash and DOCUMENT_FIELDS), or the file of an earlier generation to
-    link unchanged."""
+    gives each part's rows (SOURCE_SCHEMA), or the file of an earlier generation to link unchanged."""
 
     catalog: pl.DataFrame
     frames: Mapping[str, pl.DataFrame | Path]
@@ -403,9 +404,9 @@ class RecitationIndex:
 
     @property
     def sources(self) -> dict[int, dict]:
-        """text id -> {"contributor_id", "documents"} (and "content_hash" where the platform wrote it): read from a
-        saved index on first use (only the operator's view needs it, and a pool's worth of document ids takes a
-        second to gather)."""
+        """text id -> {"contributor_id", "documents"} (and "content_hash" where the platform wrote it) of every text:
+        read whole from a saved index on first use. Naming the sources of a few spans reads only theirs
+        (`sources_of`)."""
         if self._sources is None:
             with self._sources_lock:
                 if self._sources is None:
@@ -413,39 +414,42 @@ class RecitationIndex:
         return self._sources
 
     def _read_sources(self) -> dict[int, dict]:
-        rows = self._rows
-        if rows is None and self.source_catalog() is not None:
-            rows = self._part_rows()
-        elif rows is None and (self.folder / SOURCE_ROWS).exists():
-            rows = pl.read_parquet(self.folder / SOURCE_ROWS)
+        rows = self._source_rows()
         if rows is not None:
-            found: dict[int, dict] = {}
-            for row in rows.iter_rows(named=True):
-                entry = found.setdefault(row["text_id"], {"contributor_id": row["contributor_id"],
-                                                          "content_hash": row["content_hash"], "documents": []})
-                entry["documents"].append({k: row[k] for k in DOCUMENT_FIELDS})
-            return found
+            return _entries(rows)
         path = self.folder / SOURCES
         raw = json.loads(path.read_text()) if path.exists() else {}
         return {int(k): v for k, v in raw.items()}
 
-    def content_hashes(self) -> pl.DataFrame:
-        """content_hash, text_id of every text the sources name (an update's starting point), read without
-        gathering the documents."""
-        rows = self._rows
-        if rows is None and self._sources is None and self.source_catalog() is not None:
-            rows = self._part_rows(["text_id", "content_hash"])
-        elif rows is None and self._sources is None and self.folder is not None and (
-                self.folder / SOURCE_ROWS).exists():
-            rows = pl.read_parquet(self.folder / SOURCE_ROWS, columns=["text_id", "content_hash"])
-        if rows is None:
-            rows = pl.DataFrame([(e["content_hash"], text_id) for text_id, e in self.sources.items()
-                                 if "content_hash" in e], schema=["content_hash", "text_id"], orient="row")
-        return (rows.select(pl.col("content_hash").cast(pl.String), pl.col("text_id").cast(pl.Int64))
-                .unique("content_hash", keep="first", maintain_order=True))
+    def _source_rows(self, text_ids: list[int] | None = None) -> pl.DataFrame | None:
+        """The source rows (of `text_ids` only, if given) in reading order; None for sources kept as a mapping."""
+        wanted = None if text_ids is None else pl.col("text_id").is_in(text_ids)
+        if self._rows is not None:
+            return self._rows if wanted is None else self._rows.filter(wanted)
+        catalog = self.source_catalog()
+        if catalog is not None:
+            found = [self._part_file(part) for part in catalog["part"].to_list()]
+            frames = [f.lazy() if isinstance(f, pl.DataFrame) else pl.scan_parquet(f) for f in found]
+            rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.LazyFrame(schema=SOURCE_SCHEMA)
+            return (rows if wanted is None else rows.filter(wanted)).collect()
+        if self.folder is not None and (self.folder / SOURCE_ROWS).exists():
+            rows = pl.scan_parquet(self.folder / SOURCE_ROWS)
+            return (rows if wanted is None else rows.filter(wanted)).collect()
+        return None
+
+    def sources_of(self, text_ids: Iterable[int]) -> dict[int, dict]:
+        """The entries of `sources` for these texts only, reading only their rows (a pool's worth of document ids is
+        never gathered to name the sources of a few spans)."""
+        ids = sorted({int(t) for t in text_ids})
+        if self._sources is not None or not ids:
+            return {t: self._sources[t] for t in ids if t in self._sources} if self._sources else {}
+        rows = self._source_rows(ids)
+        if rows is None:  # an index saved with a mapping (sources.json): read whole
+            return {t: self.sources[t] for t in ids if t in self.sources}
+        return _entries(rows)
 
     def source(self, text_id: int) -> dict | None:
-        return self.sources.get(int(text_id))
+        return self.sources_of([text_id]).get(int(text_id))
 
     def source_catalog(self) -> pl.DataFrame | None:
         """The catalog of the sources' parts (None: the sources are not kept in parts)."""
@@ -455,7 +459,7 @@ class RecitationIndex:
         return pl.read_parquet(path) if path is not None and path.exists() else None
 
     def source_part(self, part: str, columns: list[str] | None = None) -> pl.DataFrame:
-        """One part's rows (text_id, content_hash and DOCUMENT_FIELDS, or `columns` of them)."""
+        """One part's rows (SOURCE_SCHEMA, or `columns` of it)."""
         found = self._part_file(part)
         rows = pl.read_parquet(found, columns=columns) if isinstance(found, Path) else found
         return rows if columns is None or isinstance(found, Path) else rows.select(columns)
@@ -464,13 +468,6 @@ class RecitationIndex:
         if self._parts is not None:
             return self._parts.frames[part]
         return self.folder / SOURCE_PARTS / f"{part}.parquet"
-
-    def _part_rows(self, columns: list[str] | None = None) -> pl.DataFrame:
-        parts = [self.source_part(part, columns) for part in self.source_catalog()["part"].to_list()]
-        schema = {"text_id": pl.Int64, "content_hash": pl.String, **{f: pl.String for f in DOCUMENT_FIELDS},
-                  "position": pl.Int64}
-        empty = pl.DataFrame(schema={k: v for k, v in schema.items() if columns is None or k in columns})
-        return pl.concat(parts, how="vertical_relaxed") if parts else empty
 
     # ---- disk ---------------------------------------------------------------------------------------------
     def save(self, folder: str | Path, sources: Mapping[int, dict] | None = None, keep_previous: bool = True) -> Path:
@@ -484,22 +481,27 @@ class RecitationIndex:
         folder = Path(folder).absolute()
         folder.parent.mkdir(parents=True, exist_ok=True)
         generation = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{time.time_ns():020d}.", dir=folder.parent))
-        names = [f"segment-{n:04d}" for n in range(len(self.segments))]
-        for name, segment in zip(names, self.segments):
-            segment.write(generation / name)
-        mapping = sources if sources is not None else (
-            self._parts or (self._rows if self._rows is not None else self.source_parts() or self.sources))
-        if isinstance(mapping, SourceParts):
-            _write_parts(mapping, generation / SOURCE_PARTS)
-        elif isinstance(mapping, pl.DataFrame):
-            mapping.write_parquet(generation / SOURCE_ROWS)
-        else:
-            (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()}, ensure_ascii=False))
-        manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
-                    "guaranteed_span": GUARANTEED_SPAN, "segments": names, "texts": self.text_count,
-                    "tokens": self.token_count, "fingerprints": self.fingerprint_count, "bytes": self.nbytes,
-                    "created_ns": time.time_ns()}
-        (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
+        try:
+            names = [f"segment-{n:04d}" for n in range(len(self.segments))]
+            for name, segment in zip(names, self.segments):
+                segment.write(generation / name)
+            mapping = sources if sources is not None else (
+                self._parts or (self._rows if self._rows is not None else self.source_parts() or self.sources))
+            if isinstance(mapping, SourceParts):
+                _write_parts(mapping, generation / SOURCE_PARTS)
+            elif isinstance(mapping, pl.DataFrame):
+                mapping.write_parquet(generation / SOURCE_ROWS)
+            else:
+                (generation / SOURCES).write_text(json.dumps({str(k): v for k, v in mapping.items()},
+                                                             ensure_ascii=False))
+            manifest = {"format": FORMAT, "encoding": self.encoding, "k": K, "w": W,
+                        "guaranteed_span": GUARANTEED_SPAN, "segments": names, "texts": self.text_count,
+                        "tokens": self.token_count, "fingerprints": self.fingerprint_count, "bytes": self.nbytes,
+                        "created_ns": time.time_ns()}
+            (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: its presence means complete
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)  # a half-written generation is never left behind
+            raise
         link = folder.parent / f".{folder.name}.link-{os.getpid()}"
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -577,6 +579,16 @@ class RecitationIndex:
             sources = tuple(Source(text_ids[r], rows[r][3]) for r in range(a, min(b, a + MAX_SOURCES)))
             matches.append(Match(rows[a][0], rows[a][1], sources, b - a))
         return Scan(matches, complete)
+
+
+def _entries(rows: pl.DataFrame) -> dict[int, dict]:
+    """Source rows grouped by text id, in their order: a text's contributor is its first document's."""
+    found: dict[int, dict] = {}
+    for row in rows.iter_rows(named=True):
+        entry = found.setdefault(row["text_id"], {"contributor_id": row["contributor_id"],
+                                                  "content_hash": row["content_hash"], "documents": []})
+        entry["documents"].append({k: row[k] for k in DOCUMENT_FIELDS})
+    return found
 
 
 def _write_parts(parts: SourceParts, folder: Path) -> None:

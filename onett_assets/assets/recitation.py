@@ -113,16 +113,18 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         start = datetime(day.year, day.month, day.day, tzinfo=tz)
         read = output_logs.read(start, start + timedelta(days=1))
         index = recitation_store.load()
-        rows, reciting, checked_at = [], 0, time.perf_counter()
+        found, checked_at = [], time.perf_counter()
         for logged in read.outputs:
             ids = encode(logged.output, index.encoding)
             runs = index.runs(ids, recitation_store.min_tokens)  # every text holding each span, not only the first
-            if len(runs) == 0:
-                continue
-            reciting += 1
-            chars = char_offsets(logged.output, ids, index.encoding)
-            for start, end, text, _ in runs.tolist():
-                for document in (index.source(int(index.text_ids[text])) or {}).get("documents", []):
+            if len(runs):
+                found.append((logged, runs.tolist(), char_offsets(logged.output, ids, index.encoding)))
+        # the documents of the recited texts only, read once for the day
+        named = index.sources_of(int(index.text_ids[text]) for _, runs, _ in found for _, _, text, _ in runs)
+        rows, reciting = [], len(found)
+        for logged, runs, chars in found:
+            for start, end, text, _ in runs:
+                for document in named.get(int(index.text_ids[text]), {}).get("documents", []):
                     rows.append({"day": day, "output_at": logged.at, "request_id": logged.request_id,
                                  "source": logged.source, "span_start": int(chars[start]),
                                  "span_end": int(chars[end]), "tokens": end - start,

@@ -365,3 +365,46 @@ def test_segments_stay_under_their_cap_and_spill_to_disk(tmp_path, monkeypatch):
         outputs.append(x[start:start + 120])
     assert _all_runs(loaded, outputs) == _all_runs(whole, outputs)
     assert sorted(loaded.text_ids.tolist()) == sorted(held)
+
+
+def test_sources_kept_in_parts_are_read_for_the_texts_asked_only(tmp_path):
+    """Sources saved in named parts: `sources_of` gives exactly what the whole mapping gives for the texts asked,
+    without gathering the rest; a save of the loaded index links the parts, and a part name that is not a plain file
+    name is refused."""
+    import polars as pl
+
+    from onett_text.recitation import SOURCE_PARTS, SourceParts
+
+    docs = texts("ko_court_precedents", "precedents.jsonl.gz", limit=30)
+    ids = [(n + 1, encode(t, ENC)) for n, t in enumerate(docs)]
+
+    def rows(contributor: str, text_ids: list[int]) -> pl.DataFrame:
+        return pl.DataFrame({"text_id": text_ids, "content_hash": [f"h{t}" for t in text_ids],
+                             "contributor_id": [contributor] * len(text_ids),
+                             "document_id": [f"{contributor}-{t}" for t in text_ids],
+                             "file": [f"{contributor}.jsonl"] * len(text_ids), "position": text_ids,
+                             "doc_id": [""] * len(text_ids)})
+
+    # text 3 is held by both contributors: amy's part comes first, so it is hers, with both documents
+    parts = {"amy": rows("amy", list(range(1, 16))), "bob": rows("bob", [3] + list(range(16, 31)))}
+    catalog = pl.DataFrame({"part": list(parts), "rows": [len(f) for f in parts.values()]})
+    folder = tmp_path / "guard"
+    RecitationIndex.build(ids, ENC, SourceParts(catalog, parts)).save(folder)
+    loaded = RecitationIndex.load(folder)
+    asked = loaded.sources_of([3, 20, 999])
+    assert loaded._sources is None  # nothing gathered beyond the rows asked for
+    whole = RecitationIndex.load(folder).sources
+    assert asked == {3: whole[3], 20: whole[20]} and len(whole) == 30
+    assert asked[3]["contributor_id"] == "amy"
+    assert [d["document_id"] for d in asked[3]["documents"]] == ["amy-3", "bob-3"]
+    assert loaded.source(20)["documents"][0]["file"] == "bob.jsonl" and loaded.source(999) is None
+    assert loaded.source_catalog().equals(catalog)
+
+    inodes = {p.name: p.stat().st_ino for p in (folder.resolve() / SOURCE_PARTS).glob("*.parquet")}
+    second = loaded.save(folder)
+    assert {p.name: p.stat().st_ino for p in (second / SOURCE_PARTS).glob("*.parquet")
+            if p.name != "catalog.parquet"} == {k: v for k, v in inodes.items() if k != "catalog.parquet"}
+    with pytest.raises(ValueError, match="source part"):
+        RecitationIndex.build(ids, ENC, SourceParts(pl.DataFrame({"part": ["../amy"]}),
+                                                    {"../amy": parts["amy"]})).save(tmp_path / "other")
+    assert sorted(p.name for p in tmp_path.iterdir() if "other" in p.name) == []  # no half-written generation
