@@ -10,8 +10,8 @@ prints the seconds of each step and rolls back. `--cold` first drops the near-du
 warehouse from the page cache (posix_fadvise DONTNEED), as after a pool grew past the machine's memory; the first
 run in a process also pays for opening the memory maps and DuckDB's buffer pool. `--baseline` re-decides twice a
 run, first as before a change, then as now: a baseline in the same process. `unfiltered`: every bucket let through
-the bucket files' Bloom filters; `serial`: the bucket files and signature files read one at a time. `--statements N`: also the N slowest SQL statements of the
-decision (their first line), mean seconds per run."""
+the bucket files' Bloom filters; `serial`: the bucket files and signature files read one at a time.
+`--statements N`: also the N slowest SQL statements of the decision (their first line), mean seconds per run."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ consumer's model output logs, day by day (onett_text.recitation does the matchin
 
 import time
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -72,13 +73,12 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                         indexed.add(todo[content_hash])
                         yield todo[content_hash], ids
 
+        sources = partial(recitation.next_sources, plan, current, indexed)  # called once every new text is read
         with recitation_store.spill() as spill:
             if current is None:
-                index = RecitationIndex.build(added(), tokenizer.encoding, lambda: recitation.next_sources(plan, current, indexed),
-                                              spill=spill)
+                index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
             else:
-                index = current.updated(added(), plan.update.removed,
-                                      lambda: recitation.next_sources(plan, current, indexed), spill=spill)
+                index = current.updated(added(), plan.update.removed, sources, spill=spill)
             built = time.perf_counter()
             recitation_store.save(index)
         saved = time.perf_counter()

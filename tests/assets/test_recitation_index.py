@@ -85,8 +85,8 @@ def test_updates_read_only_what_moved_and_equal_an_index_built_whole(onett):
 
     # a new month for amy, with a copy of bob's text (a duplicate: bob's document keeps holding it) and a short
     # text: only amy's new partition is read again
-    onett.drop("amy", "a2.jsonl", docs(texts[14:18] + [texts[6]], "n") + [{"id": "short", "text": "짧은 글입니다."}],
-               seoul(2026, 10, 2, 10))
+    short = {"id": "short", "text": "짧은 글입니다."}
+    onett.drop("amy", "a2.jsonl", docs(texts[14:18] + [texts[6]], "n") + [short], seoul(2026, 10, 2, 10))
     onett.ok("ingest")
     second = last_update(onett)
     assert second["how"] == "updated" and second["partitions"] == 4 and second["partitions read again"] == 1
