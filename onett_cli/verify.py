@@ -3,8 +3,9 @@
 Every closed month is recomputed from the documents and revenue and compared with what it published plus the
 adjustments recorded since; the money checks run; every archived upload is decrypted and hashed against its
 recorded sha256; every Parquet part is read through against its page checksums; the near-duplicate index's derived
-copies are compared with what they copy. Nothing is changed: a problem is named, and the exit status is 1, so a
-corrupted file is found by the operator before it is ever read as empty."""
+copies are compared with what they copy, the recitation index's source parts with their catalog. Nothing is
+changed: a problem is named, and the exit status is 1, so a corrupted file is found by the operator before it is
+ever read as empty."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import hashlib
 
 from onett_cli.session import Session, say
 from onett_domain import payouts as months
+from onett_domain import recitation
 from onett_domain.credit import bucket_index, signature_files
 from onett_resources.document_store import MissingStage
 from onett_resources.parquet_parts import DamagedPart, verify_parts
+from onett_resources.recitation_store import IndexMissing
 from onett_resources.sealed_files import SealedFileError
 from onett_resources.upload_archive import ArchiveError
 
@@ -87,10 +90,24 @@ def _index_copies(conn) -> list[str]:
     return problems
 
 
+def _recitation_sources(s: Session) -> list[str]:
+    """The recitation guard's sources (which documents hold each text): a part lost or damaged would name the wrong
+    documents, or fail the next update."""
+    try:
+        index = s.resources["recitation_store"].load()
+    except IndexMissing:
+        say("recitation index: none built yet")
+        return []
+    parts, problems = recitation.check_sources(index)
+    say(f"recitation index: {parts} source part(s) checked" + (f", {len(problems)} problem(s)" if problems else ""))
+    return problems
+
+
 def cmd_verify(args) -> int:
     s = Session()
     with s.resources["warehouse"].reader() as conn:
         problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn) + _index_copies(conn)
+    problems += _recitation_sources(s)
     for problem in problems:
         say(f"PROBLEM: {problem}")
     say("verified: everything agrees" if not problems else f"{len(problems)} problem(s) found; nothing was changed")

@@ -105,6 +105,38 @@ def plan_update(held: pl.DataFrame, indexed: pl.DataFrame, elsewhere: pl.DataFra
     return IndexUpdate(ids, new, removed, next_id + fresh.height)
 
 
+class SourcesUnreadable(Exception):
+    """A part of the guard's sources that its catalog lists cannot be read: the index is rebuilt whole."""
+
+
+def _part(current: RecitationIndex, part: str) -> pl.DataFrame:
+    try:
+        return current.source_part(part, ["content_hash", "text_id"])
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SourcesUnreadable(f"the recitation index's source part {part} cannot be read ({exc})") from exc
+
+
+def check_sources(index: RecitationIndex) -> tuple[int, list[str]]:
+    """(parts checked, problems) of the guard's sources: a part its catalog lists that cannot be read, or a complete one
+    (its digest set) holding another number of documents than its catalog counted."""
+    catalog = index.source_catalog()
+    if catalog is None:
+        return 0, []
+    problems = []
+    for part, contributor_id, period, documents, digest in catalog.select(
+            "part", *PARTITION, "documents", "digest").iter_rows():
+        try:
+            rows = _part(index, part).height
+        except SourcesUnreadable as exc:
+            problems.append(f"{exc}: delete the index folder, the next `onett ingest` rebuilds it")
+            continue
+        if digest is not None and rows != documents:
+            problems.append(f"the recitation index's sources of {contributor_id} {period:%Y-%m} hold {rows} "
+                            f"document(s), its catalog counted {documents}: delete the index folder, the next "
+                            "`onett ingest` rebuilds it")
+    return catalog.height, problems
+
+
 @dataclass
 class GuardPlan:
     """An update of the guard's index, planned: the partitions' digests now, those read again, the guard's
@@ -119,7 +151,8 @@ class GuardPlan:
 def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> GuardPlan:
     """Plans the update of `current` (None, or an index without a catalog of source parts: planned whole) from the
     warehouse: only the partitions whose documents moved since it was built are read, with the sources it keeps
-    for them, so an update costs the change and one scan of the digests, not a pass over the pool."""
+    for them, so an update costs the change and one scan of the digests, not a pass over the pool. Raises
+    SourcesUnreadable when one of those sources cannot be read."""
     catalog = current.source_catalog() if current is not None else None
     digests = partition_digests(conn)
     changed = changed_partitions(digests, catalog)
@@ -129,13 +162,12 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> Gu
     next_id = 1
     if catalog is not None:
         parts = catalog.join(changed, on=PARTITION, how="semi")["part"].to_list()
-        indexed = pl.concat([indexed, *(current.source_part(p, ["content_hash", "text_id"]) for p in parts)])
+        indexed = pl.concat([indexed, *(_part(current, p) for p in parts)])
         found = held_elsewhere(conn, pl.concat([held["content_hash"], indexed["content_hash"]]), changed)
         ids = []
         for part, group in (found.join(catalog.select(*PARTITION, "part"), on=PARTITION)
                             .partition_by("part", as_dict=True).items()):
-            rows = current.source_part(part[0], ["content_hash", "text_id"])
-            ids.append(rows.join(group.select("content_hash"), on="content_hash", how="semi"))
+            ids.append(_part(current, part[0]).join(group.select("content_hash"), on="content_hash", how="semi"))
         elsewhere = pl.concat([elsewhere, *ids])
         next_id = 1 + max(int(catalog["last_text_id"].max() or 0), int(indexed["text_id"].max() or 0),
                           int(current.text_ids.max()) if current.text_count else 0)

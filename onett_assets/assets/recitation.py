@@ -44,11 +44,16 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         into a new segment, the segments holding texts that left it are rewritten without them, and the new
         generation is swapped in at once; text that left the pool leaves the disk with this update."""
         started = time.perf_counter()
-        current = recitation_store.current()
+        current, rebuilt = recitation_store.current(), ""
         if current is not None and (current.encoding != tokenizer.encoding or current.source_catalog() is None):
-            current = None  # ids of another encoding, or sources not kept in parts yet: rebuilt whole
+            current, rebuilt = None, "ids of another encoding, or sources not kept in parts yet"
         with warehouse.connection() as conn:
-            plan = recitation.plan(conn, current)
+            try:
+                plan = recitation.plan(conn, current)
+            except recitation.SourcesUnreadable as exc:
+                context.log.warning(f"{exc}: the index is rebuilt whole")
+                current, rebuilt = None, str(exc)
+                plan = recitation.plan(conn, None)
         planned = time.perf_counter()
         indexed: set[int] = set()  # text ids read and indexed
         counts = {"recoded": 0}
@@ -91,7 +96,7 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
             "texts added": len(indexed),
             "texts removed": len(plan.update.removed),
             "segments": len(index.segments),
-            "how": "built whole" if current is None else "updated",
+            "how": "updated" if current is not None else "built whole" + (f" ({rebuilt})" if rebuilt else ""),
             "fingerprints": index.fingerprint_count,
             "bytes per token": round(index.bytes_per_token, 3),
             "MB": round(index.nbytes / 2**20, 1),

@@ -122,3 +122,25 @@ def test_updates_read_only_what_moved_and_equal_an_index_built_whole(onett):
     assert {c for c, _, _ in updated.values()} == {"amy", "dan"} and len(updated) == 8
     assert in_guard(updated) == expected_documents(onett)
     assert updated == built_whole(onett)
+
+
+def test_a_damaged_source_part_is_named_by_verify_and_the_next_update_rebuilds(onett):
+    texts = distinct_texts(*COURT, 8, limit=300)
+    onett.drop("amy", "a.jsonl", docs(texts[0:4], "a"), seoul(2026, 9, 3, 10))
+    onett.drop("bob", "b.jsonl", docs(texts[4:8], "b"), seoul(2026, 9, 4, 10))
+    onett.ok("ingest")
+    assert "recitation index: 2 source part(s) checked" in onett.ok("verify")
+    index = RecitationIndex.load(onett.home / "data" / "recitation-index")
+    bob = index.source_catalog().filter(contributor_id="bob")["part"].item()
+    (onett.home / "data" / "recitation-index" / SOURCE_PARTS / f"{bob}.parquet").write_bytes(b"PAR1 not a part")
+    code, out = onett.cli("verify")
+    assert code == 1 and f"source part {bob} cannot be read" in out, out
+
+    # bob's upload erased: his partition is read again, its part cannot be: the index is rebuilt whole, correct
+    onett.ok("erase", "bob", "b.jsonl", "--reason", "the contributor asked")
+    onett.ok("ingest")
+    update = last_update(onett)
+    assert update["how"].startswith("built whole (the recitation index's source part"), update
+    assert {c for c, _, _ in guard(onett).values()} == {"amy"}
+    assert in_guard(guard(onett)) == expected_documents(onett)
+    assert "recitation index: 1 source part(s) checked" in onett.ok("verify")
