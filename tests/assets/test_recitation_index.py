@@ -144,3 +144,22 @@ def test_a_damaged_source_part_is_named_by_verify_and_the_next_update_rebuilds(o
     assert {c for c, _, _ in guard(onett).values()} == {"amy"}
     assert in_guard(guard(onett)) == expected_documents(onett)
     assert "recitation index: 1 source part(s) checked" in onett.ok("verify")
+
+
+def test_an_index_from_before_source_parts_is_rebuilt_whole_once(onett):
+    texts = distinct_texts(*COURT, 6, limit=300)
+    onett.drop("amy", "a.jsonl", docs(texts[0:3], "a"), seoul(2026, 9, 3, 10))
+    onett.ok("ingest")
+    folder = onett.home / "data" / "recitation-index"
+    held = guard(onett)
+    old = RecitationIndex.load(folder)
+    old.save(folder, sources=old.sources, keep_previous=False)  # its sources in one mapping, as indexes were saved
+    assert RecitationIndex.load(folder).source_catalog() is None
+    onett.drop("bob", "b.jsonl", docs(texts[3:6], "b"), seoul(2026, 9, 4, 10))
+    onett.ok("ingest")
+    assert last_update(onett)["how"] == "built whole (ids of another encoding, or sources not kept in parts yet)"
+    assert RecitationIndex.load(folder).source_catalog().height == 2
+    assert {h: v for h, v in guard(onett).items() if h in held} == held and len(guard(onett)) == 6
+    onett.drop("carl", "c.jsonl", docs(texts[0:1], "c"), seoul(2026, 9, 5, 10))  # a duplicate: nothing moves
+    onett.ok("ingest")
+    assert last_update(onett)["how"] == "updated" and last_update(onett)["partitions read again"] == 0
