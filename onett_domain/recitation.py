@@ -32,9 +32,16 @@ PARTITION = ["contributor_id", "period"]
 def partition_digests(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """contributor_id, period, documents, digest: per partition, the documents the guard holds, counted and digested
     (one scan, no row leaves the warehouse). A partition whose digest moved is read again; the rest stand."""
+    return _guard_query(conn, "recitation_partitions")
+
+
+def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, **frames: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `name`.sql, which reads `guard_documents` (the documents the guard holds) and `frames` by name."""
     with Scratch(conn) as scratch:
         scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
-        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_partitions")).to_arrow_table())
+        for frame_name, frame in frames.items():
+            scratch.frame(frame_name, frame)
+        return pl.from_arrow(conn.sql(sql.load(SQL, name)).to_arrow_table())
 
 
 def changed_partitions(digests: pl.DataFrame, catalog: pl.DataFrame | None) -> pl.DataFrame:
@@ -51,10 +58,7 @@ def changed_partitions(digests: pl.DataFrame, catalog: pl.DataFrame | None) -> p
 def holders(conn: duckdb.DuckDBPyConnection, partitions: pl.DataFrame) -> pl.DataFrame:
     """content_hash, contributor_id, period, file, position, doc_id, document_id of every document the guard holds
     in `partitions` (contributor_id, period), by partition (the order their Parquet parts are read in)."""
-    with Scratch(conn) as scratch:
-        scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
-        scratch.frame("asked", partitions.select(PARTITION))
-        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_holders")).to_arrow_table())
+    return _guard_query(conn, "recitation_holders", asked=partitions.select(PARTITION))
 
 
 def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
@@ -63,11 +67,8 @@ def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
     stand: an update must neither drop them nor give them new ones)."""
     if content_hashes.is_empty():
         return pl.DataFrame(schema={"content_hash": pl.String, "contributor_id": pl.String, "period": pl.Date})
-    with Scratch(conn) as scratch:
-        scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
-        scratch.frame("wanted", pl.DataFrame({"content_hash": content_hashes.unique()}))
-        scratch.frame("asked", partitions.select(PARTITION))
-        return pl.from_arrow(conn.sql(sql.load(SQL, "recitation_held_elsewhere")).to_arrow_table())
+    wanted = pl.DataFrame({"content_hash": content_hashes.unique()})
+    return _guard_query(conn, "recitation_held_elsewhere", wanted=wanted, asked=partitions.select(PARTITION))
 
 
 def part_name(contributor_id: str, period: date) -> str:
@@ -117,8 +118,8 @@ def _part(current: RecitationIndex, part: str) -> pl.DataFrame:
 
 
 def check_sources(index: RecitationIndex) -> tuple[int, list[str]]:
-    """(parts checked, problems) of the guard's sources: a part its catalog lists that cannot be read, or a complete one
-    (its digest set) holding another number of documents than its catalog counted."""
+    """(parts checked, problems) of the guard's sources: a part its catalog lists that cannot be read, or a complete
+    one (its digest set) holding another number of documents than its catalog counted."""
     catalog = index.source_catalog()
     if catalog is None:
         return 0, []

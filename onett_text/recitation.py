@@ -441,8 +441,10 @@ class RecitationIndex:
         """The entries of `sources` for these texts only, reading only their rows (a pool's worth of document ids is
         never gathered to name the sources of a few spans)."""
         ids = sorted({int(t) for t in text_ids})
-        if self._sources is not None or not ids:
-            return {t: self._sources[t] for t in ids if t in self._sources} if self._sources else {}
+        if not ids:
+            return {}
+        if self._sources is not None:
+            return {t: self._sources[t] for t in ids if t in self._sources}
         rows = self._source_rows(ids)
         if rows is None:  # an index saved with a mapping (sources.json): read whole
             return {t: self.sources[t] for t in ids if t in self.sources}
