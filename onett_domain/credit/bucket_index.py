@@ -18,9 +18,10 @@ what the pool holds, every submission; the lookup costs what the submission brin
 sorted array, a Bloom filter of its buckets (FILTER, key_filter), an eighth of its size: most of a submission's
 buckets match nothing, and only those the filter may hold are searched (fewer searches in an index held in memory;
 an index on disk is read about as much either way, docs/throughput.md).
-Both are derived from the Parquet files: `compact` writes a merged file's by merging its inputs' (a chunk at a time:
-memory stays bounded however large the file) and any other's by sorting it, a lookup writes any still missing (a
-file added since, or a restore, which brings only the Parquet files), and they leave the disk with their files.
+Both are derived from the Parquet files: a merge writes the merged file's by merging its inputs' (a chunk at a time:
+memory stays bounded however large the file), `compact` any other's by sorting it (in runs of SORT_RUN rows, merged
+the same way), a lookup any still missing, one file at a time (a file added since, or a restore, which brings only
+the Parquet files), and they leave the disk with their files.
 
 The rows are derived data (band keys of the signatures in `minhash_texts`): an index with a file missing, or a
 warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
@@ -54,6 +55,7 @@ SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, row
 FILTER = ".filter.npy"  # beside each file: a Bloom filter of its buckets (key_filter), uint64 words
 LOOKUP_THREADS = 8  # files searched at once: their page faults overlap when the index is on disk
 MERGE_CHUNK = 1 << 19  # rows of each input's sorted rows held at once while merging them (8 MiB per array)
+SORT_RUN = 1 << 22  # rows of a file sorted at once (about 160 MiB meanwhile); a larger file is sorted in runs, merged
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
 """Runs `fn(*job)` for every job, results in job order: the engine the shard jobs run on."""
@@ -108,8 +110,8 @@ def append(conn: duckdb.DuckDBPyConnection, select: str) -> int:
     written = _write(conn, select, base, "add")
     piled = conn.execute("SELECT shard FROM near_index_files GROUP BY shard HAVING count(*) > ? ORDER BY shard",
                          [MAX_FILES]).fetchall()
-    for (shard,) in piled:
-        for _ in _merge_tiers(conn, base, shard):
+    for (shard,) in piled:  # their sorted rows merged with them: the next lookup need not sort the merged files
+        for _ in _merge_tiers(conn, base, shard, sort=True):
             pass
     return sum(n for _, _, n in written)
 
@@ -349,6 +351,9 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         order = np.argsort(buckets)
         buckets, ids = buckets[order], rows.column("text_id").to_numpy()[order]
         jobs += [(Path(path), buckets, ids) for path in paths]
+    for path in {job[0] for job in jobs}:  # files merged or added since compaction: one sort at a time
+        if not _sorted_path(path).exists():
+            _write_sorted(path)
     found, matches = [], 0
     with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
         for result in pool.map(lambda job: _search(*job), jobs):  # in job order, whatever finishes first
@@ -431,23 +436,52 @@ def _write_filter(parquet: Path, words: np.ndarray | None = None) -> None:
 
 
 def _write_sorted(parquet: Path) -> None:
-    """Writes the file's rows sorted by bucket beside it, whole or not at all (about 40 bytes a row in memory
-    meanwhile)."""
-    table = pq.read_table(parquet, columns=["bucket", "text_id"])
-    buckets, ids = table.column("bucket").to_numpy(), table.column("text_id").to_numpy()
-    order = np.argsort(buckets)  # the order of equal buckets does not matter: pairs are a set
-    partial = _sorted_path(parquet).with_suffix(f".{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
+    """Writes the file's rows sorted by bucket beside it, whole or not at all, SORT_RUN rows at a time (about 40 bytes
+    a row in memory meanwhile): a larger file (merged inside a submission, or restored) is sorted in runs set aside
+    on disk, then merged, so memory stays bounded however large the file."""
+    source = pq.ParquetFile(parquet)
+    runs: list[Path] = []
+    try:
+        for buckets, ids in _row_runs(source):
+            runs.append(_sorted_path(parquet).with_suffix(f".{os.getpid()}.run{len(runs)}.partial"))
+            _save_sorted(runs[-1], buckets, ids)
+        if len(runs) == 1:
+            os.replace(runs[0], _sorted_path(parquet))
+            _write_filter(parquet)
+        else:
+            _merge_sorted(runs, parquet, source.metadata.num_rows, chunk=max(1 << 10, 4 * MERGE_CHUNK // len(runs)))
+    finally:
+        for run in runs:
+            run.unlink(missing_ok=True)
+
+
+def _row_runs(source: pq.ParquetFile) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The file's (buckets, text ids), SORT_RUN rows at a time (one empty run for a file without rows)."""
+    pending, held, runs = [], 0, 0
+    for batch in source.iter_batches(MERGE_CHUNK, columns=["bucket", "text_id"]):
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= SORT_RUN:
+            table, pending, held, runs = pa.Table.from_batches(pending), [], 0, runs + 1
+            yield table.column("bucket").to_numpy(), table.column("text_id").to_numpy()
+    if pending:
+        table = pa.Table.from_batches(pending)
+        yield table.column("bucket").to_numpy(), table.column("text_id").to_numpy()
+    elif not runs:
+        yield np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def _save_sorted(path: Path, buckets: np.ndarray, ids: np.ndarray) -> None:
+    """Rows as a (2, rows) int64 array sorted by bucket (the order of equal buckets does not matter: pairs are a
+    set)."""
+    order = np.argsort(buckets)
+    with open(path, "wb") as handle:
         np.save(handle, np.stack([buckets[order], ids[order]]).astype(np.int64))
-    words = key_filter.empty(len(buckets))
-    key_filter.add(words, buckets)
-    os.replace(partial, _sorted_path(parquet))
-    _write_filter(parquet, words)
 
 
-def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
-    """Writes the sorted rows of `parquet` (`rows` of them) by merging its inputs' sorted rows, MERGE_CHUNK rows of
-    each at a time: each step takes the next chunk of the input whose chunk ends lowest and, from the others,
+def _merge_sorted(inputs: list[Path], parquet: Path, rows: int, chunk: int = MERGE_CHUNK) -> None:
+    """Writes the sorted rows of `parquet` (`rows` of them) by merging its inputs' sorted rows, `chunk` rows of each
+    at a time: each step takes the next chunk of the input whose chunk ends lowest and, from the others,
     every row below that end, so what it writes sorts before everything left. Whole or not at all."""
     runs = [_SortedRun(path) for path in inputs]
     try:
@@ -461,8 +495,8 @@ def _merge_sorted(inputs: list[Path], parquet: Path, rows: int) -> None:
             data, written = handle.tell(), 0
             while written < rows:
                 for run in runs:
-                    run.fill(MERGE_CHUNK)
-                full = [run for run in runs if len(run.keys) == MERGE_CHUNK]
+                    run.fill(chunk)
+                full = [run for run in runs if len(run.keys) == chunk]
                 first = min(full, key=lambda run: run.keys[-1]) if full else None  # None: everything left is read
                 end = first.keys[-1] if first else None
                 pieces = [run.take(len(run.keys) if first is None or run is first

@@ -4,12 +4,15 @@ failed run, a merge, an erasure)."""
 
 from __future__ import annotations
 
+import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import edited_petitions, warehouse
@@ -126,9 +129,46 @@ def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_su
     _index(conn, texts, 12)
     counts = conn.execute("SELECT count(*) FROM near_index_files GROUP BY shard").fetchall()
     assert len(counts) == bucket_index.SHARDS and max(n for (n,) in counts) <= 5
+    merged = [f for f in bucket_index.files(conn) if "-merged-" in f]
+    assert merged and set(merged) <= _sorted_on_disk(conn)  # sorted with the merge: no lookup sorts them whole
+    assert _sorted_rows_match(conn) >= len(merged)
     fresh = warehouse(tmp_path / "fresh.duckdb")
     _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
+
+
+def test_a_file_larger_than_a_sort_run_is_sorted_in_runs_in_bounded_memory(tmp_path, monkeypatch):
+    """A file merged inside a submission, or restored, may be far larger than what should be sorted in memory at
+    once: its sorted rows are made from runs set aside on disk, the same rows as a sort of the whole file."""
+    rng = np.random.default_rng(5)
+    rows = 1 << 21
+    buckets = rng.integers(-(1 << 62), 1 << 62, rows, dtype=np.int64)
+    buckets[::7] = buckets[3]  # a bucket many texts share, across runs
+    ids = rng.permutation(rows).astype(np.int64)
+    parquet = tmp_path / "shard=0" / "0000000001-merged-0.parquet"
+    parquet.parent.mkdir()
+    pq.write_table(pa.table({"bucket": buckets, "text_id": ids}), parquet, row_group_size=100_000)
+
+    def sorted_with(run: int) -> tuple[np.ndarray, int]:
+        monkeypatch.setattr(bucket_index, "SORT_RUN", run)
+        for derived in bucket_index._derived(parquet):
+            derived.unlink(missing_ok=True)
+        tracemalloc.start()
+        bucket_index._write_sorted(parquet)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return np.load(bucket_index._sorted_path(parquet)), peak
+
+    monkeypatch.setattr(bucket_index, "MERGE_CHUNK", 1 << 14)
+    whole, whole_peak = sorted_with(rows)
+    runs, runs_peak = sorted_with(1 << 16)  # 32 runs
+    assert np.array_equal(runs[0], np.sort(buckets)) and np.array_equal(runs[0], whole[0])
+    def by_row(sorted_rows: np.ndarray) -> np.ndarray:  # equal buckets may hold their texts in any order
+        return sorted_rows[:, np.lexsort((sorted_rows[1], sorted_rows[0]))]
+    assert np.array_equal(by_row(runs), by_row(np.stack([buckets, ids])))  # the same rows
+    assert key_filter.may_hold(np.load(bucket_index._filter_path(parquet)), buckets).all()
+    assert not list(tmp_path.glob("shard=0/*.partial"))  # the runs leave the disk
+    assert runs_peak * 4 < whole_peak, (runs_peak, whole_peak)
 
 
 def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts, tmp_path):
