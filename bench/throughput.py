@@ -99,8 +99,10 @@ def tokenizer_only(texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _tree_rss(root: int) -> tuple[int, int]:
-    """(summed RSS of `root` and all its descendants, RSS of the largest of them), in bytes, from /proc."""
+def _tree_rss(root: int) -> tuple[int, int, int]:
+    """(summed RSS of `root` and all its descendants, RSS of the largest of them, the largest anonymous RSS of
+    them), in bytes, from /proc. RSS also counts the pages of memory-mapped files a process has read (the index's
+    sorted rows and signature files), which the kernel drops under pressure; anonymous RSS is what it cannot."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -113,12 +115,21 @@ def _tree_rss(root: int) -> tuple[int, int]:
             continue  # the process ended meanwhile
         children.setdefault(int(fields[1]), []).append(int(entry))
         rss[int(entry)] = int(fields[21]) * PAGE
-    total, largest, todo = 0, 0, [root]
+    total, largest, anonymous, todo = 0, 0, 0, [root]
     while todo:
         pid = todo.pop()
         total, largest = total + rss.get(pid, 0), max(largest, rss.get(pid, 0))
+        anonymous = max(anonymous, _anonymous_rss(pid))
         todo += children.get(pid, [])
-    return total, largest
+    return total, largest, anonymous
+
+
+def _anonymous_rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return next((int(line.split()[1]) * 1024 for line in handle if line.startswith("RssAnon:")), 0)
+    except OSError:
+        return 0
 
 
 def run_ingest(home: Path, landing: Path) -> dict:
@@ -132,11 +143,12 @@ def run_ingest(home: Path, landing: Path) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([str(ONETT), "ingest"], env=env, stdout=out, stderr=err, text=True)
-        peak_total = peak_one = 0
+        peak_total = peak_one = peak_anonymous = 0
         while proc.poll() is None:
             if os.path.isdir("/proc"):
-                total, largest = _tree_rss(proc.pid)
+                total, largest, anonymous = _tree_rss(proc.pid)
                 peak_total, peak_one = max(peak_total, total), max(peak_one, largest)
+                peak_anonymous = max(peak_anonymous, anonymous)
             time.sleep(0.2)
         wall = time.perf_counter() - started
         out.seek(0)
@@ -145,7 +157,8 @@ def run_ingest(home: Path, landing: Path) -> dict:
     if proc.returncode != 0:
         sys.exit(f"onett ingest failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
     return {"wall": wall, "cpu": _children_cpu() - cpu_before, "peak_rss_mb": peak_one / 2**20 or None,
-            "peak_total_rss_mb": peak_total / 2**20 or None, "stdout": stdout}
+            "peak_total_rss_mb": peak_total / 2**20 or None, "peak_anonymous_rss_mb": peak_anonymous / 2**20 or None,
+            "stdout": stdout}
 
 
 def _children_cpu() -> float:
@@ -161,7 +174,7 @@ def stage_times(home: Path) -> dict:
 import json, sys
 from dagster import DagsterEventType, DagsterInstance
 instance = DagsterInstance.get()
-steps, runs, cpu, credit, guard = {}, [], {}, {}, {}
+steps, runs, cpu, credit, guard, upkeep = {}, [], {}, {}, {}, []
 for run in instance.get_runs():
     if run.job_name not in ("ingest_submission", "read_submission", "filter_submission", "credit_submission",
                             "update_indexes"):
@@ -185,6 +198,10 @@ for run in instance.get_runs():
         if materialization and materialization.asset_key.path[-1] == "deduped":
             for step, seconds in materialization.metadata["seconds by step"].value.items():
                 credit[step] = credit.get(step, 0.0) + seconds
+        if materialization and materialization.asset_key.path[-1] == "near_duplicate_index":
+            meta = materialization.metadata
+            upkeep.append({"at": entry.timestamp, "seconds": meta["seconds"].value,
+                           "bucket rows": meta["bucket rows"].value, "rows rewritten": meta["rows rewritten"].value})
         if materialization and materialization.asset_key.path[-1] == "recitation_index" and (
                 entry.timestamp > guard.get("at", 0)):
             meta = materialization.metadata
@@ -192,11 +209,26 @@ for run in instance.get_runs():
                      **{k: meta[k].value for k in ("partitions", "partitions read again") if k in meta}}
     runs.append({"partition": run.tags.get("dagster/partition"), "job": run.job_name, "start": logs[0].timestamp,
                  "wall": logs[-1].timestamp - logs[0].timestamp, "steps": in_steps})
-print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu, "credit": credit, "guard": guard}))
+print(json.dumps({"steps": steps, "runs": runs, "cpu": cpu, "credit": credit, "guard": guard,
+                  "near_index": sorted(upkeep, key=lambda u: u["at"])}))
 """
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
+
+
+def near_index_upkeep(history: list[dict]) -> dict:
+    """The near-duplicate index's upkeep (merges by size, sorting, signature files) after the home's last update, and
+    amortized over its life: a merge is due now and then, so one submission's figure is lumpy; per bucket row over
+    every update, it is what a submission adding that many rows costs on average."""
+    if not history or not history[-1]["bucket rows"]:
+        return {}
+    last = history[-1]
+    added = last["bucket rows"] - (history[-2]["bucket rows"] if len(history) > 1 else 0)
+    total = sum(update["seconds"] for update in history)
+    return {"last": last["seconds"], "rows rewritten": last["rows rewritten"], "rows added": added,
+            "updates": len(history), "seconds": total, "bucket rows": last["bucket rows"],
+            "amortized": total / last["bucket rows"] * added}
 
 
 def _union(intervals: list[tuple[float, float]]) -> float:
@@ -219,7 +251,8 @@ def footprint(home: Path) -> dict:
     code = r"""
 import duckdb, json, sys
 conn = duckdb.connect(sys.argv[1], read_only=True)
-tokens, accepted = conn.execute("SELECT sum(tokens), sum(tokens) FILTER (WHERE status = 'accepted') FROM documents").fetchone()
+tokens, accepted = conn.execute(
+    "SELECT sum(tokens), sum(tokens) FILTER (WHERE status = 'accepted') FROM documents").fetchone()
 rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         for t in ("documents", "minhash_texts", "near_pairs", "passage_texts", "passages")}
 rows["bucket rows (shards)"] = int(conn.execute("SELECT coalesce(sum(rows), 0) FROM near_index_files").fetchone()[0])
@@ -268,8 +301,9 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
     print(f"  CPU seconds of all its processes: {ingest['cpu']:.1f} ({ingest['cpu'] / ingest['wall']:.2f} cores busy "
           f"on average, of {os.cpu_count()})")
     if ingest["peak_rss_mb"]:
-        print(f"  peak RSS: largest process {ingest['peak_rss_mb']:.0f} MB, "
-              f"all of onett ingest's processes together {ingest['peak_total_rss_mb']:.0f} MB")
+        print(f"  peak RSS: largest process {ingest['peak_rss_mb']:.0f} MB (anonymous, not mapped files: "
+              f"{ingest['peak_anonymous_rss_mb']:.0f} MB), all of onett ingest's processes together "
+              f"{ingest['peak_total_rss_mb']:.0f} MB")
     if times["cpu"]:
         total_cpu = sum(times["cpu"].values())
         print("  CPU seconds inside `filtered` (all workers): "
@@ -278,6 +312,7 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
         print("  seconds inside `deduped` by step: " + ", ".join(f"{k} {v:.1f}" for k, v in times["credit"].items()))
     result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "cpu": ingest["cpu"],
               "peak_rss_mb": ingest["peak_rss_mb"], "peak_total_rss_mb": ingest["peak_total_rss_mb"],
+              "peak_anonymous_rss_mb": ingest["peak_anonymous_rss_mb"],
               "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
     if tokenizer:
         result["tokenizer_seconds"] = tokenizer
@@ -345,9 +380,11 @@ def main() -> None:
             grow = run_ingest(work / "home", work / "landing")
             print(f"pool grown to {mb(pool):.0f} MB ({copy} re-edited copies) in {grow['wall']:.0f} s "
                   f"({mb(pool - size) / grow['wall']:.2f} MB/s, peak RSS {grow['peak_rss_mb']:.0f} MB in one "
-                  f"process, {grow['peak_total_rss_mb']:.0f} MB together)")
+                  f"process ({grow['peak_anonymous_rss_mb']:.0f} MB anonymous), {grow['peak_total_rss_mb']:.0f} MB "
+                  "together)")
             results["pool_mb"] = mb(pool)
-            results["pool_growth"] = {key: grow[key] for key in ("wall", "cpu", "peak_rss_mb", "peak_total_rss_mb")}
+            results["pool_growth"] = {key: grow[key] for key in ("wall", "cpu", "peak_rss_mb", "peak_total_rss_mb",
+                                                                 "peak_anonymous_rss_mb")}
             grown = stage_times(work / "home")["steps"]  # every run of the home: the growth is what the full run left
             results["pool_growth"]["stages"] = {k: v - results["full"]["stages"].get(k, 0.0) for k, v in grown.items()}
             print("  stages of the growth: " + ", ".join(f"{k} {v:.0f} s" for k, v in
@@ -371,7 +408,8 @@ def main() -> None:
             pool_runs = [r for r in pool_times["runs"] if (r["partition"] or "").startswith("newcomer")]
             empty_runs = [r for r in empty_times["runs"] if r["partition"]]
             ratio = pool_runs[0]["wall"] / empty_runs[0]["wall"]
-            # the indexes are updated after each ingest: a recitation segment of the new texts, bucket files merged by size
+            # the indexes are updated after each ingest: the recitation index's changed partitions, bucket files merged
+            # by size
             index_pool = [r["wall"] for r in sorted(pool_times["runs"], key=lambda r: r["start"])
                           if r["job"] == "update_indexes"][-1:]  # the last: after the new submission
             index_empty = [r["wall"] for r in empty_times["runs"] if r["job"] == "update_indexes"]
@@ -385,11 +423,20 @@ def main() -> None:
                 f"{k} {v:.2f} s" for k, v in guard["seconds"].items())
                 + (f" ({guard['partitions read again']} of {guard['partitions']} partitions read again)"
                    if "partitions" in guard else ""))
+            upkeep = {name: near_index_upkeep(times["near_index"])
+                      for name, times in (("pool", pool_times), ("empty", empty_times))}
+            if upkeep["pool"]:
+                print(f"  the near-duplicate index's upkeep after it: {upkeep['pool']['last']:.2f} s "
+                      f"({upkeep['pool']['rows rewritten']:,} rows rewritten); over the pool's "
+                      f"{upkeep['pool']['updates']} updates {upkeep['pool']['seconds']:.0f} s for "
+                      f"{upkeep['pool']['bucket rows']:,} bucket rows, amortized for this submission's "
+                      f"{upkeep['pool']['rows added']:,}: {upkeep['pool']['amortized']:.2f} s "
+                      f"(empty platform: {upkeep['empty'].get('last', 0):.2f} s)")
             results["incremental"] = {"mb": mb(small), "pool_mb": mb(pool), "run_into_pool": pool_runs[0]["wall"],
                                       "run_into_empty": empty_runs[0]["wall"], "ratio": ratio,
                                       "recitation_index_into_pool": max(index_pool, default=0),
                                       "recitation_index_into_empty": max(index_empty, default=0),
-                                      "recitation_index_last_update": guard}
+                                      "recitation_index_last_update": guard, "near_index_upkeep": upkeep}
 
         if args.big_upload_mb:
             big = work / "big" / "bulk" / "everything.jsonl"
