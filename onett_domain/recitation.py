@@ -80,8 +80,8 @@ def part_name(contributor_id: str, period: date) -> str:
 @dataclass
 class IndexUpdate:
     """What an update of the guard's index does: the text id of every text the partitions read again hold
-    (content_hash, text_id), the documents of the texts new to the guard (rows of `held` with their text_id), the
-    text ids leaving it, and the first free text id."""
+    (content_hash, text_id), the documents of the texts new to the guard (contributor_id, period, content_hash,
+    text_id), the text ids leaving it, and the first free text id."""
 
     ids: pl.DataFrame
     new: pl.DataFrame
@@ -102,7 +102,7 @@ def plan_update(held: pl.DataFrame, indexed: pl.DataFrame, elsewhere: pl.DataFra
     ids = pl.concat([wanted.join(known, on="content_hash", how="inner", maintain_order="left"), fresh])
     staying = set(ids["text_id"].to_list()) | set(elsewhere["text_id"].to_list())
     removed = set(indexed["text_id"].to_list()) - staying
-    new = held.join(fresh, on="content_hash", how="inner", maintain_order="left")
+    new = held.select(*PARTITION, "content_hash").join(fresh, on="content_hash", how="inner", maintain_order="left")
     return IndexUpdate(ids, new, removed, next_id + fresh.height)
 
 
@@ -175,14 +175,14 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> Gu
     return GuardPlan(digests, changed, held, plan_update(held, indexed, elsewhere, next_id))
 
 
-def catalog(digests: pl.DataFrame, parts: dict[str, pl.DataFrame], earlier: pl.DataFrame | None,
+def catalog(digests: pl.DataFrame, last_ids: dict[str, int], earlier: pl.DataFrame | None,
             incomplete: pl.DataFrame) -> pl.DataFrame:
     """The catalog of the next generation's source parts: a row per partition the guard holds documents of (its
     digest, its part, the part's highest text id); `incomplete` partitions (contributor_id, period: some texts
     not indexed) get a null digest, so the next update reads them again."""
     named = digests.with_columns(part=pl.struct(PARTITION).map_elements(
         lambda key: part_name(key["contributor_id"], key["period"]), return_dtype=pl.String))
-    last = pl.DataFrame({"part": list(parts), "last_text_id": [int(f["text_id"].max() or 0) for f in parts.values()]},
+    last = pl.DataFrame({"part": list(last_ids), "last_text_id": list(last_ids.values())},
                         schema={"part": pl.String, "last_text_id": pl.Int64})
     if earlier is not None:
         last = pl.concat([last, earlier.select("part", "last_text_id")]).unique("part", keep="first")
@@ -192,15 +192,16 @@ def catalog(digests: pl.DataFrame, parts: dict[str, pl.DataFrame], earlier: pl.D
             .with_columns(pl.col("last_text_id").fill_null(0)).drop("stale"))
 
 
-def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[int]) -> SourceParts:
-    """The next generation's sources: the parts of the partitions read again written anew, the others linked from
-    `current`. A new text not `indexed` (its partition's parts could not be read) is left out, and its partition
-    read again by the next update."""
+def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[int],
+                 spill: Path | None = None) -> SourceParts:
+    """The next generation's sources: the parts of the partitions read again written anew (under `spill`, if given,
+    as they are made), the others linked from `current`. A new text not `indexed` (its partition's parts could not
+    be read) is left out, and its partition read again by the next update."""
     unread = plan.update.new.filter(~pl.col("text_id").is_in(list(indexed)))
     ids = plan.update.ids.join(unread.select("content_hash"), on="content_hash", how="anti")
-    parts = source_parts(plan.held, ids)
+    parts, last_ids = source_parts(plan.held, ids, spill)
     earlier = current.source_parts() if current is not None else None
-    listed = catalog(plan.digests, parts, earlier.catalog if earlier else None, unread)
+    listed = catalog(plan.digests, last_ids, earlier.catalog if earlier else None, unread)
     read_again = {part_name(c, p) for c, p in plan.changed.iter_rows()}
     empty = pl.DataFrame(schema=SOURCE_SCHEMA)
     frames = {part: parts.get(part, empty) if part in read_again or earlier is None else earlier.frames[part]
@@ -208,14 +209,26 @@ def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[
     return SourceParts(listed, frames)
 
 
-def source_parts(held: pl.DataFrame, ids: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Per partition (part_name), the guard's documents with their text ids (SOURCE_SCHEMA), in `held`'s order, so a
-    text's contributor is its first document's."""
-    rows = (held.join(ids, on="content_hash", how="inner", maintain_order="left")
-            .select(*SOURCE_SCHEMA, "period").cast(SOURCE_SCHEMA))
-    return {part_name(contributor_id, period): group.drop("period")
-            for (contributor_id, period), group in rows.partition_by(PARTITION, as_dict=True,
-                                                                     maintain_order=True).items()}
+def source_parts(held: pl.DataFrame, ids: pl.DataFrame,
+                 spill: Path | None = None) -> tuple[dict[str, pl.DataFrame | Path], dict[str, int]]:
+    """Per partition (part_name): the guard's documents with their text ids (SOURCE_SCHEMA), in `held`'s order, so a
+    text's contributor is its first document's; and the highest text id of each part that holds any. Made a
+    partition at a time: with `spill`, each part is written there as it is made and given by its file, so a
+    backfill's documents are never all copied at once."""
+    parts: dict[str, pl.DataFrame | Path] = {}
+    last_ids: dict[str, int] = {}
+    for (contributor_id, period), group in held.group_by(PARTITION, maintain_order=True):
+        rows = (group.join(ids, on="content_hash", how="inner", maintain_order="left")
+                .select(*SOURCE_SCHEMA).cast(SOURCE_SCHEMA))
+        name = part_name(contributor_id, period)
+        if rows.height:
+            last_ids[name] = int(rows["text_id"].max())
+        if spill is not None:
+            spill.mkdir(mode=0o700, exist_ok=True)  # private: the parts name who holds which text
+            rows.write_parquet(spill / f"source-{name}.parquet")
+            rows = spill / f"source-{name}.parquet"
+        parts[name] = rows
+    return parts, last_ids
 
 
 def store_incidents(conn: duckdb.DuckDBPyConnection, day: date, incidents: pl.DataFrame) -> None:

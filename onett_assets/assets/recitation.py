@@ -2,6 +2,7 @@
 consumer's model output logs, day by day (onett_text.recitation does the matching)."""
 
 import time
+from collections.abc import Generator, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -65,21 +66,17 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                                                                              maintain_order=True):
                 todo = dict(zip(group["content_hash"], group["text_id"]))
                 try:
-                    found = _token_ids(document_store, contributor_id, period, set(todo))
+                    found = yield from _new_texts(_token_ids(document_store, contributor_id, period, set(todo)),
+                                                  todo, indexed)
                     # parts written before token ids were kept: the text is tokenized here instead
-                    recoded = _encoded(document_store, contributor_id, period, set(todo) - set(found),
-                                       tokenizer.encoding)
+                    recoded = _encoded(document_store, contributor_id, period, set(todo) - found, tokenizer.encoding)
+                    counts["recoded"] += len((yield from _new_texts(recoded, todo, indexed)))
                 except MissingStage:
                     missing.append(f"{contributor_id} {period:%Y-%m}")
-                    continue
-                counts["recoded"] += len(recoded)
-                for content_hash, ids in {**found, **recoded}.items():
-                    if todo[content_hash] not in indexed:
-                        indexed.add(todo[content_hash])
-                        yield todo[content_hash], ids
 
-        sources = partial(recitation.next_sources, plan, current, indexed)  # called once every new text is read
         with recitation_store.spill() as spill:
+            # called once every new text is read; the parts read again are written beside the segments as made
+            sources = partial(recitation.next_sources, plan, current, indexed, spill=spill)
             if current is None:
                 index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
             else:
@@ -155,11 +152,26 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
     return [recitation_index, recitation_incidents]
 
 
-def _token_ids(store: DocumentStore, contributor_id: str, period, wanted: set[str]) -> dict[str, np.ndarray]:
-    """The token ids `filtered` kept for these texts, read batch by batch (no Python object per token)."""
-    found: dict[str, np.ndarray] = {}
+def _new_texts(texts: Iterator[tuple[str, np.ndarray]], todo: dict[str, int],
+               indexed: set[int]) -> Generator[tuple[int, np.ndarray], None, set[str]]:
+    """(text id, token ids) of each text of `texts` (content hash, token ids) not indexed yet, as they are read;
+    returns the content hashes read."""
+    read = set()
+    for content_hash, ids in texts:
+        read.add(content_hash)
+        if todo[content_hash] not in indexed:
+            indexed.add(todo[content_hash])
+            yield todo[content_hash], ids
+    return read
+
+
+def _token_ids(store: DocumentStore, contributor_id: str, period,
+               wanted: set[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """The token ids `filtered` kept for these texts, a batch at a time (a partition's are never all held at once,
+    and no Python object per token), each text once."""
+    seen: set[str] = set()
     if not wanted:
-        return found
+        return
     for batch in store.batches("filtered", contributor_id, period, ["content_hash", "token_ids"], "passages"):
         hashes = batch["content_hash"].to_list()
         ids = batch["token_ids"].to_arrow()
@@ -168,18 +180,19 @@ def _token_ids(store: DocumentStore, contributor_id: str, period, wanted: set[st
         offsets = np.asarray(ids.offsets)
         values = np.asarray(ids.values)
         for row, content_hash in enumerate(hashes):
-            if content_hash in wanted and content_hash not in found:
-                found[content_hash] = values[offsets[row]:offsets[row + 1]].copy()
-    return found
+            if content_hash in wanted and content_hash not in seen:
+                seen.add(content_hash)
+                yield content_hash, values[offsets[row]:offsets[row + 1]].copy()
 
 
 def _encoded(store: DocumentStore, contributor_id: str, period, wanted: set[str],
-             encoding: str) -> dict[str, np.ndarray]:
-    found: dict[str, np.ndarray] = {}
+             encoding: str) -> Iterator[tuple[str, np.ndarray]]:
+    """These texts tokenized again (parts from before token ids were kept), a batch at a time."""
+    seen: set[str] = set()
     if not wanted:
-        return found
+        return
     for batch in store.batches("filtered", contributor_id, period, ["content_hash", "text"]):
         for content_hash, text in batch.iter_rows():
-            if content_hash in wanted and content_hash not in found:
-                found[content_hash] = encode(text, encoding)
-    return found
+            if content_hash in wanted and content_hash not in seen:
+                seen.add(content_hash)
+                yield content_hash, encode(text, encoding)

@@ -4,10 +4,14 @@ out and its partition read again next time; unchanged partitions' sources are li
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timezone
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from conftest import warehouse
 from onett_domain import recitation
@@ -24,8 +28,9 @@ def add(conn, contributor: str, month: int, position: int, content_hash: str) ->
          datetime(2026, month, 2, tzinfo=timezone.utc), content_hash])
 
 
-def update(conn, folder, unreadable: frozenset[str] = frozenset()):
-    """What the recitation_index asset does, with the texts' token ids from TOKENS (`unreadable` hashes missing)."""
+def update_guard(conn, folder, unreadable: frozenset[str] = frozenset(), spill: Path | None = None):
+    """What the recitation_index asset does, with the texts' token ids from TOKENS (`unreadable` hashes missing);
+    with `spill`, the parts read again are written there as they are made, and the folder removed once saved."""
     current = RecitationIndex.load(folder) if (folder / "manifest.json").exists() else None
     plan = recitation.plan(conn, current)
     indexed: set[int] = set()
@@ -38,11 +43,17 @@ def update(conn, folder, unreadable: frozenset[str] = frozenset()):
                 yield text_id, TOKENS[content_hash]
 
     def sources():
-        return recitation.next_sources(plan, current, indexed)
+        parts = recitation.next_sources(plan, current, indexed, spill)
+        if spill is not None:  # files, not frames held until the save
+            assert all(isinstance(parts.frames[name], Path) for name in parts.frames if name in read_again)
+        return parts
 
+    read_again = {recitation.part_name(c, p) for c, p in plan.changed.iter_rows()}
     index = (RecitationIndex.build(added(), sources=sources) if current is None
              else current.updated(added(), plan.update.removed, sources))
     index.save(folder, keep_previous=False)
+    if spill is not None:
+        shutil.rmtree(spill, ignore_errors=True)  # as the store does once saved
     return plan, RecitationIndex.load(folder)
 
 
@@ -51,9 +62,11 @@ def held(index: RecitationIndex) -> dict[str, tuple[int, list[str]]]:
             for t, e in index.sources.items()}
 
 
-def test_a_text_in_two_partitions_keeps_one_id_until_the_last_lets_go(tmp_path):
+@pytest.mark.parametrize("spilled", [False, True], ids=["parts held", "parts spilled as made"])
+def test_a_text_in_two_partitions_keeps_one_id_until_the_last_lets_go(tmp_path, spilled):
     conn = warehouse()
     folder = tmp_path / "guard"
+    update = partial(update_guard, spill=tmp_path / "spill" if spilled else None)
     add(conn, "amy", 9, 0, "a")
     add(conn, "amy", 9, 1, "b")
     add(conn, "bob", 9, 0, "c")
@@ -90,15 +103,15 @@ def test_a_text_not_read_is_left_out_and_its_partition_read_again(tmp_path):
     conn = warehouse()
     folder = tmp_path / "guard"
     add(conn, "amy", 9, 0, "a")
-    update(conn, folder)
+    update_guard(conn, folder)
     add(conn, "bob", 9, 0, "e")
     add(conn, "bob", 9, 1, "f")
-    plan, index = update(conn, folder, unreadable=frozenset({"f"}))
+    plan, index = update_guard(conn, folder, unreadable=frozenset({"f"}))
     assert sorted(held(index)) == ["a", "e"]
     assert index.source_catalog().filter(pl.col("digest").is_null())["contributor_id"].to_list() == ["bob"]
-    plan, index = update(conn, folder)  # nothing moved, but bob's partition was not complete
+    plan, index = update_guard(conn, folder)  # nothing moved, but bob's partition was not complete
     assert plan.changed.rows() == [("bob", date(2026, 9, 1))]
     assert plan.update.new["content_hash"].to_list() == ["f"] and sorted(held(index)) == ["a", "e", "f"]
     assert index.source_catalog()["digest"].null_count() == 0
-    plan, _ = update(conn, folder)
+    plan, _ = update_guard(conn, folder)
     assert plan.changed.is_empty() and plan.held.is_empty()
