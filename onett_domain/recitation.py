@@ -35,12 +35,18 @@ def partition_digests(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _guard_query(conn, "recitation_partitions")
 
 
-def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, **frames: pl.DataFrame) -> pl.DataFrame:
-    """The rows of `name`.sql, which reads `guard_documents` (the documents the guard holds) and `frames` by name."""
+def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, to: Path | None = None,
+                 **frames: pl.DataFrame) -> pl.DataFrame | Path:
+    """The rows of `name`.sql, which reads `guard_documents` (the documents the guard holds) and `frames` by name;
+    written by DuckDB as the Parquet file `to` (which is returned), if given."""
     with Scratch(conn) as scratch:
         scratch.view("guard_documents", sql.load(SQL, "guard_documents"))
         for frame_name, frame in frames.items():
             scratch.frame(frame_name, frame)
+        if to is not None:
+            conn.execute(f"COPY ({sql.load(SQL, name)}) TO '{str(to).replace(chr(39), chr(39) * 2)}' "
+                         "(FORMAT parquet)").fetchall()
+            return to
         return pl.from_arrow(conn.sql(sql.load(SQL, name)).to_arrow_table())
 
 
@@ -55,10 +61,12 @@ def changed_partitions(digests: pl.DataFrame, catalog: pl.DataFrame | None) -> p
     return pl.concat([moved, gone]).unique(maintain_order=True).sort(PARTITION)
 
 
-def holders(conn: duckdb.DuckDBPyConnection, partitions: pl.DataFrame) -> pl.DataFrame:
+def holders(conn: duckdb.DuckDBPyConnection, partitions: pl.DataFrame,
+            to: Path | None = None) -> pl.DataFrame | Path:
     """content_hash, contributor_id, period, file, position, doc_id, document_id of every document the guard holds
-    in `partitions` (contributor_id, period), by partition (the order their Parquet parts are read in)."""
-    return _guard_query(conn, "recitation_holders", asked=partitions.select(PARTITION))
+    in `partitions` (contributor_id, period), by partition (the order their Parquet parts are read in); written as
+    the Parquet file `to`, if given (a backfill's documents are then not held in memory)."""
+    return _guard_query(conn, "recitation_holders", to, asked=partitions.select(PARTITION))
 
 
 def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
@@ -68,7 +76,7 @@ def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
     if content_hashes.is_empty():
         return pl.DataFrame(schema={"content_hash": pl.String, "contributor_id": pl.String, "period": pl.Date})
     wanted = pl.DataFrame({"content_hash": content_hashes.unique()})
-    return _guard_query(conn, "recitation_held_elsewhere", wanted=wanted, asked=partitions.select(PARTITION))
+    return _guard_query(conn, "recitation_held_elsewhere", None, wanted=wanted, asked=partitions.select(PARTITION))
 
 
 def part_name(contributor_id: str, period: date) -> str:
@@ -141,23 +149,30 @@ def check_sources(index: RecitationIndex) -> tuple[int, list[str]]:
 @dataclass
 class GuardPlan:
     """An update of the guard's index, planned: the partitions' digests now, those read again, the guard's
-    documents in them (`held`) and what happens to their texts (`update`)."""
+    documents in them (`held`: contributor_id, period, content_hash; `documents`: every column `holders` gives, or
+    the file they were written to) and what happens to their texts (`update`)."""
 
     digests: pl.DataFrame
     changed: pl.DataFrame
     held: pl.DataFrame
+    documents: pl.DataFrame | Path
     update: IndexUpdate
 
 
-def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> GuardPlan:
+def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None, spill: Path | None = None) -> GuardPlan:
     """Plans the update of `current` (None, or an index without a catalog of source parts: planned whole) from the
     warehouse: only the partitions whose documents moved since it was built are read, with the sources it keeps
-    for them, so an update costs the change and one scan of the digests, not a pass over the pool. Raises
+    for them, so an update costs the change and one scan of the digests, not a pass over the pool. With `spill` (a
+    private folder), the guard's documents there are written to it for the sources, not held in memory. Raises
     SourcesUnreadable when one of those sources cannot be read."""
     catalog = current.source_catalog() if current is not None else None
     digests = partition_digests(conn)
     changed = changed_partitions(digests, catalog)
-    held = holders(conn, changed)
+    if spill is not None:
+        spill.mkdir(mode=0o700, exist_ok=True)
+    documents = holders(conn, changed, None if spill is None else spill / "holders.parquet")
+    held = (documents if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)).lazy().select(
+        *PARTITION, "content_hash").collect()
     indexed = pl.DataFrame(schema={"content_hash": pl.String, "text_id": pl.Int64})
     elsewhere = indexed
     next_id = 1
@@ -172,7 +187,7 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None) -> Gu
         elsewhere = pl.concat([elsewhere, *ids])
         next_id = 1 + max(int(catalog["last_text_id"].max() or 0), int(indexed["text_id"].max() or 0),
                           int(current.text_ids.max()) if current.text_count else 0)
-    return GuardPlan(digests, changed, held, plan_update(held, indexed, elsewhere, next_id))
+    return GuardPlan(digests, changed, held, documents, plan_update(held, indexed, elsewhere, next_id))
 
 
 def catalog(digests: pl.DataFrame, last_ids: dict[str, int], earlier: pl.DataFrame | None,
@@ -199,7 +214,7 @@ def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[
     be read) is left out, and its partition read again by the next update."""
     unread = plan.update.new.filter(~pl.col("text_id").is_in(list(indexed)))
     ids = plan.update.ids.join(unread.select("content_hash"), on="content_hash", how="anti")
-    parts, last_ids = source_parts(plan.held, ids, spill)
+    parts, last_ids = source_parts(plan.held, plan.documents, ids, spill)
     earlier = current.source_parts() if current is not None else None
     listed = catalog(plan.digests, last_ids, earlier.catalog if earlier else None, unread)
     read_again = {part_name(c, p) for c, p in plan.changed.iter_rows()}
@@ -209,15 +224,17 @@ def next_sources(plan: GuardPlan, current: RecitationIndex | None, indexed: set[
     return SourceParts(listed, frames)
 
 
-def source_parts(held: pl.DataFrame, ids: pl.DataFrame,
+def source_parts(held: pl.DataFrame, documents: pl.DataFrame | Path, ids: pl.DataFrame,
                  spill: Path | None = None) -> tuple[dict[str, pl.DataFrame | Path], dict[str, int]]:
-    """Per partition (part_name): the guard's documents with their text ids (SOURCE_SCHEMA), in `held`'s order, so a
-    text's contributor is its first document's; and the highest text id of each part that holds any. Made a
-    partition at a time: with `spill`, each part is written there as it is made and given by its file, so a
-    backfill's documents are never all copied at once."""
+    """Per partition of `held` (part_name): its `documents` (a frame, or the file `holders` wrote) with their text
+    ids (SOURCE_SCHEMA), in their order, so a text's contributor is its first document's; and the highest text id of
+    each part that holds any. Made a partition at a time: with `spill`, each part is written there as it is made
+    and given by its file, so a backfill's documents are never all in memory at once."""
     parts: dict[str, pl.DataFrame | Path] = {}
     last_ids: dict[str, int] = {}
-    for (contributor_id, period), group in held.group_by(PARTITION, maintain_order=True):
+    scan = documents.lazy() if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)
+    for contributor_id, period in held.select(PARTITION).unique(maintain_order=True).iter_rows():
+        group = scan.filter((pl.col("contributor_id") == contributor_id) & (pl.col("period") == period)).collect()
         rows = (group.join(ids, on="content_hash", how="inner", maintain_order="left")
                 .select(*SOURCE_SCHEMA).cast(SOURCE_SCHEMA))
         name = part_name(contributor_id, period)

@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import polars as pl
@@ -177,8 +177,9 @@ class Segment:
     # ---- building -----------------------------------------------------------------------------------------
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]]) -> "Segment":
-        """A segment of `(text_id, token ids)` pairs."""
-        ids_list, id_list, hash_list, pos_list, text_list = [], [], [], [], []
+        """A segment of `(text_id, token ids)` pairs. Each piece is let go of once it is gathered (a segment of
+        SEGMENT_TOKENS tokens is about 11 bytes a token at its peak, not twice that)."""
+        ids_list, id_list, hash_list, pos_list = [], [], [], []
         for text_id, ids in texts:
             ids = np.asarray(ids, dtype=np.uint32)
             if len(ids) < GUARANTEED_SPAN:
@@ -186,17 +187,17 @@ class Segment:
             h, p = fingerprints(ids)
             hash_list.append(h)
             pos_list.append(p)
-            text_list.append(np.full(len(h), len(ids_list), dtype=np.uint32))
             ids_list.append(ids)
             id_list.append(int(text_id))
         lengths = np.fromiter((len(x) for x in ids_list), dtype=np.int64, count=len(ids_list))
-        hashes = np.concatenate(hash_list) if hash_list else np.zeros(0, np.uint64)
+        counts = np.fromiter((len(h) for h in hash_list), dtype=np.int64, count=len(hash_list))
+        tokens = _gathered(ids_list, np.uint32)
+        hashes = _gathered(hash_list, np.uint64)
         order = np.argsort(hashes, kind="stable")
-        return cls(hashes[order],
-                   np.concatenate(text_list)[order] if text_list else np.zeros(0, np.uint32),
-                   np.concatenate(pos_list)[order] if pos_list else np.zeros(0, np.uint32),
-                   np.concatenate(ids_list) if ids_list else np.zeros(0, np.uint32),
-                   np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        hashes = hashes[order]
+        fp_pos = _gathered(pos_list, np.uint32)[order]
+        fp_text = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)[order]
+        return cls(hashes, fp_text, fp_pos, tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                    np.array(id_list, dtype=np.int64))
 
     @classmethod
@@ -610,6 +611,20 @@ def _write_parts(parts: SourceParts, folder: Path) -> None:
     parts.catalog.write_parquet(folder / SOURCE_CATALOG)
 
 
+def _gathered(pieces: list[np.ndarray], dtype: type) -> np.ndarray:
+    """The pieces as one array; the list is emptied (its arrays freed unless held elsewhere)."""
+    whole = np.concatenate(pieces) if pieces else np.zeros(0, dtype)
+    pieces.clear()
+    return whole
+
+
+def _drained(items: list) -> Iterator:
+    """The items of a list in order, each let go of by the list as it is taken (the list ends empty)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _segments(texts: Iterable[tuple[int, np.ndarray]], spill: Path | None) -> list[Segment]:
     """Segments of at most SEGMENT_TOKENS tokens (one text over it is a segment of its own), each spilled as soon
     as it is full."""
@@ -618,12 +633,12 @@ def _segments(texts: Iterable[tuple[int, np.ndarray]], spill: Path | None) -> li
     tokens = 0
     for text_id, ids in texts:
         if batch and tokens + len(ids) > SEGMENT_TOKENS:
-            made.append(_spilled(Segment.build(batch), spill))
-            batch, tokens = [], 0
+            made.append(_spilled(Segment.build(_drained(batch)), spill))
+            tokens = 0
         batch.append((text_id, ids))
         tokens += len(ids)
     if batch:
-        made.append(_spilled(Segment.build(batch), spill))
+        made.append(_spilled(Segment.build(_drained(batch)), spill))
     return made
 
 

@@ -48,35 +48,35 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         current, rebuilt = recitation_store.current(), ""
         if current is not None and (current.encoding != tokenizer.encoding or current.source_catalog() is None):
             current, rebuilt = None, "ids of another encoding, or sources not kept in parts yet"
-        with warehouse.connection() as conn:
-            try:
-                plan = recitation.plan(conn, current)
-            except recitation.SourcesUnreadable as exc:
-                context.log.warning(f"{exc}: the index is rebuilt whole")
-                current, rebuilt = None, str(exc)
-                plan = recitation.plan(conn, None)
-        planned = time.perf_counter()
-        indexed: set[int] = set()  # text ids read and indexed
-        counts = {"recoded": 0}
-        missing: list[str] = []
-
-        def added():
-            """(text id, token ids) of each text new to the guard, read submission by submission."""
-            for (contributor_id, period), group in plan.update.new.group_by(recitation.PARTITION,
-                                                                             maintain_order=True):
-                todo = dict(zip(group["content_hash"], group["text_id"]))
+        with recitation_store.spill() as spill:  # the holders' rows, the new segments and source parts, as made
+            with warehouse.connection() as conn:
                 try:
-                    found = yield from _new_texts(_token_ids(document_store, contributor_id, period, set(todo)),
-                                                  todo, indexed)
-                    # parts written before token ids were kept: the text is tokenized here instead
-                    recoded = _encoded(document_store, contributor_id, period, set(todo) - found, tokenizer.encoding)
-                    counts["recoded"] += len((yield from _new_texts(recoded, todo, indexed)))
-                except MissingStage:
-                    missing.append(f"{contributor_id} {period:%Y-%m}")
+                    plan = recitation.plan(conn, current, spill)
+                except recitation.SourcesUnreadable as exc:
+                    context.log.warning(f"{exc}: the index is rebuilt whole")
+                    current, rebuilt = None, str(exc)
+                    plan = recitation.plan(conn, None, spill)
+            planned = time.perf_counter()
+            indexed: set[int] = set()  # text ids read and indexed
+            counts = {"recoded": 0}
+            missing: list[str] = []
 
-        with recitation_store.spill() as spill:
-            # called once every new text is read; the parts read again are written beside the segments as made
-            sources = partial(recitation.next_sources, plan, current, indexed, spill=spill)
+            def added():
+                """(text id, token ids) of each text new to the guard, read submission by submission."""
+                for (contributor_id, period), group in plan.update.new.group_by(recitation.PARTITION,
+                                                                                 maintain_order=True):
+                    todo = dict(zip(group["content_hash"], group["text_id"]))
+                    try:
+                        found = yield from _new_texts(
+                            _token_ids(document_store, contributor_id, period, set(todo)), todo, indexed)
+                        # parts written before token ids were kept: the text is tokenized here instead
+                        recoded = _encoded(document_store, contributor_id, period, set(todo) - found,
+                                           tokenizer.encoding)
+                        counts["recoded"] += len((yield from _new_texts(recoded, todo, indexed)))
+                    except MissingStage:
+                        missing.append(f"{contributor_id} {period:%Y-%m}")
+
+            sources = partial(recitation.next_sources, plan, current, indexed, spill=spill)  # once every text is read
             if current is None:
                 index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
             else:

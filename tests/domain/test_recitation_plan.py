@@ -30,9 +30,9 @@ def add(conn, contributor: str, month: int, position: int, content_hash: str) ->
 
 def update_guard(conn, folder, unreadable: frozenset[str] = frozenset(), spill: Path | None = None):
     """What the recitation_index asset does, with the texts' token ids from TOKENS (`unreadable` hashes missing);
-    with `spill`, the parts read again are written there as they are made, and the folder removed once saved."""
+    with `spill`, the holders and the parts read again are written there, and the folder removed once saved."""
     current = RecitationIndex.load(folder) if (folder / "manifest.json").exists() else None
-    plan = recitation.plan(conn, current)
+    plan = recitation.plan(conn, current, spill)
     indexed: set[int] = set()
 
     def added():
