@@ -44,8 +44,7 @@ def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, to: Path | None = N
         for frame_name, frame in frames.items():
             scratch.frame(frame_name, frame)
         if to is not None:
-            conn.execute(f"COPY ({sql.load(SQL, name)}) TO '{str(to).replace(chr(39), chr(39) * 2)}' "
-                         "(FORMAT parquet)").fetchall()
+            conn.execute(f"COPY ({sql.load(SQL, name)}) TO {sql.literal(str(to))} (FORMAT parquet)").fetchall()
             return to
         return pl.from_arrow(conn.sql(sql.load(SQL, name)).to_arrow_table())
 

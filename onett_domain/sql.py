@@ -21,6 +21,15 @@ def load(folder: Path, name: str) -> str:
     return (folder / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def literal(value: str) -> str:
+    """A string as an SQL literal, for what DuckDB takes no parameter for (file names in COPY and read_parquet)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def literal_list(values: list[str]) -> str:
+    return "[" + ", ".join(literal(v) for v in values) + "]"
+
+
 def statements(sql: str) -> list[str]:
     return [s.strip() for s in _END.split(sql) if s.strip() and not _only_comments(s)]
 

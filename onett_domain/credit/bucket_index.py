@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from onett_domain.credit import key_filter
+from onett_domain.sql import literal, literal_list
 from onett_text import minhash
 
 SHARDS = 16
@@ -100,7 +101,7 @@ def rows(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
     found = files(conn)
     if not found:
         return conn.sql("SELECT NULL::BIGINT AS bucket, NULL::BIGINT AS text_id WHERE FALSE")
-    return conn.sql(f"SELECT bucket, text_id FROM read_parquet({_sql_list(found)})")
+    return conn.sql(f"SELECT bucket, text_id FROM read_parquet({literal_list(found)})")
 
 
 def append(conn: duckdb.DuckDBPyConnection, select: str) -> int:
@@ -150,7 +151,7 @@ def forget(conn: duckdb.DuckDBPyConnection, text_ids: str) -> None:
         if not old:
             continue
         names = [str(Path(f).relative_to(base)) for f in old]
-        _write(conn, f"SELECT bucket, text_id FROM read_parquet({_sql_list(old)}) "
+        _write(conn, f"SELECT bucket, text_id FROM read_parquet({literal_list(old)}) "
                      f"WHERE text_id NOT IN (SELECT text_id FROM {text_ids})", base, "kept")
         _unlist(conn, shard, names)  # after the write: its name is above theirs
 
@@ -268,13 +269,13 @@ def pairs_sql(queries: str, indexed: list[str]) -> str:
     """Candidate pairs (a < b): every text of `indexed` (bucket files) sharing a bucket with a queried text.
     `queries` is a relation of the queried texts' bucket rows (bucket, text_id)."""
     return f"""SELECT DISTINCT least(q.text_id, b.text_id) AS a, greatest(q.text_id, b.text_id) AS b
-               FROM {queries} q JOIN read_parquet({_sql_list(indexed)}) b
+               FROM {queries} q JOIN read_parquet({literal_list(indexed)}) b
                ON q.bucket = b.bucket AND q.text_id <> b.text_id"""
 
 
 def _selected_rows(indexed: list[str], query_ids: str) -> str:
     """The bucket rows of the texts in `query_ids` (a relation with a text_id column), read from `indexed`."""
-    return f"(SELECT r.bucket, r.text_id FROM read_parquet({_sql_list(indexed)}) r SEMI JOIN {query_ids} i " \
+    return f"(SELECT r.bucket, r.text_id FROM read_parquet({literal_list(indexed)}) r SEMI JOIN {query_ids} i " \
            "USING (text_id))"
 
 
@@ -284,10 +285,10 @@ def shard_candidates(queries: str, computed: bool, shard_files: list[str], out: 
     in this shard (`computed`), or a file of their text ids. Returns the pairs written."""
     conn = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": out + ".tmp",
                                   "preserve_insertion_order": False})
-    rows = (f"read_parquet({_literal(queries + '/*.parquet')})" if computed
-            else _selected_rows(shard_files, f"read_parquet({_literal(queries)})"))
+    rows = (f"read_parquet({literal(queries + '/*.parquet')})" if computed
+            else _selected_rows(shard_files, f"read_parquet({literal(queries)})"))
     try:
-        (pairs,), = conn.execute(f"COPY ({pairs_sql(rows, shard_files)}) TO {_literal(out)} (FORMAT parquet)"
+        (pairs,), = conn.execute(f"COPY ({pairs_sql(rows, shard_files)}) TO {literal(out)} (FORMAT parquet)"
                                  ).fetchall()
         return int(pairs)
     finally:
@@ -315,14 +316,14 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     if computed:
         _query_rows(conn, query_ids, work / "queries")
         if stored >= LOOKUP_ROWS and lookup_candidates(work / "queries", by_shard, work / "looked-up.parquet"):
-            return f"SELECT DISTINCT a, b FROM read_parquet({_literal(str(work / 'looked-up.parquet'))})"
+            return f"SELECT DISTINCT a, b FROM read_parquet({literal(str(work / 'looked-up.parquet'))})"
     if run is None:
-        rows = (f"read_parquet({_literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed
+        rows = (f"read_parquet({literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed
                 else _selected_rows(indexed, query_ids))
         return pairs_sql(rows, indexed) if not computed or (work / "queries").exists() else \
             "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
     if not computed:
-        conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {_literal(str(work / 'ids.parquet'))} "
+        conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {literal(str(work / 'ids.parquet'))} "
                      "(FORMAT parquet)").fetchall()
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
     jobs = [(str(work / "queries" / f"shard={s}") if computed else str(work / "ids.parquet"), computed,
@@ -333,7 +334,7 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
     if not jobs:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
     # a pair sharing buckets in several shards is found in each
-    return f"SELECT DISTINCT a, b FROM read_parquet({_sql_list([job[3] for job in jobs])})"
+    return f"SELECT DISTINCT a, b FROM read_parquet({literal_list([job[3] for job in jobs])})"
 
 
 def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) -> bool:
@@ -567,7 +568,7 @@ def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -
             "text_id": np.repeat(np.asarray(batch.column("text_id")), minhash.BANDS)}))
         try:
             conn.execute(f"""COPY (SELECT bucket, text_id, (bucket & {SHARDS - 1})::INTEGER AS shard FROM _query_batch)
-                             TO {_literal(str(target))} (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE,
+                             TO {literal(str(target))} (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE,
                                                          FILENAME_PATTERN 'batch{n:05d}-{{i}}')""").fetchall()
         finally:
             conn.unregister("_query_batch")
@@ -582,12 +583,12 @@ def _write(conn: duckdb.DuckDBPyConnection, select: str, base: Path, kind: str) 
     # left under it by a failed run is overwritten), and the same history names its files the same way.
     (_, paths), = conn.execute(
         f"""COPY (SELECT bucket, text_id, (bucket & {SHARDS - 1})::INTEGER AS shard FROM ({select}))
-            TO {_literal(str(base))} (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE,
+            TO {literal(str(base))} (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE,
                                       FILENAME_PATTERN '{generation:010d}-{kind}-{{i}}', RETURN_FILES true)"""
     ).fetchall()
     if not paths:
         return []
-    counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(paths)})").fetchall()
+    counts = conn.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({literal_list(paths)})").fetchall()
     written = []
     for path, n in sorted(counts):
         for derived in _derived(Path(path)):  # left under this name by a failed run: not these rows
@@ -620,7 +621,7 @@ def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int, sort: 
     (a chunk of each at a time: memory stays bounded however large the file), not sorted whole."""
     while merged := _full_tier(conn, shard):
         inputs = [base / f for f in merged]
-        written = _write(conn, f"SELECT bucket, text_id FROM read_parquet({_sql_list([str(p) for p in inputs])})",
+        written = _write(conn, f"SELECT bucket, text_id FROM read_parquet({literal_list([str(p) for p in inputs])})",
                          base, "merged")
         _unlist(conn, shard, merged)  # after the write: its name is above theirs
         if sort and len(written) == 1:
@@ -634,11 +635,3 @@ def _merge_tiers(conn: duckdb.DuckDBPyConnection, base: Path, shard: int, sort: 
 def _unlist(conn: duckdb.DuckDBPyConnection, shard: int, names: list[str]) -> None:
     conn.execute(f"DELETE FROM near_index_files WHERE shard = ? AND file IN ({', '.join('?' * len(names))})",
                  [shard, *names]).fetchall()
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join(_literal(v) for v in values) + "]"

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from onett_domain.credit import bucket_index, signature_files
-from onett_domain.sql import Scratch, execute, load
+from onett_domain.sql import Scratch, execute, literal_list, load
 from onett_text import minhash
 from onett_text.pipeline import index_frame
 
@@ -60,7 +60,7 @@ def add_signatures(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) ->
     yet; DuckDB reads them straight from the files. Returns how many texts were added."""
     if not parquet_files:
         return 0
-    parts = f"read_parquet({_sql_list(parquet_files)}, filename = true, file_row_number = true)"
+    parts = f"read_parquet({literal_list(parquet_files)}, filename = true, file_row_number = true)"
     (signature_type,), = conn.execute(f"SELECT typeof(signature) FROM {parts} LIMIT 1").fetchall() or [("",)]
     if signature_type == "BLOB":
         return _add_blob_parts(conn, parquet_files)
@@ -154,7 +154,3 @@ def signatures_from_blobs(blobs: pa.ChunkedArray | pa.Array) -> pa.FixedSizeList
     """Signatures stored by earlier versions as raw little-endian uint32 bytes, as UINTEGER[256] values."""
     values = np.frombuffer(b"".join(blobs.to_pylist()), dtype="<u4").astype(np.uint32)
     return pa.FixedSizeListArray.from_arrays(pa.array(values), minhash.NUM_PERM)
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"

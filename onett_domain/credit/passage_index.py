@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from onett_domain.sql import Scratch, execute, load
+from onett_domain.sql import Scratch, execute, literal_list, load
 from onett_text import passages
 
 SQL = Path(__file__).with_name("sql")
@@ -21,7 +21,7 @@ def add_passages(conn: duckdb.DuckDBPyConnection, parquet_files: list[str]) -> i
     indexed yet; DuckDB reads them straight from the files. Returns how many texts were added."""
     if not parquet_files:
         return 0
-    files = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in parquet_files) + "]"
+    files = literal_list(parquet_files)
     with Scratch(conn) as scratch:
         scratch.view("_passages_in", "SELECT content_hash, passages, passage_tokens, (filename, file_row_number) AS "
                                      f"row_key FROM read_parquet({files}, filename = true, file_row_number = true)")
