@@ -352,7 +352,7 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         order = np.argsort(buckets)
         buckets, ids = buckets[order], rows.column("text_id").to_numpy()[order]
         jobs += [(Path(path), buckets, ids) for path in paths]
-    for path in {job[0] for job in jobs}:  # files merged or added since compaction: one sort at a time
+    for path in sorted({job[0] for job in jobs}):  # files merged or added since compaction: one sort at a time
         if not _sorted_path(path).exists():
             _write_sorted(path)
     found, matches = [], 0
