@@ -168,7 +168,7 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None, spill
     digests = partition_digests(conn)
     changed = changed_partitions(digests, catalog)
     if spill is not None:
-        spill.mkdir(mode=0o700, exist_ok=True)
+        spill.mkdir(mode=0o700, parents=True, exist_ok=True)
     documents = holders(conn, changed, None if spill is None else spill / "holders.parquet")
     held = (documents if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)).lazy().select(
         *PARTITION, "content_hash").collect()
@@ -240,7 +240,7 @@ def source_parts(held: pl.DataFrame, documents: pl.DataFrame | Path, ids: pl.Dat
         if rows.height:
             last_ids[name] = int(rows["text_id"].max())
         if spill is not None:
-            spill.mkdir(mode=0o700, exist_ok=True)  # private: the parts name who holds which text
+            spill.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: the parts name who holds which text
             rows.write_parquet(spill / f"source-{name}.parquet")
             rows = spill / f"source-{name}.parquet"
         parts[name] = rows

@@ -66,7 +66,7 @@ def held(index: RecitationIndex) -> dict[str, tuple[int, list[str]]]:
 def test_a_text_in_two_partitions_keeps_one_id_until_the_last_lets_go(tmp_path, spilled):
     conn = warehouse()
     folder = tmp_path / "guard"
-    update = partial(update_guard, spill=tmp_path / "spill" if spilled else None)
+    update = partial(update_guard, spill=tmp_path / "new" / "spill" if spilled else None)  # its parent made too
     add(conn, "amy", 9, 0, "a")
     add(conn, "amy", 9, 1, "b")
     add(conn, "bob", 9, 0, "c")
