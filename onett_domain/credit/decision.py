@@ -138,7 +138,10 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if texts >= ONE_THREAD_TEXTS else ""))
     scratch.table("_changed", _step("changed_texts"))
     scratch.table("_touched", _step("touched_texts"))
-    scratch.table("_ranked", _step("ranked_documents"))
+    if texts >= ONE_THREAD_TEXTS:
+        scratch.view("_ranked", _step("competing_documents"))  # a backfill: gathered, they would not fit memory
+    else:
+        scratch.table("_ranked", _step("ranked_documents"))
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import pytest
 
 from conftest import distinct_texts, seoul
-from onett_domain.credit import decide
+from onett_domain.credit import decide, decision
 from onett_resources import load_settings
 from onett_resources.document_store import DocumentStore
 from onett_resources.warehouse import transaction
 
 
-def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett):
+@pytest.mark.parametrize("large", [False, True], ids=["as a submission", "as a backfill"])
+def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett, monkeypatch, large):
+    """Decided again as a large submission is (every competing document read where the decision joins it, not
+    gathered first), the same documents get the same credit."""
+    if large:
+        monkeypatch.setattr(decision, "ONE_THREAD_TEXTS", 0)
     texts = distinct_texts("ko_petitions", "petitions.jsonl.gz", 6)
     onett.drop("amy", "a.jsonl", [{"text": t} for t in texts[:4]], seoul(2026, 10, 2, 9))
     words = texts[0].split()
