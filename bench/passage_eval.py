@@ -78,7 +78,8 @@ def main() -> None:
                              "tokens": np.concatenate(tokens_all)})
         conn.register("_rows", rows.to_arrow())
         conn.execute("INSERT INTO passages SELECT * FROM _rows")
-        conn.execute("INSERT INTO passage_texts SELECT text_id, md5(text_id::VARCHAR), count(*) FROM _rows GROUP BY 1")
+        conn.execute("INSERT INTO passage_texts SELECT text_id, md5(text_id::VARCHAR), count(*), "
+                     "md5(text_id::VARCHAR)::UUID FROM _rows GROUP BY 1")
         conn.execute("CHECKPOINT")
         size = os.path.getsize(path) - empty
         conn.close()

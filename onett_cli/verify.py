@@ -3,9 +3,9 @@
 Every closed month is recomputed from the documents and revenue and compared with what it published plus the
 adjustments recorded since; the money checks run; every archived upload is decrypted and hashed against its
 recorded sha256; every Parquet part is read through against its page checksums; the near-duplicate index's derived
-copies are compared with what they copy, the recitation index's source parts with their catalog. Nothing is
-changed: a problem is named, and the exit status is 1, so a corrupted file is found by the operator before it is
-ever read as empty."""
+copies are compared with what they copy, the keys credit joins on with the content hashes they encode, the recitation
+index's source parts with their catalog. Nothing is changed: a problem is named, and the exit status is 1, so a
+corrupted file is found by the operator before it is ever read as empty."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from onett_resources.parquet_parts import DamagedPart, verify_parts
 from onett_resources.recitation_store import IndexMissing
 from onett_resources.sealed_files import SealedFileError
 from onett_resources.upload_archive import ArchiveError
+from onett_resources.warehouse import hash_key_mismatches
 
 PARTS = (("raw_submission", "docs"), ("filtered", "docs"), ("filtered", "index"))
 
@@ -90,6 +91,16 @@ def _index_copies(conn) -> list[str]:
     return problems
 
 
+def _hash_keys(conn) -> list[str]:
+    """The 16-byte keys first-come credit joins documents and near pairs on, against the content hashes they encode:
+    a key that drifted would have a text compete with the wrong documents."""
+    problems = [f"{table}.{key}: {rows} row(s) whose key is not their {source}"
+                for table, key, source, rows in hash_key_mismatches(conn)]
+    say("hash keys: compared with the content hashes"
+        + (f", {len(problems)} problem(s)" if problems else ", all agree"))
+    return problems
+
+
 def _recitation_sources(s: Session) -> list[str]:
     """The recitation guard's sources (which documents hold each text): a part lost or damaged would name the wrong
     documents, or fail the next update."""
@@ -106,7 +117,7 @@ def _recitation_sources(s: Session) -> list[str]:
 def cmd_verify(args) -> int:
     s = Session()
     with s.resources["warehouse"].reader() as conn:
-        problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn) + _index_copies(conn)
+        problems = _books(s, conn) + _archive(s, conn) + _parts(s, conn) + _index_copies(conn) + _hash_keys(conn)
     problems += _recitation_sources(s)
     for problem in problems:
         say(f"PROBLEM: {problem}")

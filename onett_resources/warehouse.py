@@ -76,6 +76,7 @@ def prepare(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(STORAGE_SETTINGS)
     _rename_tables(conn)
     conn.execute(MIGRATIONS)
+    add_hash_keys(conn)
     conn.execute(SCHEMA)
     upgrade_index(conn)
     with transaction(conn):
@@ -94,6 +95,42 @@ def _rename_tables(conn: duckdb.DuckDBPyConnection) -> None:
     tables = _tables(conn)
     if tables.get("submissions") == "BASE TABLE" and "uploads" not in tables:
         conn.execute("ALTER TABLE submissions RENAME TO uploads")
+
+
+HASH_KEYS = {"documents": {"hash_key": "content_hash"}, "minhash_texts": {"hash_key": "content_hash"},
+             "passage_texts": {"hash_key": "content_hash"},
+             "near_pairs": {"hash_key": "content_hash", "other_key": "other_hash"}}
+"""The 16-byte keys (UUID) kept beside content hashes, each with the hash it encodes: credit joins the pool on them."""
+
+
+def add_hash_keys(conn: duckdb.DuckDBPyConnection) -> None:
+    """Gives the tables of a warehouse from before the keys their key columns, filled from the hashes, then NOT NULL
+    (in a transaction of its own: DuckDB cannot constrain a column with the fill outstanding; a fill interrupted
+    before it is found nullable and finished by the next open). Nothing to do on a current warehouse."""
+    nullable = {(table, column): flag for table, column, flag in conn.execute(
+        "SELECT table_name, column_name, is_nullable = 'YES' FROM information_schema.columns "
+        "WHERE table_schema = 'main'").fetchall()}
+    tables = {table for table, _ in nullable}
+    for table, keys in HASH_KEYS.items():
+        for key, source in keys.items():
+            if table not in tables or nullable.get((table, key)) is False:
+                continue
+            with transaction(conn):
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {key} UUID")
+                conn.execute(f"UPDATE {table} SET {key} = {source}::UUID WHERE {key} IS NULL")
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN {key} SET NOT NULL")
+
+
+def hash_key_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int]]:
+    """(table, key, hash, rows) wherever a key is not the hash it encodes (`onett verify`)."""
+    found = []
+    for table, keys in HASH_KEYS.items():
+        for key, source in keys.items():
+            (rows,), = conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {key} IS DISTINCT FROM TRY_CAST({source} AS UUID)").fetchall()
+            if rows:
+                found.append((table, key, source, rows))
+    return found
 
 
 def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None:
@@ -121,7 +158,8 @@ def upgrade_index(conn: duckdb.DuckDBPyConnection, batch: int = 100_000) -> None
                 ).to_arrow_table()
                 converted = rows.set_column(2, "signature", signatures_from_blobs(rows.column("signature")))
                 conn.register("_upgrade_batch", converted)
-                conn.execute("INSERT INTO minhash_texts SELECT text_id, content_hash, signature FROM _upgrade_batch")
+                conn.execute("INSERT INTO minhash_texts SELECT text_id, content_hash, signature, content_hash::UUID "
+                             "FROM _upgrade_batch")
                 conn.unregister("_upgrade_batch")
             conn.execute("DROP TABLE _upgrade")
         # the band rows are not copied: the bucket shards are rebuilt from the signatures (bucket_index.ensure)

@@ -101,9 +101,9 @@ def find_near_pairs(conn: duckdb.DuckDBPyConnection, queries: str, run: Runner |
     for a few texts, else an equality join, one job per bucket shard on `run`: bucket_index.candidates), verified
     in batches with their signatures: memory stays bounded however many candidates a large upload brings."""
     with Scratch(conn) as scratch:
-        scratch.table("_queries", f"SELECT DISTINCT content_hash FROM {queries}")
+        scratch.table("_queries", f"SELECT DISTINCT content_hash, content_hash::UUID AS hash_key FROM {queries}")
         execute(conn, load(SQL, "forget_near_pairs"))
-        scratch.table("_query_ids", "SELECT text_id FROM minhash_texts SEMI JOIN _queries USING (content_hash)")
+        scratch.table("_query_ids", "SELECT text_id FROM minhash_texts SEMI JOIN _queries USING (hash_key)")
         shared = bucket_index.folder(conn)  # the jobs' files on the index's storage, which every engine node sees
         shared.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".candidates-", dir=shared) as work:

@@ -91,12 +91,13 @@ def conn():
 
 
 def _document(conn, contributor, period, position, tokens, submitted, withdrawn=None, content=None, status="accepted"):
+    label = content or f"{contributor}-{position}"
     conn.execute(
         "INSERT INTO documents (contributor_id, period, file, position, doc_id, submitted_at, content_hash, raw_tokens,"
-        " tokens, status, reason, duplicate_of, withdrawn_at, earns_from) VALUES (?, ?, 'f.jsonl', ?, '', ?, ?, ?, ?,"
-        " ?, '', '', ?, ?)",
-        [contributor, period, position, submitted, content or f"{contributor}-{position}", tokens, tokens, status,
-         withdrawn, submitted if status == "accepted" else None])
+        " tokens, status, reason, duplicate_of, withdrawn_at, earns_from, hash_key) VALUES (?, ?, 'f.jsonl', ?, '', ?,"
+        " ?, ?, ?, ?, '', '', ?, ?, md5(?)::UUID)",  # a key for the labels standing in for hashes here
+        [contributor, period, position, submitted, label, tokens, tokens, status, withdrawn,
+         submitted if status == "accepted" else None, label])
 
 
 def _close(conn, period):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timezone
 
 import duckdb
 
-from onett_resources.warehouse import Warehouse
+from onett_resources.warehouse import HASH_KEYS, Warehouse, hash_key_mismatches
 
 # `submissions` as the first released version created it (before notes and withdrawn_at were added).
 OLD_SUBMISSIONS = """
@@ -50,3 +51,41 @@ def test_a_new_warehouse_and_a_second_open_change_nothing(tmp_path):
         assert conn.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
                             "ORDER BY ALL").fetchall() == first
         assert conn.execute("SELECT count(*) FROM submissions").fetchone() == (1,)
+
+
+def test_hash_keys_are_added_filled_and_checked_on_a_warehouse_from_before_them(tmp_path):
+    """Documents, near pairs and passage texts from before the 16-byte keys get them from their content hashes, once,
+    NOT NULL; a fill interrupted before its constraint is finished by the next open; `onett verify`'s check finds a
+    key that is not its hash."""
+    path = tmp_path / "onett.duckdb"
+    hashes = [hashlib.blake2b(text.encode(), digest_size=16).hexdigest() for text in ("봄날", "spring", "가을")]
+    warehouse = Warehouse(database=str(path))
+    with warehouse.connection() as conn:
+        for position, content_hash in enumerate(hashes):
+            conn.execute(
+                "INSERT INTO documents (contributor_id, period, file, position, submitted_at, content_hash, raw_tokens,"
+                " tokens, status, reason, duplicate_of, hash_key) VALUES ('amy', '2026-10-01', 'a.jsonl', ?, ?, ?, 3,"
+                " 3, 'accepted', '', '', ?::UUID)", [position, datetime(2026, 10, 2, tzinfo=timezone.utc),
+                                                     content_hash, content_hash])
+        conn.execute("INSERT INTO near_pairs VALUES (?, ?, 0.8, ?::UUID, ?::UUID)", [*hashes[:2], *hashes[:2]])
+        conn.execute("INSERT INTO passage_texts VALUES (1, ?, 4, ?::UUID)", [hashes[2], hashes[2]])
+        for table, keys in HASH_KEYS.items():  # as a version from before the keys wrote them
+            for key in keys:
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {key}")
+        conn.execute("ALTER TABLE documents ADD COLUMN hash_key UUID")  # a fill that stopped before its constraint
+        conn.execute("UPDATE documents SET hash_key = content_hash::UUID WHERE position = 0")
+
+    assert warehouse.migrate()
+    conn = duckdb.connect(str(path))
+    for table, keys in HASH_KEYS.items():
+        for key, source in keys.items():
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE {key} IS DISTINCT FROM {source}::UUID"
+                                ).fetchone() == (0,)
+            (nullable,), = conn.execute("SELECT is_nullable FROM information_schema.columns WHERE table_name = ? "
+                                        "AND column_name = ?", [table, key]).fetchall()
+            assert nullable == "NO"
+    assert conn.execute("SELECT count(*) FROM documents").fetchone() == (3,)
+    assert hash_key_mismatches(conn) == []
+    conn.execute("UPDATE near_pairs SET other_key = hash_key")
+    assert hash_key_mismatches(conn) == [("near_pairs", "other_key", "other_hash", 1)]
+    conn.close()

@@ -1,1 +1,1 @@
-SELECT DISTINCT content_hash FROM _affected
+SELECT DISTINCT content_hash, hash_key FROM _affected

@@ -4,12 +4,12 @@
 -- document has the same text (exact) or is near it, paid or not; it is accepted when there is none, or when every
 -- earlier one has been withdrawn, and then earns from the last of their withdrawals (never retroactively).
 WITH docs AS (
-    SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.submitted_at, d.withdrawn_at,
+    SELECT d.contributor_id, d.period, d.file, d.position, d.content_hash, d.hash_key, d.submitted_at, d.withdrawn_at,
            coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone, d.incoming,
            d.status AS old_status, d.reason AS old_reason, d.duplicate_of AS old_duplicate_of,
            d.similarity AS old_similarity, d.rule AS old_rule, d.filter_group AS old_filter_group,
            d.earns_from AS old_earns_from
-    FROM _ranked d JOIN _touched USING (content_hash) WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    FROM _ranked d SEMI JOIN _touched USING (hash_key) WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
 ), exact AS (
     -- copies of the same text: the documents before each one in submission order (a window, not a join: a text
     -- uploaded k times costs k rows, not k squared)
@@ -18,7 +18,7 @@ WITH docs AS (
            count(*) FILTER (WHERE withdrawn_at IS NULL) OVER earlier AS still_in,
            max(withdrawn_at) OVER earlier AS last_withdrawn_at
     FROM docs
-    WINDOW earlier AS (PARTITION BY content_hash ORDER BY submitted_at, contributor_id, file, position, gone
+    WINDOW earlier AS (PARTITION BY hash_key ORDER BY submitted_at, contributor_id, file, position, gone
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ), near AS (
     SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
@@ -26,8 +26,8 @@ WITH docs AS (
            count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in,
            max(e.withdrawn_at) AS last_withdrawn_at
     FROM docs d
-    JOIN near_pairs n ON n.content_hash = d.content_hash
-    JOIN _ranked e ON e.content_hash = n.other_hash AND e.status IN ('accepted', 'duplicate', 'near_duplicate')
+    JOIN near_pairs n ON n.hash_key = d.hash_key
+    JOIN _ranked e ON e.hash_key = n.other_key AND e.status IN ('accepted', 'duplicate', 'near_duplicate')
     WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, 'infinity'::TIMESTAMPTZ))
         < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
     GROUP BY ALL

@@ -1,7 +1,8 @@
 -- The new documents as `documents` rows, judged by the quality filters and the reference match, with the terms of
 -- the upload each was read from (`_upload_terms`; archive members are named `<archive>/<member>`): what first-come
 -- credit starts from.
-SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at, f.content_hash, f.raw_tokens,
+SELECT f.contributor_id, f.period, f.file, f.position, f.doc_id, f.submitted_at, f.content_hash,
+       f.content_hash::UUID AS hash_key, f.raw_tokens,
        f.tokens, f.words, f.language, f.filter_group,
        CASE WHEN f.rejected_by <> '' THEN 'rejected' WHEN r.content_hash IS NOT NULL THEN 'reference'
             ELSE 'accepted' END AS status,

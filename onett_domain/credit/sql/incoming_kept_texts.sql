@@ -1,2 +1,2 @@
 -- The new documents that passed the quality filters compete too.
-INSERT INTO _competing SELECT DISTINCT content_hash FROM _filtered WHERE rejected_by = ''
+INSERT INTO _competing SELECT DISTINCT content_hash, content_hash::UUID FROM _filtered WHERE rejected_by = ''

@@ -1,5 +1,6 @@
 -- The texts of `_passages_in` not indexed yet get the next text ids, in content-hash order.
 SELECT (SELECT coalesce(max(text_id), 0) FROM passage_texts) + row_number() OVER (ORDER BY content_hash) AS text_id,
-       content_hash, row_key
-FROM (SELECT content_hash, min(row_key) AS row_key FROM _passages_in GROUP BY content_hash)
-ANTI JOIN passage_texts USING (content_hash)
+       content_hash, hash_key, row_key
+FROM (SELECT content_hash, content_hash::UUID AS hash_key, min(row_key) AS row_key FROM _passages_in
+      GROUP BY content_hash)
+ANTI JOIN passage_texts USING (hash_key)

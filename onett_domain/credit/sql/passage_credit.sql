@@ -10,7 +10,7 @@ WITH holders AS (
     SELECT h.passage, h.text_id, h.ordinal, h.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
            d.submitted_at, d.withdrawn_at, coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
     FROM _passage_holders h
-    JOIN documents d ON d.content_hash = h.content_hash AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    JOIN documents d ON d.hash_key = h.hash_key AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
 ), known AS (
     SELECT DISTINCT passage FROM _passage_holders SEMI JOIN reference_documents USING (content_hash)
 ), ranked AS (

@@ -3,5 +3,5 @@
 WITH held AS (
     SELECT DISTINCT passage FROM passages SEMI JOIN _passage_seeds USING (text_id)
 )
-SELECT p.passage, p.text_id, p.ordinal, p.tokens, t.content_hash
+SELECT p.passage, p.text_id, p.ordinal, p.tokens, t.content_hash, t.hash_key
 FROM passages p SEMI JOIN held USING (passage) JOIN passage_texts t USING (text_id)

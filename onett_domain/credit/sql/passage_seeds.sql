@@ -2,4 +2,5 @@
 -- (`_touched`). A passage's credit depends only on which documents hold it and when they were in.
 SELECT DISTINCT h.text_id
 FROM passages h
-WHERE h.passage IN (SELECT p.passage FROM passages p JOIN passage_texts t USING (text_id) SEMI JOIN _touched USING (content_hash))
+WHERE h.passage IN (SELECT p.passage FROM passages p JOIN passage_texts t USING (text_id)
+                    SEMI JOIN _touched USING (hash_key))

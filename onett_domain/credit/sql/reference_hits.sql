@@ -5,7 +5,7 @@ SELECT content_hash, reference_id, similarity, exact FROM (
     FROM reference_documents JOIN _competing USING (content_hash) GROUP BY 1
     UNION ALL
     SELECT n.content_hash, arg_min(ref.reference_id, (-n.similarity, ref.reference_id)), max(n.similarity), FALSE
-    FROM near_pairs n JOIN _competing USING (content_hash)
+    FROM near_pairs n SEMI JOIN _competing USING (hash_key)
     JOIN reference_documents ref ON ref.content_hash = n.other_hash
     GROUP BY 1
 ) QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY exact DESC) = 1
