@@ -35,7 +35,7 @@ def partition_digests(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _guard_query(conn, "recitation_partitions")
 
 
-def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, to: Path | None = None,
+def _guard_query(conn: duckdb.DuckDBPyConnection, name: str, *, to: Path | None = None,
                  **frames: pl.DataFrame) -> pl.DataFrame | Path:
     """The rows of `name`.sql, which reads `guard_documents` (the documents the guard holds) and `frames` by name;
     written by DuckDB as the Parquet file `to` (which is returned), if given."""
@@ -65,7 +65,7 @@ def holders(conn: duckdb.DuckDBPyConnection, partitions: pl.DataFrame,
     """content_hash, contributor_id, period, file, position, doc_id, document_id of every document the guard holds
     in `partitions` (contributor_id, period), by partition (the order their Parquet parts are read in); written as
     the Parquet file `to`, if given (a backfill's documents are then not held in memory)."""
-    return _guard_query(conn, "recitation_holders", to, asked=partitions.select(PARTITION))
+    return _guard_query(conn, "recitation_holders", to=to, asked=partitions.select(PARTITION))
 
 
 def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
@@ -75,7 +75,7 @@ def held_elsewhere(conn: duckdb.DuckDBPyConnection, content_hashes: pl.Series,
     if content_hashes.is_empty():
         return pl.DataFrame(schema={"content_hash": pl.String, "contributor_id": pl.String, "period": pl.Date})
     wanted = pl.DataFrame({"content_hash": content_hashes.unique()})
-    return _guard_query(conn, "recitation_held_elsewhere", None, wanted=wanted, asked=partitions.select(PARTITION))
+    return _guard_query(conn, "recitation_held_elsewhere", wanted=wanted, asked=partitions.select(PARTITION))
 
 
 def part_name(contributor_id: str, period: date) -> str:
@@ -170,8 +170,7 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None, spill
     if spill is not None:
         spill.mkdir(mode=0o700, parents=True, exist_ok=True)
     documents = holders(conn, changed, None if spill is None else spill / "holders.parquet")
-    held = (documents if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)).lazy().select(
-        *PARTITION, "content_hash").collect()
+    held = _scan(documents).select(*PARTITION, "content_hash").collect()
     indexed = pl.DataFrame(schema={"content_hash": pl.String, "text_id": pl.Int64})
     elsewhere = indexed
     next_id = 1
@@ -187,6 +186,11 @@ def plan(conn: duckdb.DuckDBPyConnection, current: RecitationIndex | None, spill
         next_id = 1 + max(int(catalog["last_text_id"].max() or 0), int(indexed["text_id"].max() or 0),
                           int(current.text_ids.max()) if current.text_count else 0)
     return GuardPlan(digests, changed, held, documents, plan_update(held, indexed, elsewhere, next_id))
+
+
+def _scan(documents: pl.DataFrame | Path) -> pl.LazyFrame:
+    """The guard's documents `holders` gave, held as a frame or written to a file, to read lazily."""
+    return documents.lazy() if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)
 
 
 def catalog(digests: pl.DataFrame, last_ids: dict[str, int], earlier: pl.DataFrame | None,
@@ -231,7 +235,7 @@ def source_parts(held: pl.DataFrame, documents: pl.DataFrame | Path, ids: pl.Dat
     and given by its file, so a backfill's documents are never all in memory at once."""
     parts: dict[str, pl.DataFrame | Path] = {}
     last_ids: dict[str, int] = {}
-    scan = documents.lazy() if isinstance(documents, pl.DataFrame) else pl.scan_parquet(documents)
+    scan = _scan(documents)
     for contributor_id, period in held.select(PARTITION).unique(maintain_order=True).iter_rows():
         group = scan.filter((pl.col("contributor_id") == contributor_id) & (pl.col("period") == period)).collect()
         rows = (group.join(ids, on="content_hash", how="inner", maintain_order="left")
