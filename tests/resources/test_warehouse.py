@@ -54,9 +54,9 @@ def test_a_new_warehouse_and_a_second_open_change_nothing(tmp_path):
 
 
 def test_hash_keys_are_added_filled_and_checked_on_a_warehouse_from_before_them(tmp_path):
-    """Documents, near pairs and passage texts from before the 16-byte keys get them from their content hashes, once,
-    NOT NULL; a fill interrupted before its constraint is finished by the next open; `onett verify`'s check finds a
-    key that is not its hash."""
+    """Documents, MinHash texts, passage texts and near pairs from before the 16-byte keys get them from their content
+    hashes, once, NOT NULL; a fill interrupted before its constraint is finished by the next open; `onett verify`'s
+    check finds a key that is not its hash."""
     path = tmp_path / "onett.duckdb"
     hashes = [hashlib.blake2b(text.encode(), digest_size=16).hexdigest() for text in ("봄날", "spring", "가을")]
     warehouse = Warehouse(database=str(path))
@@ -69,6 +69,7 @@ def test_hash_keys_are_added_filled_and_checked_on_a_warehouse_from_before_them(
                                                      content_hash, content_hash])
         conn.execute("INSERT INTO near_pairs VALUES (?, ?, 0.8, ?::UUID, ?::UUID)", [*hashes[:2], *hashes[:2]])
         conn.execute("INSERT INTO passage_texts VALUES (1, ?, 4, ?::UUID)", [hashes[2], hashes[2]])
+        conn.execute("INSERT INTO minhash_texts VALUES (1, ?, ?, ?::UUID)", [hashes[1], [7] * 256, hashes[1]])
         for table, keys in HASH_KEYS.items():  # as a version from before the keys wrote them
             for key in keys:
                 conn.execute(f"ALTER TABLE {table} DROP COLUMN {key}")
