@@ -21,6 +21,7 @@ names, linked into the next generation like segments when unchanged, so an updat
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Collection, Iterable, Iterator, Mapping
 
 import numpy as np
 import polars as pl
@@ -45,6 +46,7 @@ BLOCK_CELLS = 1 << 20  # token comparisons per step of the run extension (bounds
 FORMAT = 2  # 2: segments
 MERGE_FANOUT = 4  # segments of one size merged into one
 SEGMENT_TOKENS = 1 << 26  # at most this many tokens per segment (256 MiB of ids): bounds the memory of an update
+BUILD_TEXTS = 1 << 14  # texts whose pieces a segment being built joins at once
 MANIFEST = "manifest.json"
 SOURCES = "sources.json"  # text id -> entry, as given by a caller
 SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it), in one file
@@ -177,28 +179,40 @@ class Segment:
     # ---- building -----------------------------------------------------------------------------------------
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]]) -> "Segment":
-        """A segment of `(text_id, token ids)` pairs. Each piece is let go of once it is gathered (a segment of
-        SEGMENT_TOKENS tokens is about 11 bytes a token at its peak, not twice that)."""
-        ids_list, id_list, hash_list, pos_list = [], [], [], []
+        """A segment of `(text_id, token ids)` pairs, fingerprinted as they come. The pieces are joined every
+        BUILD_TEXTS texts and each is let go of once gathered, so a segment of many short texts holds no Python
+        object per text (a segment of SEGMENT_TOKENS tokens is about 11 bytes a token at its peak)."""
+        chunks: dict[str, list[np.ndarray]] = {"ids": [], "hashes": [], "pos": [], "lengths": [], "counts": [],
+                                               "text_ids": []}
+        pending: dict[str, list] = {name: [] for name in chunks}
+
+        def join() -> None:
+            for name, dtype in (("ids", np.uint32), ("hashes", np.uint64), ("pos", np.uint32)):
+                chunks[name].append(_gathered(pending[name], dtype))
+            for name in ("lengths", "counts", "text_ids"):
+                chunks[name].append(np.array(pending[name], dtype=np.int64))
+                pending[name].clear()
+
         for text_id, ids in texts:
             ids = np.asarray(ids, dtype=np.uint32)
             if len(ids) < GUARANTEED_SPAN:
                 continue
             h, p = fingerprints(ids)
-            hash_list.append(h)
-            pos_list.append(p)
-            ids_list.append(ids)
-            id_list.append(int(text_id))
-        lengths = np.fromiter((len(x) for x in ids_list), dtype=np.int64, count=len(ids_list))
-        counts = np.fromiter((len(h) for h in hash_list), dtype=np.int64, count=len(hash_list))
-        tokens = _gathered(ids_list, np.uint32)
-        hashes = _gathered(hash_list, np.uint64)
+            for name, value in (("ids", ids), ("hashes", h), ("pos", p), ("lengths", len(ids)), ("counts", len(h)),
+                                ("text_ids", int(text_id))):
+                pending[name].append(value)
+            if len(pending["text_ids"]) == BUILD_TEXTS:
+                join()
+        join()
+        lengths, counts = _gathered(chunks["lengths"], np.int64), _gathered(chunks["counts"], np.int64)
+        tokens = _gathered(chunks["ids"], np.uint32)
+        hashes = _gathered(chunks["hashes"], np.uint64)
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
-        fp_pos = _gathered(pos_list, np.uint32)[order]
+        fp_pos = _gathered(chunks["pos"], np.uint32)[order]
         fp_text = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)[order]
         return cls(hashes, fp_text, fp_pos, tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                   np.array(id_list, dtype=np.int64))
+                   _gathered(chunks["text_ids"], np.int64))
 
     @classmethod
     def merge(cls, parts: list[tuple["Segment", np.ndarray]]) -> "Segment":
@@ -364,7 +378,7 @@ class RecitationIndex:
         segments = _merge_tiers(_segments(texts, spill), spill)
         return cls(segments, encoding, sources() if callable(sources) else sources)
 
-    def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: set[int],
+    def updated(self, added: Iterable[tuple[int, np.ndarray]], removed: Collection[int],
                 sources: Mapping[int, dict] | pl.DataFrame | SourceParts | Callable,
                 spill: Path | None = None) -> "RecitationIndex":
         """This index without the texts `removed` (their segments rewritten without them) and with `added` (new
@@ -618,27 +632,26 @@ def _gathered(pieces: list[np.ndarray], dtype: type) -> np.ndarray:
     return whole
 
 
-def _drained(items: list) -> Iterator:
-    """The items of a list in order, each let go of by the list as it is taken (the list ends empty)."""
-    items.reverse()
-    while items:
-        yield items.pop()
-
-
 def _segments(texts: Iterable[tuple[int, np.ndarray]], spill: Path | None) -> list[Segment]:
-    """Segments of at most SEGMENT_TOKENS tokens (one text over it is a segment of its own), each spilled as soon
-    as it is full."""
+    """Segments of at most SEGMENT_TOKENS tokens (one text over it is a segment of its own), each built as its
+    texts arrive and spilled as soon as it is full."""
     made: list[Segment] = []
-    batch: list[tuple[int, np.ndarray]] = []
-    tokens = 0
-    for text_id, ids in texts:
-        if batch and tokens + len(ids) > SEGMENT_TOKENS:
-            made.append(_spilled(Segment.build(_drained(batch)), spill))
-            tokens = 0
-        batch.append((text_id, ids))
-        tokens += len(ids)
-    if batch:
-        made.append(_spilled(Segment.build(_drained(batch)), spill))
+    source = iter(texts)
+    carried: list[tuple[int, np.ndarray]] = []  # the text that opens the next segment
+
+    def upto(first: tuple[int, np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        tokens = 0
+        for text_id, ids in itertools.chain([first], source):
+            if tokens and tokens + len(ids) > SEGMENT_TOKENS:
+                carried.append((text_id, ids))
+                return
+            tokens += len(ids)
+            yield text_id, ids
+
+    first = next(source, None)
+    while first is not None:
+        made.append(_spilled(Segment.build(upto(first)), spill))
+        first = carried.pop() if carried else None
     return made
 
 
