@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
-from onett_resources.parquet_parts import PARTIAL, PartWriter, read_row_group
+from onett_resources.parquet_parts import PARTIAL, PartWriter, read_batches
 
 
 class MissingStage(FileNotFoundError):
@@ -78,9 +78,7 @@ class DocumentStore(ConfigurableResource):
     def batches(self, stage: str, contributor_id: str, period: date, columns: list[str],
                 kind: str = "docs") -> Iterator[pl.DataFrame]:
         """The partition's rows one written batch (row group) at a time, in written order: bounded memory."""
-        for path in self.parts(stage, contributor_id, period, kind):
-            for group in range(pq.ParquetFile(path).num_row_groups):
-                yield read_row_group(path, group, columns)
+        return read_batches(self.parts(stage, contributor_id, period, kind), columns)
 
     def scan(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> pl.LazyFrame | None:
         parts = self.parts(stage, contributor_id, period, kind)

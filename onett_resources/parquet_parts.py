@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -61,6 +62,13 @@ def read_row_group(path: Path | str, group: int, columns: list[str] | None = Non
         return pl.from_arrow(_open(path).read_row_group(group, columns=columns))
     except (OSError, ValueError) as exc:
         raise DamagedPart(f"{path}: damaged ({exc}); the step that wrote it must run again") from None
+
+
+def read_batches(paths: list[Path], columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of these parts one written batch (row group) at a time, in order: bounded memory."""
+    for path in paths:
+        for group in range(_open(path).num_row_groups):
+            yield read_row_group(path, group, columns)
 
 
 def verify_parts(paths: list[Path | str]) -> None:

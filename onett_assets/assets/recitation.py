@@ -2,14 +2,11 @@
 consumer's model output logs, day by day (onett_text.recitation does the matching)."""
 
 import time
-from collections.abc import Generator, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -20,10 +17,11 @@ from dagster import (
 )
 
 from onett_assets.metadata import bullets, table
-from onett_domain import recitation
+from onett_domain import recitation, recitation_update
 from onett_domain.policy import Policy
 from onett_resources import DocumentStore, OutputLogs, RecitationStore, Tokenizer, Warehouse
 from onett_resources.document_store import MissingStage
+from onett_resources.parquet_parts import read_batches
 from onett_resources.warehouse import transaction
 from onett_text.passages import char_offsets, encode
 from onett_text.recitation import RecitationIndex
@@ -48,39 +46,37 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         current, rebuilt = recitation_store.current(), ""
         if current is not None and (current.encoding != tokenizer.encoding or current.source_catalog() is None):
             current, rebuilt = None, "ids of another encoding, or sources not kept in parts yet"
-        with recitation_store.spill() as spill:  # the holders' rows, the new segments and source parts, as made
+        with recitation_store.spill() as spill:  # the plan's files, the new segments and source parts, as made
             with warehouse.connection() as conn:
                 try:
-                    plan = recitation.plan(conn, current, spill)
+                    plan = recitation_update.plan(conn, current, spill)
                 except recitation.SourcesUnreadable as exc:
                     context.log.warning(f"{exc}: the index is rebuilt whole")
                     current, rebuilt = None, str(exc)
-                    plan = recitation.plan(conn, None, spill)
+                    plan = recitation_update.plan(conn, None, spill)
             planned = time.perf_counter()
-            indexed: set[int] = set()  # text ids read and indexed
-            counts = {"recoded": 0}
             missing: list[str] = []
+            with recitation_update.Reading(plan) as reading:
 
-            def added():
-                """(text id, token ids) of each text new to the guard, read submission by submission."""
-                for (contributor_id, period), group in plan.update.new.group_by(recitation.PARTITION,
-                                                                                 maintain_order=True):
-                    todo = dict(zip(group["content_hash"], group["text_id"]))
-                    try:
-                        found = yield from _new_texts(
-                            _token_ids(document_store, contributor_id, period, set(todo)), todo, indexed)
-                        # parts written before token ids were kept: the text is tokenized here instead
-                        recoded = _encoded(document_store, contributor_id, period, set(todo) - found,
-                                           tokenizer.encoding)
-                        counts["recoded"] += len((yield from _new_texts(recoded, todo, indexed)))
-                    except MissingStage:
-                        missing.append(f"{contributor_id} {period:%Y-%m}")
+                def added():
+                    """(text id, token ids) of each text new to the guard, read partition by partition."""
+                    for contributor_id, period, texts in reading.partitions():
+                        try:
+                            token_parts = document_store.parts("filtered", contributor_id, period, "passages")
+                            text_parts = document_store.parts("filtered", contributor_id, period)
+                        except MissingStage:
+                            missing.append(f"{contributor_id} {period:%Y-%m}")
+                            continue
+                        yield from reading.texts(contributor_id, period, texts, token_parts, read_batches,
+                                                 text_parts, tokenizer.encoding)
 
-            sources = partial(recitation.next_sources, plan, current, indexed, spill=spill)  # once every text is read
-            if current is None:
-                index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
-            else:
-                index = current.updated(added(), plan.update.removed, sources, spill=spill)
+                sources = partial(reading.sources, current)  # once every text is read
+                if current is None:
+                    index = RecitationIndex.build(added(), tokenizer.encoding, sources, spill=spill)
+                else:
+                    index = current.updated(added(), plan.removed, sources, spill=spill)
+                read = int(reading.indexed.sum())
+                recoded = reading.recoded
             built = time.perf_counter()
             recitation_store.save(index)
         saved = time.perf_counter()
@@ -90,14 +86,14 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
             "partitions": plan.digests.height,
             "partitions read again": plan.changed.height,
             "tokens": index.token_count,
-            "texts added": len(indexed),
-            "texts removed": len(plan.update.removed),
+            "texts added": read,
+            "texts removed": len(plan.removed),
             "segments": len(index.segments),
             "how": "updated" if current is not None else "built whole" + (f" ({rebuilt})" if rebuilt else ""),
             "fingerprints": index.fingerprint_count,
             "bytes per token": round(index.bytes_per_token, 3),
             "MB": round(index.nbytes / 2**20, 1),
-            "texts tokenized again (parts from before token ids were kept)": counts["recoded"],
+            "texts tokenized again (parts from before token ids were kept)": recoded,
             "submissions without parts (not indexed)": bullets(missing),
             "seconds": {"plan": round(planned - started, 2), "update": round(built - planned, 2),
                         "save": round(saved - built, 2)},
@@ -150,49 +146,3 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
         })
 
     return [recitation_index, recitation_incidents]
-
-
-def _new_texts(texts: Iterator[tuple[str, np.ndarray]], todo: dict[str, int],
-               indexed: set[int]) -> Generator[tuple[int, np.ndarray], None, set[str]]:
-    """(text id, token ids) of each text of `texts` (content hash, token ids) not indexed yet, as they are read;
-    returns the content hashes read."""
-    read = set()
-    for content_hash, ids in texts:
-        read.add(content_hash)
-        if todo[content_hash] not in indexed:
-            indexed.add(todo[content_hash])
-            yield todo[content_hash], ids
-    return read
-
-
-def _token_ids(store: DocumentStore, contributor_id: str, period,
-               wanted: set[str]) -> Iterator[tuple[str, np.ndarray]]:
-    """The token ids `filtered` kept for these texts, a batch at a time (a partition's are never all held at once,
-    and no Python object per token), each text once."""
-    seen: set[str] = set()
-    if not wanted:
-        return
-    for batch in store.batches("filtered", contributor_id, period, ["content_hash", "token_ids"], "passages"):
-        hashes = batch["content_hash"].to_list()
-        ids = batch["token_ids"].to_arrow()
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
-        offsets = np.asarray(ids.offsets)
-        values = np.asarray(ids.values)
-        for row, content_hash in enumerate(hashes):
-            if content_hash in wanted and content_hash not in seen:
-                seen.add(content_hash)
-                yield content_hash, values[offsets[row]:offsets[row + 1]].copy()
-
-
-def _encoded(store: DocumentStore, contributor_id: str, period, wanted: set[str],
-             encoding: str) -> Iterator[tuple[str, np.ndarray]]:
-    """These texts tokenized again (parts from before token ids were kept), a batch at a time."""
-    seen: set[str] = set()
-    if not wanted:
-        return
-    for batch in store.batches("filtered", contributor_id, period, ["content_hash", "text"]):
-        for content_hash, text in batch.iter_rows():
-            if content_hash in wanted and content_hash not in seen:
-                seen.add(content_hash)
-                yield content_hash, encode(text, encoding)
