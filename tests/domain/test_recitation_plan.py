@@ -156,15 +156,15 @@ def test_each_new_text_is_read_once_from_the_first_partition_holding_it(tmp_path
     conn = warehouse()
     # amy's September repeats texts across her parts and holds "g", which her parts lack (not readable there);
     # bob's October holds "g" readable, and amy's "a" again
-    for position, content_hash in enumerate("abcabdgeeh"):
-        add(conn, "amy", 9, position, content_hash)
-    for position, content_hash in enumerate("gah"):
-        add(conn, "bob", 10, position, content_hash)
+    for position, label in enumerate("abcabdgeeh"):
+        add(conn, "amy", 9, position, label)
+    for position, label in enumerate("gah"):
+        add(conn, "bob", 10, position, label)
     plan, new, index = update_guard(conn, tmp_path / "guard", unreadable=frozenset({("amy", "g")}), files=3)
     found = tokens(index)
     assert sorted(held(index)) == list("abcdegh") and len(found) == 7
-    for content_hash, (text_id, _) in held(index).items():
-        assert found[text_id] == TOKENS[content_hash].tolist(), content_hash
+    for label, (text_id, _) in held(index).items():
+        assert found[text_id] == TOKENS[label].tolist(), label
     assert held(index)["g"][1] == ["amy", "bob"] and index.source_catalog()["digest"].null_count() == 0
 
 
@@ -172,8 +172,8 @@ def test_parts_from_before_token_ids_were_kept_are_tokenized_again(tmp_path):
     conn = warehouse()
     texts = {"x": "대법원은 원심판결을 파기하고 사건을 서울고등법원에 환송한다. " * 4,
              "y": "The appeal is dismissed and the costs are borne by the appellant. " * 4}
-    for position, content_hash in enumerate("xy"):
-        add(conn, "amy", 9, position, content_hash)
+    for position, label in enumerate("xy"):
+        add(conn, "amy", 9, position, label)
     docs = tmp_path / "docs-00000.parquet"
     pl.DataFrame({"content_hash": [HASH[label] for label in texts], "text": list(texts.values())}).write_parquet(docs)
     spill = tmp_path / "spill"
