@@ -77,8 +77,7 @@ def erasure_sensor(context: SensorEvaluationContext, consent: ConsentRegistry):
     pending = consent.erasures(pending=True)
     if not pending:
         return SkipReason("no pending erasure requests")
-    latest = context.instance.get_latest_materialization_event(AssetKey("token_counts"))
-    stamp = latest.storage_id if latest else 0
+    stamp = _last_materialized(context, "token_counts")
     return RunRequest(run_key=f"erasures@{pending[0].id}-{pending[-1].id}@{stamp}")
 
 
@@ -97,14 +96,17 @@ def index_update_sensor(context: SensorEvaluationContext):
     """Updates the pool's indexes once the pool changed (a submission counted, an erasure finished) since they were
     last updated: text that left the pool leaves the recitation guard within a minute of the run that removed it,
     and the near-duplicate index's new files are merged by size."""
-    changed = [context.instance.get_latest_materialization_event(AssetKey(name))
-               for name in ("token_counts", "erasures")]
-    stamp = max((e.storage_id for e in changed if e is not None), default=0)
-    built = [context.instance.get_latest_materialization_event(AssetKey(name))
-             for name in ("recitation_index", "near_duplicate_index")]
-    if stamp == 0 or all(b is not None and b.storage_id > stamp for b in built):
+    stamp = max(_last_materialized(context, name) for name in ("token_counts", "erasures"))
+    if stamp == 0 or all(_last_materialized(context, name) > stamp
+                         for name in ("recitation_index", "near_duplicate_index")):
         return SkipReason("the indexes are up to date")
     return RunRequest(run_key=f"indexes@{stamp}")
+
+
+def _last_materialized(context: SensorEvaluationContext, asset: str) -> int:
+    """The event log's id of the asset's latest materialization (0: never), which orders events across assets."""
+    records = context.instance.fetch_materializations(AssetKey(asset), limit=1).records
+    return records[0].storage_id if records else 0
 
 
 SENSORS = [landing_zone_sensor, reference_and_revenue_sensor, erasure_sensor, bank_statement_sensor,

@@ -8,8 +8,10 @@ from datetime import date, datetime
 
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     DagsterInstance,
     MultiPartitionKey,
+    RunRequest,
     SensorResult,
     SkipReason,
     build_schedule_context,
@@ -81,6 +83,28 @@ def test_reference_and_revenue_sensor(onett):
     assert jobs == [("load_revenue", "2026-09-01"), ("load_revenue", "2026-10-01"), ("refresh_reference", None)]
     onett.ok("ingest")  # loads both through the same jobs
     assert isinstance(evaluate(reference_and_revenue_sensor, instance, build_resources(load_settings())), SkipReason)
+
+
+def test_index_update_sensor_follows_the_pool_and_the_indexes():
+    from onett_assets.sensors import index_update_sensor
+
+    instance = DagsterInstance.ephemeral()
+
+    def materialized(*assets: str) -> None:
+        for asset in assets:
+            instance.report_runless_asset_event(AssetMaterialization(asset))
+
+    assert isinstance(evaluate(index_update_sensor, instance, {}), SkipReason)  # nothing counted yet
+    materialized("token_counts")
+    first = evaluate(index_update_sensor, instance, {})
+    assert isinstance(first, RunRequest)
+    materialized("recitation_index")  # one index updated since: the other still due, under the same key
+    assert evaluate(index_update_sensor, instance, {}).run_key == first.run_key
+    materialized("near_duplicate_index")
+    assert isinstance(evaluate(index_update_sensor, instance, {}), SkipReason)
+    materialized("erasures")  # an erasure finished: due again, under a new key
+    again = evaluate(index_update_sensor, instance, {})
+    assert isinstance(again, RunRequest) and again.run_key != first.run_key
 
 
 def test_monthly_close_schedule_targets_the_month_that_ended():
