@@ -68,6 +68,21 @@ def queries(folder: Path, count: int, match: float, sample: np.ndarray, rng: np.
     return target
 
 
+def _status(field: str) -> int:
+    """A /proc/self/status figure, in bytes."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":"))
+
+
+def peak_rss_added(run) -> tuple[object, int]:
+    """`run()`'s result and the peak RSS it reached above the RSS before it (peak reset first)."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = _status("VmRSS")
+    result = run()
+    return result, _status("VmHWM") - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=float, nargs="+", default=[11e6, 44e6, 176e6])
@@ -109,7 +124,7 @@ def main() -> None:
                 finally:
                     key_filter.may_hold = may_hold
 
-            seconds, pairs = {}, {}
+            seconds, pairs, added = {}, {}, {}
             for name, path in (("join", join), ("no filter", unfiltered), ("lookup", lookup)):
                 times = []
                 for _ in range(args.runs + (0 if args.cold else 1)):  # a warm first run fills the cache: not counted
@@ -117,14 +132,16 @@ def main() -> None:
                         evict([p for p in index_files
                                if not (args.keep_filters and p.name.endswith(bucket_index.FILTER))])
                     t = time.perf_counter()
-                    pairs[name] = path()
+                    pairs[name], peak = peak_rss_added(path)
                     times.append(time.perf_counter() - t)
+                    added[name] = max(added.get(name, 0), peak)
                 seconds[name] = statistics.median(times if args.cold else times[1:])
             assert len(set(pairs.values())) == 1, pairs
             row = {"index_rows": rows, "files": len(indexed), "query_keys": args.queries, "match": args.match,
                    "pairs": pairs["join"], "cold": args.cold, "filters_cached": args.keep_filters,
                    "join_s": seconds["join"], "no_filter_s": seconds["no filter"], "lookup_s": seconds["lookup"],
-                   "build_s": built,
+                   "build_s": built, "join_peak_rss_added": added["join"],
+                   "lookup_peak_rss_added": added["lookup"],
                    "filter_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.FILTER)),
                    "sorted_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.SORTED))}
             results.append(row)
@@ -132,7 +149,8 @@ def main() -> None:
                   f"join {row['join_s']:.3f} s, lookup without filters {row['no_filter_s']:.3f} s, with "
                   f"{row['lookup_s']:.3f} s ({row['no_filter_s'] / row['lookup_s']:.1f}x); {pairs['join']:,} pairs; "
                   f"filters {row['filter_bytes'] / 2**20:.0f} MiB, sorted rows {row['sorted_bytes'] / 2**20:.0f} MiB "
-                  f"(index built in {built:.0f} s)", flush=True)
+                  f"(index built in {built:.0f} s); peak RSS added: join {added['join'] / 2**20:.0f} MiB, lookup "
+                  f"{added['lookup'] / 2**20:.0f} MiB", flush=True)
             conn.close()
         finally:
             shutil.rmtree(folder, ignore_errors=True)

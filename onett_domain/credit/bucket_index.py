@@ -14,7 +14,9 @@ lock meanwhile), unless a shard has piled up MAX_FILES files without one.
 
 Beside each file, its rows sorted by bucket (SORTED): a submission's few texts look their buckets up there by binary
 search, so their search reads a few pages per bucket rather than every row of the index. A join over all rows costs
-what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). Beside each
+what the pool holds, every submission; the lookup costs what the submission brings (docs/throughput.md). The sorted
+rows are memory-mapped, and a lookup lets go of the pages it read every LOOKUP_CHUNK buckets: they stay in the page
+cache, but not in the process, whose RSS would otherwise grow with every page of the index it touched. Beside each
 sorted array, a Bloom filter of its buckets (FILTER, key_filter), an eighth of its size: most of a submission's
 buckets match nothing, and only those the filter may hold are searched (fewer searches in an index held in memory;
 an index on disk is read about as much either way, docs/throughput.md).
@@ -29,11 +31,13 @@ warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import duckdb
 import numpy as np
@@ -55,6 +59,7 @@ LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench
 SORTED = ".sorted.npy"  # beside each file: its rows sorted by bucket, a (2, rows) int64 array (buckets, text ids)
 FILTER = ".filter.npy"  # beside each file: a Bloom filter of its buckets (key_filter), uint64 words
 LOOKUP_THREADS = 8  # files searched at once: their page faults overlap when the index is on disk
+LOOKUP_CHUNK = 1 << 14  # buckets searched in a file before the pages they read are let go
 MERGE_CHUNK = 1 << 19  # rows of each input's sorted rows held at once while merging them (8 MiB per array)
 SORT_RUN = 1 << 22  # rows of a file sorted at once (about 160 MiB meanwhile); a larger file is sorted in runs, merged
 
@@ -355,42 +360,78 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
     for path in sorted({job[0] for job in jobs}):  # files merged or added since compaction: one sort at a time
         if not _sorted_path(path).exists():
             _write_sorted(path)
-    found, matches = [], 0
-    with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
-        for result in pool.map(lambda job: _search(*job), jobs):  # in job order, whatever finishes first
-            if result is None:
-                continue
-            matches += int(result[2].sum())
-            if matches > LOOKUP_MATCHES:
-                pool.shutdown(cancel_futures=True)
-                return False
-            found.append(result)
+    matches = _Matches(LOOKUP_MATCHES)
     a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for stored, first, counts, ids in found:
-        starts = np.repeat(first - np.cumsum(counts) + counts, counts)  # each match's row: its bucket's first + k
-        other = np.asarray(stored[1][starts + np.arange(int(counts.sum()))])
-        mine = np.repeat(ids, counts)
-        keep = mine != other
-        a_parts.append(np.minimum(mine, other)[keep])
-        b_parts.append(np.maximum(mine, other)[keep])
+    with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
+        try:
+            for a, b in pool.map(lambda job: _file_pairs(*job, matches), jobs):  # in job order
+                a_parts.append(a)
+                b_parts.append(b)
+        except _TooManyMatches:
+            pool.shutdown(cancel_futures=True)
+            return False
     pq.write_table(pa.table({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)}), out)
     return True
 
 
-def _search(parquet: Path, buckets: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, ...] | None:
-    """The rows of one file holding any of the (sorted) `buckets`: its sorted rows, and per bucket found its first
-    row there, how many rows hold it and the text that asked; None if there are none."""
-    stored = _sorted_rows(parquet)
-    if not len(stored[0]):
-        return None
+class _TooManyMatches(Exception):
+    """A lookup's matches passed its limit."""
+
+
+class _Matches:
+    """The bucket matches a lookup's files have found so far, across its threads, against a limit."""
+
+    def __init__(self, limit: int):
+        self.limit, self.found, self._lock = limit, 0, threading.Lock()
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self.found += count
+            if self.found > self.limit:
+                raise _TooManyMatches
+
+
+def _file_pairs(parquet: Path, buckets: np.ndarray, ids: np.ndarray,
+                matches: _Matches) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (a, b), a < b, of the queried texts `ids` (their rows' `buckets` sorted) with the texts
+    of one file, found by binary search in its sorted rows LOOKUP_CHUNK buckets at a time. The pages each chunk read
+    are let go after it (they stay in the page cache): the lookup's memory is a chunk's pages per thread, not every
+    page of the index."""
     maybe = np.flatnonzero(key_filter.may_hold(_filter(parquet), buckets))  # most keys match nothing
-    wanted = buckets[maybe]
-    first = np.searchsorted(stored[0], wanted, "left")
-    hit = np.flatnonzero(stored[0][np.minimum(first, len(stored[0]) - 1)] == wanted)
-    if not len(hit):
-        return None
-    counts = np.searchsorted(stored[0], wanted[hit], "right") - first[hit]
-    return stored, first[hit], counts, ids[maybe[hit]]
+    stored, let_go = _mapped_sorted(_sorted_path(parquet))
+    keys, texts = stored
+    a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for start in range(0, len(maybe) if len(keys) else 0, LOOKUP_CHUNK):
+        asked = maybe[start:start + LOOKUP_CHUNK]
+        wanted = buckets[asked]
+        first = np.searchsorted(keys, wanted, "left")
+        hit = np.flatnonzero(keys[np.minimum(first, len(keys) - 1)] == wanted)
+        if len(hit):
+            counts = np.searchsorted(keys, wanted[hit], "right") - first[hit]
+            total = int(counts.sum())
+            matches.add(total)
+            # each match's row: its bucket's first + k
+            starts = np.repeat(first[hit] - np.cumsum(counts) + counts, counts)
+            other = texts[starts + np.arange(total)]
+            mine = np.repeat(ids[asked[hit]], counts)
+            keep = mine != other
+            a_parts.append(np.minimum(mine, other)[keep])
+            b_parts.append(np.maximum(mine, other)[keep])
+        let_go()
+    return np.concatenate(a_parts), np.concatenate(b_parts)
+
+
+def _mapped_sorted(path: Path) -> tuple[np.ndarray, Callable[[], None]]:
+    """A file's (2, rows) sorted rows, memory-mapped read-only, and a function that lets go of the pages read so far:
+    they leave this process (its RSS) but stay in the page cache, where the next read finds them without the disk.
+    The mapping closes with the last reference to the array."""
+    with open(path, "rb") as handle:
+        rows = _sorted_header(handle, path)
+        data = handle.tell()
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    stored = np.frombuffer(mapped, dtype="<i8", count=2 * rows, offset=data).reshape(2, rows)
+    advice = getattr(mmap, "MADV_DONTNEED", None)  # Linux; elsewhere the pages stay mapped until the array goes
+    return stored, (lambda: mapped.madvise(advice)) if advice is not None else (lambda: None)
 
 
 def _sorted_path(parquet: Path) -> Path:
@@ -404,14 +445,6 @@ def _filter_path(parquet: Path) -> Path:
 def _derived(parquet: Path) -> tuple[Path, Path]:
     """What is kept beside a file and leaves the disk with it."""
     return _sorted_path(parquet), _filter_path(parquet)
-
-
-def _sorted_rows(parquet: Path) -> np.ndarray:
-    """The file's (2, rows) sorted array, memory-mapped; written first if it is missing."""
-    path = _sorted_path(parquet)
-    if not path.exists():
-        _write_sorted(parquet)
-    return np.load(path, mmap_mode="r")
 
 
 def _filter(parquet: Path) -> np.ndarray:
@@ -523,13 +556,8 @@ class _SortedRun:
 
     def __init__(self, path: Path):
         self.handle = open(path, "rb")
-        version = np.lib.format.read_magic(self.handle)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(self.handle)
-        if len(shape) != 2 or shape[0] != 2 or fortran or dtype != np.dtype("<i8"):
-            raise ValueError(f"{path} does not hold a file's sorted rows")
-        self.data, self.rows, self.at = self.handle.tell(), shape[1], 0
+        self.rows = _sorted_header(self.handle, path)
+        self.data, self.at = self.handle.tell(), 0
         self.keys = self.ids = np.zeros(0, dtype=np.int64)
 
     def fill(self, chunk: int) -> None:
@@ -547,6 +575,17 @@ class _SortedRun:
     def _read(self, row: int, count: int) -> np.ndarray:
         self.handle.seek(self.data + 8 * row)
         return np.fromfile(self.handle, dtype="<i8", count=count)
+
+
+def _sorted_header(handle: BinaryIO, path: Path) -> int:
+    """Reads the header of a file's sorted rows (a .npy (2, rows) int64 array), leaving `handle` at their data;
+    returns how many rows."""
+    version = np.lib.format.read_magic(handle)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(handle)
+    if len(shape) != 2 or shape[0] != 2 or fortran or dtype != np.dtype("<i8"):
+        raise ValueError(f"{path} does not hold a file's sorted rows")
+    return shape[1]
 
 
 def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:

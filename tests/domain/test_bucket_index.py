@@ -249,7 +249,8 @@ def test_forgotten_texts_leave_every_shard_file(texts, tmp_path):
 @pytest.mark.parametrize("runner", [None, _pool_runner], ids=["warehouse", "shard jobs"])
 def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(texts, tmp_path, monkeypatch, runner):
     """The queried texts' bucket rows computed from their signatures (few texts, many indexed) or selected from the
-    shards (a backfill) give the same candidates, with the search in the warehouse or in shard jobs."""
+    shards (a backfill) give the same candidates, with the search in the warehouse or in shard jobs, and looked up
+    with the pages read let go after every bucket."""
     conn = warehouse(tmp_path / "w.duckdb")
     hashes = _index(conn, texts, 2)
     edited = content_hash(pl.Series(texts[-60:])).to_list()
@@ -259,16 +260,19 @@ def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(text
     found, looked_up = {}, []
     lookup = bucket_index.lookup_candidates
     monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
-    for how, factor, matches in (("looked up", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES),
-                                 ("computed", bucket_index.COMPUTE_BELOW, 0), ("selected", 10 ** 9, 0)):
+    for how, factor, matches, chunk in (
+            ("looked up", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES, bucket_index.LOOKUP_CHUNK),
+            ("looked up a bucket at a time", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES, 1),
+            ("computed", bucket_index.COMPUTE_BELOW, 0, 1), ("selected", 10 ** 9, 0, 1)):
         monkeypatch.setattr(bucket_index, "COMPUTE_BELOW", factor)
         monkeypatch.setattr(bucket_index, "LOOKUP_MATCHES", matches)
+        monkeypatch.setattr(bucket_index, "LOOKUP_CHUNK", chunk)
         conn.execute("DELETE FROM near_pairs")
         conn.register("_few", pl.DataFrame({"content_hash": edited}).to_arrow())
         with transaction(conn):
             find_near_pairs(conn, "_few", runner)
         found[how] = set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
-    assert found["looked up"] == found["computed"] == found["selected"]
-    assert looked_up[:1] == [True] and not any(looked_up[1:])  # the lookup, then the join
+    assert found["looked up"] == found["looked up a bucket at a time"] == found["computed"] == found["selected"]
+    assert looked_up[:2] == [True, True] and not any(looked_up[2:])  # the lookups, then the join
     assert {h for pair in found["computed"] for h in pair[:2]} >= set(edited) - {h for h in edited if hashes.count(h) > 1}
     assert len(found["computed"]) >= 2 * 60
