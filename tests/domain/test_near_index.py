@@ -5,6 +5,7 @@ versions, or fed preprocessing parts written by them."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -43,8 +44,10 @@ def texts() -> tuple[list[str], list[str], set[frozenset]]:
     return hashes, all_texts, expected
 
 
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
+def _warehouse(folder: Path, name: str) -> duckdb.DuckDBPyConnection:
+    """A warehouse file in the test's folder: its bucket shards are beside it and leave with it (an in-memory
+    warehouse keeps them in a temporary folder of its own, which outlives the test)."""
+    conn = duckdb.connect(str(folder / f"{name}.duckdb"))
     conn.execute(SCHEMA)
     return conn
 
@@ -56,9 +59,9 @@ def _pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> set[tuple[str,
     return set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
 
 
-def test_index_finds_the_edited_copies_the_same_way_in_one_go_or_upload_by_upload(texts):
+def test_index_finds_the_edited_copies_the_same_way_in_one_go_or_upload_by_upload(texts, tmp_path):
     hashes, all_texts, expected = texts
-    whole, pieces = _warehouse(), _warehouse()
+    whole, pieces = _warehouse(tmp_path, "whole"), _warehouse(tmp_path, "pieces")
     assert index_texts(whole, hashes, all_texts) == len(set(hashes))
     added = [index_texts(pieces, hashes[a:b], all_texts[a:b]) for a, b in ((0, 100), (50, 250), (250, 330))]
     assert sum(added) == len(set(hashes))  # texts indexed before are not added again
@@ -74,11 +77,11 @@ def test_index_finds_the_edited_copies_the_same_way_in_one_go_or_upload_by_uploa
     assert bucket_index.rows(whole).count("*").fetchall() == [(len(set(hashes)) * near_dedup.BANDS,)]
 
 
-def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts):
+def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts, tmp_path):
     hashes, all_texts, expected = texts
     sigs, eligible = near_dedup.signatures(all_texts)
     assert eligible.all()
-    old = duckdb.connect()
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
     old.execute("""CREATE TABLE minhash_signatures (content_hash VARCHAR PRIMARY KEY, signature BLOB NOT NULL);
                    CREATE TABLE minhash_bands (band SMALLINT NOT NULL, bucket BIGINT NOT NULL,
                                                content_hash VARCHAR NOT NULL)""")
@@ -95,7 +98,7 @@ def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts):
     assert not tables & {"minhash_signatures", "minhash_bands"}
     stored = dict(old.execute("SELECT content_hash, signature FROM minhash_texts").fetchall())
     assert all(list(stored[h]) == s.tolist() for h, s in zip(hashes, sigs))
-    fresh = _warehouse()
+    fresh = _warehouse(tmp_path, "fresh")
     index_texts(fresh, hashes, all_texts)
     assert _pairs(old, hashes) == _pairs(fresh, hashes)
     assert {frozenset((a, b)) for a, b, _ in _pairs(old, hashes)} == expected
@@ -112,7 +115,7 @@ def test_preprocessing_parts_of_earlier_versions_are_indexed_alike(texts, tmp_pa
                        "bands": pa.array([list(k) for k in near_dedup.band_keys(sigs)], pa.list_(pa.int64()))})
     pq.write_table(legacy, tmp_path / "old-0.parquet")
 
-    new, old = _warehouse(), _warehouse()
+    new, old = _warehouse(tmp_path, "new"), _warehouse(tmp_path, "old")
     assert add_signatures(new, [str(tmp_path / "new-0.parquet"), str(tmp_path / "new-1.parquet")]) == len(set(hashes))
     assert add_signatures(old, [str(tmp_path / "old-0.parquet")]) == len(set(hashes))
     def indexed(conn):
