@@ -107,6 +107,28 @@ def test_index_update_sensor_follows_the_pool_and_the_indexes():
     assert isinstance(again, RunRequest) and again.run_key != first.run_key
 
 
+def test_erasure_sensor_retries_pending_erasures_after_each_ingest(tmp_path):
+    from onett_assets.sensors import erasure_sensor
+    from onett_resources import ConsentRegistry
+
+    instance = DagsterInstance.ephemeral()
+    consent = ConsentRegistry(path=str(tmp_path / "consent.sqlite"))
+    assert isinstance(evaluate(erasure_sensor, instance, {"consent": consent}), SkipReason)  # nothing pending
+    first = consent.request_erasure("bob", "b.txt", "ab" * 32, "bob", "withdrawn consent")
+    before = evaluate(erasure_sensor, instance, {"consent": consent})  # before any ingest: a first chance
+    assert isinstance(before, RunRequest)
+    assert evaluate(erasure_sensor, instance, {"consent": consent}).run_key == before.run_key  # not launched twice
+    instance.report_runless_asset_event(AssetMaterialization("token_counts"))  # an ingest: a new chance
+    counted = evaluate(erasure_sensor, instance, {"consent": consent})
+    assert isinstance(counted, RunRequest) and counted.run_key != before.run_key
+    second = consent.request_erasure("amy", "*", "", "operator", "contract ended")
+    both = evaluate(erasure_sensor, instance, {"consent": consent})
+    assert both.run_key not in {before.run_key, counted.run_key}
+    consent.mark_done(first.id)
+    consent.mark_done(second.id)
+    assert isinstance(evaluate(erasure_sensor, instance, {"consent": consent}), SkipReason)
+
+
 def test_monthly_close_schedule_targets_the_month_that_ended():
     from onett_assets.schedules import monthly_close
     from onett_resources import load_settings
