@@ -356,7 +356,8 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         buckets = rows.column("bucket").to_numpy()
         order = np.argsort(buckets)
         buckets, ids = buckets[order], rows.column("text_id").to_numpy()[order]
-        jobs += [(Path(path), buckets, ids) for path in paths]
+        mixed = key_filter.mix(buckets)  # once for the shard's files
+        jobs += [(Path(path), buckets, mixed, ids) for path in paths]
     for path in sorted({job[0] for job in jobs}):  # files merged or added since compaction: one sort at a time
         if not _sorted_path(path).exists():
             _write_sorted(path)
@@ -370,7 +371,8 @@ def lookup_candidates(queries: Path, by_shard: dict[int, list[str]], out: Path) 
         except _TooManyMatches:
             pool.shutdown(cancel_futures=True)
             return False
-    pq.write_table(pa.table({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)}), out)
+    pairs = pa.table({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)})
+    pq.write_table(pairs, out, compression="none", use_dictionary=False)  # read once, next to here
     return True
 
 
@@ -391,14 +393,14 @@ class _Matches:
                 raise _TooManyMatches
 
 
-def _file_pairs(parquet: Path, buckets: np.ndarray, ids: np.ndarray,
+def _file_pairs(parquet: Path, buckets: np.ndarray, mixed: key_filter.Mixed, ids: np.ndarray,
                 matches: _Matches) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs (a, b), a < b, of the queried texts `ids` (their rows' `buckets` sorted) with the texts
-    of one file, found by binary search in its sorted rows LOOKUP_CHUNK buckets at a time. The pages each chunk read
-    are let go after it (they stay in the page cache): the lookup's memory is a chunk's pages per thread, not every
-    page of the index."""
-    maybe = np.flatnonzero(key_filter.may_hold(_filter(parquet), buckets))  # most keys match nothing
-    stored, let_go = _mapped_sorted(_sorted_path(parquet))
+    """The candidate pairs (a, b), a < b, of the queried texts `ids` (their rows' `buckets` sorted, and `mixed` for
+    the filter) with the texts of one file, found by binary search in its sorted rows LOOKUP_CHUNK buckets at a
+    time. The pages each chunk read are let go after it (they stay in the page cache): the lookup's memory is a
+    chunk's pages per thread, not every page of the index."""
+    maybe = np.flatnonzero(key_filter.may_hold(_filter(parquet), mixed))  # most keys match nothing
+    stored, let_go = _mapped(_sorted_path(parquet))
     keys, texts = stored
     a_parts, b_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for start in range(0, len(maybe) if len(keys) else 0, LOOKUP_CHUNK):
@@ -421,17 +423,18 @@ def _file_pairs(parquet: Path, buckets: np.ndarray, ids: np.ndarray,
     return np.concatenate(a_parts), np.concatenate(b_parts)
 
 
-def _mapped_sorted(path: Path) -> tuple[np.ndarray, Callable[[], None]]:
-    """A file's (2, rows) sorted rows, memory-mapped read-only, and a function that lets go of the pages read so far:
-    they leave this process (its RSS) but stay in the page cache, where the next read finds them without the disk.
-    The mapping closes with the last reference to the array."""
+def _mapped(path: Path) -> tuple[np.ndarray, Callable[[], None]]:
+    """A .npy array memory-mapped read-only, as a plain array (np.load's memmap costs more to open and to index, and
+    a lookup opens two a file), and a function that lets go of the pages read so far: they leave this process (its
+    RSS) but stay in the page cache, where the next read finds them without the disk. The mapping closes with the
+    last reference to the array."""
     with open(path, "rb") as handle:
-        rows = _sorted_header(handle, path)
+        shape, dtype = _npy_header(handle, path)
         data = handle.tell()
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    stored = np.frombuffer(mapped, dtype="<i8", count=2 * rows, offset=data).reshape(2, rows)
+    array = np.frombuffer(mapped, dtype=dtype, count=math.prod(shape), offset=data).reshape(shape)
     advice = getattr(mmap, "MADV_DONTNEED", None)  # Linux; elsewhere the pages stay mapped until the array goes
-    return stored, (lambda: mapped.madvise(advice)) if advice is not None else (lambda: None)
+    return array, (lambda: mapped.madvise(advice)) if advice is not None else (lambda: None)
 
 
 def _sorted_path(parquet: Path) -> Path:
@@ -452,7 +455,7 @@ def _filter(parquet: Path) -> np.ndarray:
     path = _filter_path(parquet)
     if not path.exists():
         _write_filter(parquet)
-    return np.load(path, mmap_mode="r")
+    return _mapped(path)[0]
 
 
 def _write_filter(parquet: Path, words: np.ndarray | None = None) -> None:
@@ -580,12 +583,20 @@ class _SortedRun:
 def _sorted_header(handle: BinaryIO, path: Path) -> int:
     """Reads the header of a file's sorted rows (a .npy (2, rows) int64 array), leaving `handle` at their data;
     returns how many rows."""
+    shape, dtype = _npy_header(handle, path)
+    if len(shape) != 2 or shape[0] != 2 or dtype != np.dtype("<i8"):
+        raise ValueError(f"{path} does not hold a file's sorted rows")
+    return shape[1]
+
+
+def _npy_header(handle: BinaryIO, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and type of the .npy array in `handle`, leaving it at the array's data (C order only)."""
     version = np.lib.format.read_magic(handle)
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read_header(handle)
-    if len(shape) != 2 or shape[0] != 2 or fortran or dtype != np.dtype("<i8"):
-        raise ValueError(f"{path} does not hold a file's sorted rows")
-    return shape[1]
+    if fortran:
+        raise ValueError(f"{path} holds an array in Fortran order")
+    return shape, dtype
 
 
 def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:

@@ -8,6 +8,8 @@ tests/domain/test_key_filter.py); a present key always passes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 BITS = 16  # bits of filter per key
@@ -27,27 +29,43 @@ def empty(keys: int) -> np.ndarray:
 
 def add(words: np.ndarray, keys: np.ndarray) -> None:
     """Sets the bits of `keys` (int64 or uint64) in `words`, in place."""
-    where, mask = _slots(keys, len(words))
-    np.bitwise_or.at(words, where, mask)
+    mixed = mix(keys)
+    np.bitwise_or.at(words, _words(mixed, len(words)), mixed.mask)
 
 
-def may_hold(words: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def may_hold(words: np.ndarray, keys: np.ndarray | Mixed) -> np.ndarray:
     """A boolean per key: False only where the filter surely does not hold it."""
-    where, mask = _slots(keys, len(words))
-    return (np.asarray(words[where]) & mask) == mask
+    mixed = keys if isinstance(keys, Mixed) else mix(keys)
+    return (np.asarray(words[_words(mixed, len(words))]) & mixed.mask) == mixed.mask
 
 
-def _slots(keys: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each key's word and bits, from its splitmix64 finalisation: band keys are hashes already, but a file's keys
-    share their low bits (its shard), so they are mixed again before any bits are taken."""
+@dataclass(frozen=True)
+class Mixed:
+    """Keys mixed for probing, independent of any filter's size: a lookup probes every file of a shard with the
+    same keys, and mixes them once."""
+
+    high: np.ndarray  # the high half of each mixed key, which picks its word
+    mask: np.ndarray  # its PROBES bits in that word
+
+    def __len__(self) -> int:
+        return len(self.high)
+
+
+def mix(keys: np.ndarray) -> Mixed:
+    """The keys' splitmix64 finalisation: band keys are hashes already, but a file's keys share their low bits (its
+    shard), so they are mixed again before any bits are taken."""
     z = np.asarray(keys).astype(np.uint64, copy=True)
     z ^= z >> np.uint64(30)
     z *= _C1
     z ^= z >> np.uint64(27)
     z *= _C2
     z ^= z >> np.uint64(31)
-    where = ((z >> np.uint64(32)) * np.uint64(count)) >> np.uint64(32)  # the high half scaled to [0, count)
     mask = np.zeros(len(z), dtype=np.uint64)
     for probe in range(PROBES):
         mask |= np.uint64(1) << ((z >> np.uint64(6 * probe)) & np.uint64(63))
-    return where.astype(np.intp), mask
+    return Mixed(z >> np.uint64(32), mask)
+
+
+def _words(mixed: Mixed, count: int) -> np.ndarray:
+    """Each key's word of a filter of `count` words: its high half scaled to [0, count)."""
+    return ((mixed.high * np.uint64(count)) >> np.uint64(32)).astype(np.intp)
