@@ -35,13 +35,6 @@ class SourcesUnreadable(Exception):
     """A part of the guard's sources that its catalog lists cannot be read: the index is rebuilt whole."""
 
 
-def _part(current: RecitationIndex, part: str) -> pl.DataFrame:
-    try:
-        return current.source_part(part, ["content_hash", "text_id"])
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SourcesUnreadable(f"the recitation index's source part {part} cannot be read ({exc})") from exc
-
-
 def check_sources(index: RecitationIndex) -> tuple[int, list[str]]:
     """(parts checked, problems) of the guard's sources: a part its catalog lists that cannot be read, or a complete
     one (its digest set) holding another number of documents than its catalog counted."""
@@ -52,9 +45,10 @@ def check_sources(index: RecitationIndex) -> tuple[int, list[str]]:
     for part, contributor_id, period, documents, digest in catalog.select(
             "part", *PARTITION, "documents", "digest").iter_rows():
         try:
-            rows = _part(index, part).height
-        except SourcesUnreadable as exc:
-            problems.append(f"{exc}: delete the index folder, the next `onett ingest` rebuilds it")
+            rows = index.source_rows(part)
+        except (OSError, ValueError) as exc:
+            problems.append(f"the recitation index's source part {part} cannot be read ({exc}): delete the index "
+                            "folder, the next `onett ingest` rebuilds it")
             continue
         if digest is not None and rows != documents:
             problems.append(f"the recitation index's sources of {contributor_id} {period:%Y-%m} hold {rows} "
