@@ -5,7 +5,6 @@ versions, or fed preprocessing parts written by them."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -14,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import distinct_texts
+from conftest import distinct_texts, warehouse
 from onett_domain.credit import bucket_index
 from onett_domain.credit.near_index import add_signatures, find_near_pairs, index_texts
 from onett_resources.warehouse import SCHEMA, prepare, upgrade_index
@@ -44,14 +43,6 @@ def texts() -> tuple[list[str], list[str], set[frozenset]]:
     return hashes, all_texts, expected
 
 
-def _warehouse(folder: Path, name: str) -> duckdb.DuckDBPyConnection:
-    """A warehouse file in the test's folder: its bucket shards are beside it and leave with it (an in-memory
-    warehouse keeps them in a temporary folder of its own, which outlives the test)."""
-    conn = duckdb.connect(str(folder / f"{name}.duckdb"))
-    conn.execute(SCHEMA)
-    return conn
-
-
 def _pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> set[tuple[str, str, float]]:
     conn.execute("CREATE OR REPLACE TEMP TABLE _all (content_hash VARCHAR)")
     conn.executemany("INSERT INTO _all VALUES (?)", [[h] for h in sorted(set(hashes))])
@@ -61,7 +52,7 @@ def _pairs(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> set[tuple[str,
 
 def test_index_finds_the_edited_copies_the_same_way_in_one_go_or_upload_by_upload(texts, tmp_path):
     hashes, all_texts, expected = texts
-    whole, pieces = _warehouse(tmp_path, "whole"), _warehouse(tmp_path, "pieces")
+    whole, pieces = warehouse(tmp_path / "whole.duckdb"), warehouse(tmp_path / "pieces.duckdb")
     assert index_texts(whole, hashes, all_texts) == len(set(hashes))
     added = [index_texts(pieces, hashes[a:b], all_texts[a:b]) for a, b in ((0, 100), (50, 250), (250, 330))]
     assert sum(added) == len(set(hashes))  # texts indexed before are not added again
@@ -98,7 +89,7 @@ def test_an_index_in_the_layout_of_earlier_versions_is_converted(texts, tmp_path
     assert not tables & {"minhash_signatures", "minhash_bands"}
     stored = dict(old.execute("SELECT content_hash, signature FROM minhash_texts").fetchall())
     assert all(list(stored[h]) == s.tolist() for h, s in zip(hashes, sigs))
-    fresh = _warehouse(tmp_path, "fresh")
+    fresh = warehouse(tmp_path / "fresh.duckdb")
     index_texts(fresh, hashes, all_texts)
     assert _pairs(old, hashes) == _pairs(fresh, hashes)
     assert {frozenset((a, b)) for a, b, _ in _pairs(old, hashes)} == expected
@@ -115,7 +106,7 @@ def test_preprocessing_parts_of_earlier_versions_are_indexed_alike(texts, tmp_pa
                        "bands": pa.array([list(k) for k in near_dedup.band_keys(sigs)], pa.list_(pa.int64()))})
     pq.write_table(legacy, tmp_path / "old-0.parquet")
 
-    new, old = _warehouse(tmp_path, "new"), _warehouse(tmp_path, "old")
+    new, old = warehouse(tmp_path / "new.duckdb"), warehouse(tmp_path / "old.duckdb")
     assert add_signatures(new, [str(tmp_path / "new-0.parquet"), str(tmp_path / "new-1.parquet")]) == len(set(hashes))
     assert add_signatures(old, [str(tmp_path / "old-0.parquet")]) == len(set(hashes))
     def indexed(conn):
