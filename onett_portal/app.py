@@ -204,13 +204,16 @@ class Portal:
             return self.not_found(request, who)
         return who, form
 
-    def read(self, key: tuple, fn):
-        return self.reader.read(key, fn)
+    def read(self, key: tuple, fn, day: date | None = None):
+        return self.reader.read(key, fn, day)
 
     def stale_note(self, request: Request, snapshot: reads.Snapshot) -> str | None:
         if not snapshot.stale:
             return None
-        return self.t(request)("stale_note", time=snapshot.read_at.astimezone(self.policy.tz).strftime("%H:%M"))
+        read_at = snapshot.read_at.astimezone(self.policy.tz)
+        # Numbers from an earlier day (a writer holding the warehouse over midnight) say which day they are from.
+        shown = read_at.strftime("%H:%M" if read_at.date() == self.today() else "%Y-%m-%d %H:%M")
+        return self.t(request)("stale_note", time=shown)
 
     # ---- sign in / out ---------------------------------------------------------------------------------
     def login_form(self, request: Request) -> Response:
@@ -284,8 +287,8 @@ class Portal:
         today = self.today()
         try:
             policy = self.registry.sharing(self.policy)  # members only, when the share requires membership
-            snap = self.read(("dashboard", contributor_id, today, month),
-                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, month))
+            snap = self.read(("dashboard", contributor_id, month),
+                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, month), today)
             rows = self._file_rows(contributor_id)[0] if operator_view else []
         except WarehouseBusy:
             return self.busy(request, who)
@@ -447,8 +450,8 @@ class Portal:
         contributor_id, today = who.account.contributor_id, self.today()
         try:
             policy = self.registry.sharing(self.policy)
-            snap = self.read(("dashboard", contributor_id, today, None),
-                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, None))
+            snap = self.read(("dashboard", contributor_id, None),
+                             lambda conn: reads.contributor_dashboard(conn, policy, contributor_id, today, None), today)
         except WarehouseBusy:
             return self.busy(request, who)
         st = snap.value["statement"] or {"contributor_id": contributor_id, "contribution_tokens": 0,
@@ -527,7 +530,7 @@ class Portal:
         today = self.today()
         try:
             policy = self.registry.sharing(self.policy)
-            return self.read(("operator", today), lambda conn: reads.operator_overview(conn, policy, today))
+            return self.read(("operator",), lambda conn: reads.operator_overview(conn, policy, today), today)
         except WarehouseBusy:
             return self.busy(request, who)
 

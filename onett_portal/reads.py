@@ -3,7 +3,9 @@
 DuckDB lets no other process open the file while a run holds it for writing. The portal therefore opens a
 short read-only connection per page, retries for at most RETRY_SECONDS, and then serves the last good result
 of that page from memory with an "as of HH:MM" note; with nothing cached yet it raises WarehouseBusy, which
-the app turns into a page that refreshes itself. A page never waits on the writer for long, and the writer
+the app turns into a page that refreshes itself. A page computed for a day (its open month, its estimate) is
+remembered under the page, not the day: after midnight under a writer it still shows yesterday's numbers as
+stale, and it is never served as fresh on another day. A page never waits on the writer for long, and the writer
 (which retries with backoff) is never kept out for more than one short read.
 
 The queries reuse onett_domain.statement for every number a statement shows."""
@@ -51,7 +53,7 @@ class WarehouseReader:
     def __init__(self, path: Path, retry_seconds: float = RETRY_SECONDS, fresh_seconds: float = FRESH_SECONDS):
         self.path = Path(path)
         self.retry_seconds, self.fresh_seconds = retry_seconds, fresh_seconds
-        self._cache: OrderedDict[tuple, tuple[float, datetime, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[float, datetime, Any, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
         # One connection at a time from this process: short windows for the pipeline's writer in between.
         self._open_lock = threading.Lock()
@@ -74,13 +76,15 @@ class WarehouseReader:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.4)
 
-    def read(self, key: tuple, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Snapshot:
+    def read(self, key: tuple, fn: Callable[[duckdb.DuckDBPyConnection], Any], day: date | None = None) -> Snapshot:
+        """The page `key` as `fn` reads it; `day` is the date the page is computed for, when it depends on one."""
         now = time.monotonic()
         with self._cache_lock:
             cached = self._cache.get(key)
-        if cached and now - cached[0] < self.fresh_seconds:
+        current = cached is not None and cached[3] == day
+        if current and now - cached[0] < self.fresh_seconds:
             return Snapshot(cached[2], cached[1], stale=False)
-        if cached and now - cached[0] < RECENT_SECONDS and self._open_lock.locked():
+        if current and now - cached[0] < RECENT_SECONDS and self._open_lock.locked():
             # Another page is reading the warehouse this moment: these numbers, seconds old, are served at once
             # rather than queued behind it (under load every page would otherwise wait for every other read).
             return Snapshot(cached[2], cached[1], stale=False)
@@ -95,7 +99,7 @@ class WarehouseReader:
                         conn.close()
                     read_at = datetime.now().astimezone()
                     with self._cache_lock:
-                        self._cache[key] = (time.monotonic(), read_at, value)
+                        self._cache[key] = (time.monotonic(), read_at, value, day)
                         self._cache.move_to_end(key)
                         while len(self._cache) > CACHE_ENTRIES:
                             self._cache.popitem(last=False)

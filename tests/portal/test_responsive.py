@@ -109,3 +109,40 @@ def test_no_warehouse_yet_reads_as_empty(tmp_path):
     path = tmp_path / "onett.duckdb"
     assert WarehouseReader(path).read(("k",), known_contributors).value == []
     assert not path.exists()  # the portal never creates (or writes) the warehouse
+
+
+def test_a_page_of_yesterday_is_shown_stale_under_a_writer_and_never_fresh_today(tmp_path):
+    """Pages computed for a day are remembered per page: past midnight, with a writer holding the warehouse,
+    the last numbers are still shown (as stale); with the warehouse free, a new day reads again."""
+    from datetime import date, timedelta
+
+    import duckdb
+    import pytest
+
+    from onett_portal.reads import WarehouseBusy, WarehouseReader
+
+    path = tmp_path / "onett.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE uploads (docs_read INTEGER)")
+        conn.execute("INSERT INTO uploads VALUES (1)")
+    count = lambda conn: conn.execute("SELECT count(*) FROM uploads").fetchone()[0]  # noqa: E731
+    reader = WarehouseReader(path, retry_seconds=0.2, fresh_seconds=60)
+    day = date(2026, 12, 6)
+    first = reader.read(("dashboard", "alice"), count, day)
+    assert (first.value, first.stale) == (1, False)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("INSERT INTO uploads VALUES (2)")
+    assert reader.read(("dashboard", "alice"), count, day).value == 1  # young enough to serve again
+    next_day = reader.read(("dashboard", "alice"), count, day + timedelta(days=1))
+    assert (next_day.value, next_day.stale) == (2, False)  # another day: read again, though young
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        later = reader.read(("dashboard", "alice"), count, day + timedelta(days=2))
+        assert (later.value, later.stale, later.read_at) == (2, True, next_day.read_at)
+        with pytest.raises(WarehouseBusy):
+            reader.read(("dashboard", "bob"), count, day + timedelta(days=2))
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
