@@ -24,6 +24,7 @@ from onett_assets.sensors import SENSORS
 from onett_resources.durable import keep_private
 from onett_resources import (
     ConsentRegistry,
+    DiskRoom,
     DisputeRegister,
     DocumentStore,
     LandingZone,
@@ -74,6 +75,9 @@ def build_resources(settings: Settings, keep_workers: bool = False) -> dict:
         ),
         "tokenizer": Tokenizer(encoding=settings.encoding, count_raw=settings.count_raw_tokens),
         "document_store": DocumentStore(base_dir=str(settings.storage_dir)),
+        "disk_room": DiskRoom(storage=str(settings.storage_dir), warehouse=str(settings.warehouse),
+                              recitation_index=str(settings.recitation_index_dir),
+                              headroom=float(settings.disk_headroom)),
         "workers": Workers(processes=settings.workers, stay=keep_workers, ray_address=settings.ray_address),
         "consent": ConsentRegistry(path=str(settings.consent)),
         "disputes": DisputeRegister(path=str(settings.payments)),

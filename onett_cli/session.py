@@ -93,7 +93,10 @@ def failure(result) -> str:
             error = event.step_failure_data.error
             while error.cause is not None and "Error occurred while executing" in error.message.split("\n")[0]:
                 error = error.cause
-            return f"{event.step_key}: {error.message.strip()}"
+            message = error.message.strip()
+            if error.cls_name == "Failure":  # raised on purpose with a message for the operator: no class name
+                message = message.split(": ", 1)[-1]
+            return f"{event.step_key}: {message}"
     return "run failed (see the Dagster UI for the logs)"
 
 

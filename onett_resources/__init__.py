@@ -7,7 +7,7 @@ The names below are imported on first use, so a process that needs one module (a
 from importlib import import_module
 
 _MODULES = {
-    "ConsentRegistry": "consent", "DisputeRegister": "disputes", "DocumentStore": "document_store", "LandingZone": "landing_zone",
+    "ConsentRegistry": "consent", "DiskRoom": "disk_room", "DisputeRegister": "disputes", "DocumentStore": "document_store", "LandingZone": "landing_zone",
     "PaymentRegister": "payments",
     "ReferenceFolder": "reference", "ReleaseStore": "release_store", "RevenueSource": "revenue", "Settings": "settings", "load_settings": "settings", "Tokenizer": "tokenizer",
     "UploadArchive": "upload_archive", "Warehouse": "warehouse", "Workers": "workers",

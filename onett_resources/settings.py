@@ -73,6 +73,7 @@ class Settings:
     recitation_min_tokens: int = 50  # spans of at least this many tokens are recitations
     output_logs_dir: Path | None = None  # the consumer's model output logs, JSONL (None: <home>/output_logs)
     ray_address: str = ""  # HOST:PORT of a Ray head: preprocessing jobs run as tasks of that cluster
+    disk_headroom: Decimal = Decimal(1)  # scales the disk room a submission must find free before `filtered` (0: off)
 
     @property
     def policy(self) -> Policy:
@@ -224,4 +225,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         recitation_min_tokens=recitation_min_tokens,
         output_logs_dir=path("ONETT_OUTPUT_LOGS_DIR", "output_logs"),
         ray_address=env.get("ONETT_RAY_ADDRESS", "").strip(),
+        disk_headroom=non_negative_decimal("ONETT_DISK_HEADROOM", "1"),
     )

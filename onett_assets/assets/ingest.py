@@ -21,7 +21,9 @@ from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
 from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
 from onett_domain.uploads import fingerprint, record_uploads
-from onett_resources import ConsentRegistry, DocumentStore, LandingZone, Tokenizer, UploadArchive, Warehouse, Workers
+from onett_resources import (ConsentRegistry, DiskRoom, DocumentStore, LandingZone, Tokenizer, UploadArchive, Warehouse,
+                             Workers)
+from onett_resources.disk_room import NotEnoughRoom
 from onett_resources.parquet_parts import verify_parts
 from onett_resources.preprocessing_jobs import preprocess_row_group
 from onett_resources.submission_reader import read_submission
@@ -87,7 +89,7 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[raw_submission], kinds={"polars", "parquet"})
     def filtered(context: AssetExecutionContext, document_store: DocumentStore, workers: Workers,
-                 tokenizer: Tokenizer) -> MaterializeResult:
+                 tokenizer: Tokenizer, disk_room: DiskRoom) -> MaterializeResult:
         """The month's documents normalized (Unicode NFC, invisible characters removed, whitespace tidied), with
         personal data masked, their language identified, and judged by the quality rules. Every document stays with
         the rule that rejected it and a plain-words `reason`, so a contributor can see why a document earns nothing.
@@ -96,6 +98,11 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         which write their output parts themselves; every batch meets the documents' data contract."""
         contributor_id, period = split_submission_key(context.partition_key)
         raw_bytes = sum(p.stat().st_size for p in document_store.parts("raw_submission", contributor_id, period))
+        # A submission the disk cannot hold stops here, before the bulk of its bytes, not on a full disk hours later.
+        try:
+            expected = disk_room.check(raw_bytes, f"{contributor_id} {period:%Y-%m}")
+        except NotEnoughRoom as exc:
+            raise Failure(str(exc)) from None
         stats, started = PipelineStats(), time.perf_counter()
         cluster = workers.connect()  # an unreachable engine stops the step here, before anything is written
         with document_store.writing("filtered", contributor_id, period) as output:
@@ -111,7 +118,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         engine = {"engine": workers.engine()}
         if cluster:
             engine["jobs by engine node"] = MetadataValue.json(dict(sorted(cluster.nodes.items())))
-        return MaterializeResult(metadata={**_filtered_metadata(stats), "seconds": round(wall, 2), **engine})
+        return MaterializeResult(metadata={**_filtered_metadata(stats), "seconds": round(wall, 2), **engine,
+                                           "disk room asked (MB)": round(expected / 2**20, 1)})
 
     @asset(group_name=GROUP, partitions_def=partitions.submissions, deps=[filtered, "reference_corpus"],
            kinds={"duckdb"}, pool="duckdb")

@@ -1,6 +1,7 @@
 """A full disk mid-run: `onett ingest` and `onett close` stop with one clear line, nothing is half-written, and once
 there is space again the same commands finish with exactly the tables of a platform that never ran out. Runs on a
-small tmpfs, so it needs root (as `make test` runs); skipped otherwise."""
+small tmpfs, so it needs root (as `make test` runs); skipped otherwise. A submission the disk cannot hold stops
+before `filtered`, naming the room it needs."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from conftest import ROOT
 TABLES = ["documents", "token_funnel", "uploads", "payouts", "contribution_ratios", "api_credit_ledger"]
 
 
-def _onett(home: Path, *args: str) -> subprocess.CompletedProcess:
+def _onett(home: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONETT_")}
-    env.update(DAGSTER_HOME=str(home), ONETT_SETTLE_SECONDS="0", ONETT_LOG_LEVEL="ERROR")
+    env.update(DAGSTER_HOME=str(home), ONETT_SETTLE_SECONDS="0", ONETT_LOG_LEVEL="ERROR", **settings)
     return subprocess.run([sys.executable, "-m", "onett_cli.main", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
 
@@ -66,7 +67,8 @@ def test_a_full_disk_stops_cleanly_and_the_rerun_matches(tmp_path, small_disk):
 
     home = small_disk / "home"
     _platform(home)
-    full = _onett(home, "ingest")  # about half of what the demo needs fits
+    # About half of what the demo needs fits; the room check before `filtered` is off, so the disk fills mid-run.
+    full = _onett(home, "ingest", ONETT_DISK_HEADROOM="0")
     assert full.returncode == 1
     assert "onett: the disk is full" in full.stderr and "nothing was half-written" in full.stderr
     assert "Traceback" not in full.stderr
@@ -81,3 +83,42 @@ def test_a_full_disk_stops_cleanly_and_the_rerun_matches(tmp_path, small_disk):
     done = _onett(home, "close", "--ended")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _tables(home) == _tables(baseline)
+
+
+def test_a_submission_the_disk_cannot_hold_stops_before_filtered_and_runs_once_there_is_room(tmp_path):
+    """The room asked for is scaled far beyond this disk: every submission stops before its filtered parts with the
+    room it needs and the room free; nothing is lost, and with the default estimate the same ingest finishes with
+    the tables of a platform that never stopped."""
+    baseline = tmp_path / "baseline"
+    _platform(baseline)
+    assert _onett(baseline, "ingest").returncode == 0
+
+    home = tmp_path / "home"
+    _platform(home)
+    refused = _onett(home, "ingest", ONETT_DISK_HEADROOM="1000000")
+    assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
+    assert "not enough disk for" in refused.stdout and "where" in refused.stdout and "is free" in refused.stdout
+    assert not list((home / "data" / "filtered").rglob("*.parquet"))  # stopped before writing any
+    assert _onett(home, "ingest").returncode == 0
+    assert _tables(home) == _tables(baseline)
+
+
+def test_disk_room_is_asked_per_file_system(tmp_path, small_disk):
+    from onett_resources.disk_room import PER_RAW_BYTE, DiskRoom, NotEnoughRoom
+
+    room = DiskRoom(storage=str(small_disk / "data"), warehouse=str(small_disk / "onett.duckdb"),
+                    recitation_index=str(small_disk / "data" / "recitation-index"))
+    assert room.check(100_000, "alice 2026-12") == sum(int(100_000 * v) for v in PER_RAW_BYTE.values())
+    with pytest.raises(NotEnoughRoom, match=r"not enough disk for alice 2026-12: it needs about 30\.1 MB on the "
+                                            r"file system of .*disk/data .*where \d\.\d MB is free"):
+        room.check(1 << 20, "alice 2026-12")  # 30 MB on a 9 MB disk
+    assert DiskRoom(storage=room.storage, warehouse=room.warehouse, recitation_index=room.recitation_index,
+                    headroom=0).check(1 << 30, "alice 2026-12") == 0  # the check turned off
+
+    # The warehouse on another file system: each is asked only for its own share.
+    split = DiskRoom(storage=room.storage, warehouse=str(tmp_path / "onett.duckdb"),
+                     recitation_index=room.recitation_index)
+    needs = split.needs(400_000)
+    assert sorted(kinds for _, _, kinds in needs.values()) == [
+        ["the filtered documents", "the recitation guard's index"], ["the warehouse and its near-duplicate index"]]
+    split.check(400_000, "alice 2026-12")  # 5.1 MB here, 6.9 MB there: both fit
