@@ -16,6 +16,7 @@ from onett_resources.revenue import RevenueError
 from onett_text.recitation import MANIFEST
 
 SETTLE_ATTEMPTS = 30
+REGISTER_ATTEMPTS = 3
 
 
 def cmd_ingest(args) -> int:
@@ -59,7 +60,7 @@ def cmd_ingest(args) -> int:
         say(f"ALERT: {alert}")
     failures += len(plan.alerts)  # an operator must look: the exit status says so
     if plan.new_contributors:
-        s.instance.add_dynamic_partitions("contributors", plan.new_contributors)
+        register_contributors(s.instance, plan.new_contributors)
         say(f"new contributors: {', '.join(plan.new_contributors)}")
     if not plan.pending:
         say("landing zone: nothing new or changed")
@@ -113,3 +114,18 @@ def _finish_erasures(s: Session) -> int:
     left = len(s.resources["consent"].erasures(pending=True))
     say(f"erasures: {len(pending) - left} finished" + (f", {left} still waiting" if left else ""))
     return 0
+
+
+def register_contributors(instance, names: list[str]) -> None:
+    """Adds the contributors' partitions. Two ingests started together both find a contributor new, and the
+    instance refuses the second insert of a name: the one that loses finds it registered and adds only the rest."""
+    for attempt in range(REGISTER_ATTEMPTS):
+        missing = [name for name in names if not instance.has_dynamic_partition("contributors", name)]
+        if not missing:
+            return
+        try:
+            instance.add_dynamic_partitions("contributors", missing)
+            return
+        except Exception:  # noqa: BLE001 - a unique-key conflict (SQLite or PostgreSQL): look again
+            if attempt == REGISTER_ATTEMPTS - 1:
+                raise

@@ -123,3 +123,27 @@ def test_symlinks_are_recorded_and_never_followed(onett, tmp_path):
     # nothing outside the platform's folders was written or touched
     after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file() and "dagster_home" not in p.parts}
     assert after == before
+
+
+def test_two_ingests_registering_the_same_new_contributor_both_go_on(tmp_path):
+    """Both ingests found 기여자1 new; the other inserted it first, so this insert breaks the unique key (as SQLite
+    and PostgreSQL refuse it): this one looks again and adds only the rest."""
+    from dagster import DagsterInstance
+    from sqlalchemy.exc import IntegrityError
+
+    from onett_cli.ingest import register_contributors
+
+    ours, theirs = DagsterInstance.local_temp(str(tmp_path)), DagsterInstance.local_temp(str(tmp_path))
+    inserts, insert = [], ours.add_dynamic_partitions
+
+    def racing_insert(name: str, keys: list[str]) -> None:
+        inserts.append(list(keys))
+        if len(inserts) == 1:
+            theirs.add_dynamic_partitions(name, ["기여자1"])
+            raise IntegrityError("INSERT INTO dynamic_partitions", {}, Exception("UNIQUE constraint failed"))
+        insert(name, keys)
+
+    ours.add_dynamic_partitions = racing_insert
+    register_contributors(ours, ["기여자0", "기여자1", "기여자2"])
+    assert sorted(theirs.get_dynamic_partitions("contributors")) == ["기여자0", "기여자1", "기여자2"]
+    assert inserts == [["기여자0", "기여자1", "기여자2"], ["기여자0", "기여자2"]]
