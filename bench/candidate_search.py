@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from onett_domain.credit import bucket_index, key_filter
+from onett_domain.credit import bucket_index, key_filter, sorted_buckets
 from redecide import evict
 from onett_resources.warehouse import SCHEMA, transaction
 
@@ -112,7 +112,7 @@ def main() -> None:
                 return conn.execute(f"SELECT count(*) FROM ({join_sql})").fetchall()[0][0]
 
             def lookup() -> int:
-                assert bucket_index.lookup_candidates(query_folder, by_shard, folder / "pairs.parquet")
+                assert sorted_buckets.lookup(query_folder, by_shard, folder / "pairs.parquet")
                 return duckdb.sql(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM "
                                   f"read_parquet('{folder / 'pairs.parquet'}'))").fetchall()[0][0]
 
@@ -130,7 +130,7 @@ def main() -> None:
                 for _ in range(args.runs + (0 if args.cold else 1)):  # a warm first run fills the cache: not counted
                     if args.cold:
                         evict([p for p in index_files
-                               if not (args.keep_filters and p.name.endswith(bucket_index.FILTER))])
+                               if not (args.keep_filters and p.name.endswith(sorted_buckets.FILTER))])
                     t = time.perf_counter()
                     pairs[name], peak = peak_rss_added(path)
                     times.append(time.perf_counter() - t)
@@ -142,8 +142,8 @@ def main() -> None:
                    "join_s": seconds["join"], "no_filter_s": seconds["no filter"], "lookup_s": seconds["lookup"],
                    "build_s": built, "join_peak_rss_added": added["join"],
                    "lookup_peak_rss_added": added["lookup"],
-                   "filter_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.FILTER)),
-                   "sorted_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(bucket_index.SORTED))}
+                   "filter_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(sorted_buckets.FILTER)),
+                   "sorted_bytes": sum(p.stat().st_size for p in index_files if p.name.endswith(sorted_buckets.SORTED))}
             results.append(row)
             print(f"{rows / 1e6:7.0f} M bucket rows in {len(indexed)} files ({'cold' if args.cold else 'warm'}): "
                   f"join {row['join_s']:.3f} s, lookup without filters {row['no_filter_s']:.3f} s, with "

@@ -27,7 +27,7 @@ import numpy as np
 from onett_cli.session import Session
 from onett_domain import credit
 from onett_domain import sql as sql_module
-from onett_domain.credit import bucket_index, decision, key_filter, signature_files
+from onett_domain.credit import bucket_index, decision, key_filter, signature_files, sorted_buckets
 
 
 def evict(paths: list[Path]) -> int:
@@ -58,12 +58,12 @@ def main() -> None:
     parts = {kind: [str(p) for p in store.parts("filtered", args.contributor, args.period, kind)]
              for kind in ("docs", "index", "passages")}
     database = Path(warehouse.database)
-    now = key_filter.may_hold, bucket_index.LOOKUP_THREADS, signature_files.FETCH_THREADS
+    now = key_filter.may_hold, sorted_buckets.LOOKUP_THREADS, signature_files.FETCH_THREADS
     before = {"unfiltered": (lambda words, keys: np.ones(len(keys), dtype=bool), *now[1:]),
               "serial": (now[0], 1, 1)}.get(args.baseline)
     for run in range(1, args.runs + 1):
         for baseline in (True, False) if before else (False,):
-            key_filter.may_hold, bucket_index.LOOKUP_THREADS, signature_files.FETCH_THREADS = \
+            key_filter.may_hold, sorted_buckets.LOOKUP_THREADS, signature_files.FETCH_THREADS = \
                 before if baseline else now
             if args.cold:
                 files = [p for p in bucket_index.folder_of(database).rglob("*") if p.is_file()] + [database]

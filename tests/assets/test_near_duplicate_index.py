@@ -7,7 +7,7 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from conftest import distinct_texts, seoul
-from onett_domain.credit import bucket_index
+from onett_domain.credit import bucket_index, sorted_buckets
 
 PETITIONS = "ko_petitions", "petitions.jsonl.gz"
 
@@ -34,14 +34,14 @@ def test_ingest_merges_the_submissions_bucket_files_after_them_and_still_finds_n
         - onett.query("SELECT coalesce(sum(rows), 0) FROM near_index_files WHERE file LIKE '%-add-%'")[0][0]
     listed = {onett.home / "onett.near-index" / f for (f,) in onett.query("SELECT file FROM near_index_files")}
     assert set((onett.home / "onett.near-index").glob("shard=*/*.parquet")) == listed
-    for suffix in (bucket_index.SORTED, bucket_index.FILTER):
+    for suffix in (sorted_buckets.SORTED, sorted_buckets.FILTER):
         assert {p.with_name(p.name.replace(suffix, ".parquet"))
                 for p in (onett.home / "onett.near-index").glob(f"shard=*/*{suffix}")} == listed
 
     # a later near copy of a text whose bucket rows now sit in merged files, found by looking its buckets up
     onett.drop("late", "copy.jsonl", [{"id": "x", "text": _edited(texts[2])}], seoul(2026, 9, 20, 10))
-    looked_up, lookup = [], bucket_index.lookup_candidates
-    monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
+    looked_up, lookup = [], sorted_buckets.lookup
+    monkeypatch.setattr(sorted_buckets, "lookup", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
     onett.ok("ingest")
     assert looked_up == [True]
     (status, duplicate_of), = onett.query("SELECT status, duplicate_of FROM documents WHERE contributor_id = 'late'")

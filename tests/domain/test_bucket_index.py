@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import edited_petitions, warehouse
-from onett_domain.credit import bucket_index, key_filter
+from onett_domain.credit import bucket_index, key_filter, sorted_buckets
 from onett_domain.credit.near_index import find_near_pairs, index_texts
 from onett_resources.warehouse import transaction
 from onett_text import minhash
@@ -57,7 +57,7 @@ def _on_disk(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(p) for p in bucket_index.folder(conn).glob("shard=*/*.parquet")}
 
 
-def _sorted_on_disk(conn: duckdb.DuckDBPyConnection, suffix: str = bucket_index.SORTED) -> set[str]:
+def _sorted_on_disk(conn: duckdb.DuckDBPyConnection, suffix: str = sorted_buckets.SORTED) -> set[str]:
     """The files whose sorted rows (or, with `suffix` FILTER, filters) are on disk."""
     return {str(p)[:-len(suffix)] + ".parquet" for p in bucket_index.folder(conn).glob(f"shard=*/*{suffix}")}
 
@@ -67,14 +67,14 @@ def _sorted_rows_match(conn: duckdb.DuckDBPyConnection) -> int:
     that the filter beside it holds every bucket; returns how many were checked."""
     checked = 0
     for path in bucket_index.files(conn):
-        sorted_path = Path(path[:-len(".parquet")] + bucket_index.SORTED)
+        sorted_path = Path(path[:-len(".parquet")] + sorted_buckets.SORTED)
         if not sorted_path.exists():
             continue
         stored = np.load(sorted_path)
         rows = duckdb.sql(f"SELECT bucket, text_id FROM read_parquet('{path}') ORDER BY ALL").fetchall()
         assert (np.diff(stored[0]) >= 0).all(), sorted_path
         assert sorted(zip(stored[0].tolist(), stored[1].tolist())) == rows, sorted_path
-        words = np.load(path[:-len(".parquet")] + bucket_index.FILTER)
+        words = np.load(path[:-len(".parquet")] + sorted_buckets.FILTER)
         assert len(words) == key_filter.words_for(len(rows)) and key_filter.may_hold(words, stored[0]).all()
         checked += 1
     return checked
@@ -87,7 +87,7 @@ def _pool_runner(fn, jobs):
 
 
 def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_written(texts, tmp_path, monkeypatch):
-    monkeypatch.setattr(bucket_index, "MERGE_CHUNK", 97)  # merged sorted rows in many steps
+    monkeypatch.setattr(sorted_buckets, "MERGE_CHUNK", 97)  # merged sorted rows in many steps
     one, many = warehouse(tmp_path / "one.duckdb"), warehouse(tmp_path / "many.duckdb")
     hashes = _index(one, texts, 1)
     _index(many, texts, 9)  # nine submissions: a file per shard each, no merge inside them
@@ -119,7 +119,7 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     assert all(s >= minhash.THRESHOLD for *_, s in found)
     bucket_index.sweep(many)  # as the warehouse's next writing connection does
     assert _on_disk(many) == set(bucket_index.files(many)) == _sorted_on_disk(many) \
-        == _sorted_on_disk(many, bucket_index.FILTER)  # merges left nothing behind
+        == _sorted_on_disk(many, sorted_buckets.FILTER)  # merges left nothing behind
 
 
 def test_a_shard_that_piled_up_files_without_compaction_is_merged_by_the_next_submission(texts, tmp_path,
@@ -150,23 +150,23 @@ def test_a_file_larger_than_a_sort_run_is_sorted_in_runs_in_bounded_memory(tmp_p
     pq.write_table(pa.table({"bucket": buckets, "text_id": ids}), parquet, row_group_size=100_000)
 
     def sorted_with(run: int) -> tuple[np.ndarray, int]:
-        monkeypatch.setattr(bucket_index, "SORT_RUN", run)
-        for derived in bucket_index._derived(parquet):
+        monkeypatch.setattr(sorted_buckets, "SORT_RUN", run)
+        for derived in sorted_buckets.derived(parquet):
             derived.unlink(missing_ok=True)
         tracemalloc.start()
-        bucket_index._write_sorted(parquet)
+        sorted_buckets.write(parquet)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        return np.load(bucket_index._sorted_path(parquet)), peak
+        return np.load(sorted_buckets.sorted_path(parquet)), peak
 
-    monkeypatch.setattr(bucket_index, "MERGE_CHUNK", 1 << 14)
+    monkeypatch.setattr(sorted_buckets, "MERGE_CHUNK", 1 << 14)
     whole, whole_peak = sorted_with(rows)
     runs, runs_peak = sorted_with(1 << 16)  # 32 runs
     assert np.array_equal(runs[0], np.sort(buckets)) and np.array_equal(runs[0], whole[0])
     def by_row(sorted_rows: np.ndarray) -> np.ndarray:  # equal buckets may hold their texts in any order
         return sorted_rows[:, np.lexsort((sorted_rows[1], sorted_rows[0]))]
     assert np.array_equal(by_row(runs), by_row(np.stack([buckets, ids])))  # the same rows
-    assert key_filter.may_hold(np.load(bucket_index._filter_path(parquet)), buckets).all()
+    assert key_filter.may_hold(np.load(sorted_buckets.filter_path(parquet)), buckets).all()
     assert not list(tmp_path.glob("shard=0/*.partial"))  # the runs leave the disk
     assert runs_peak * 4 < whole_peak, (runs_peak, whole_peak)
 
@@ -183,13 +183,13 @@ def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts,
     assert _on_disk(conn) > listed  # its files are there, but nothing names them
     assert _buckets(conn) == before
     for path in _on_disk(conn) - listed:  # as if it had also sorted them: not the rows of the next files so named
-        np.save(path[:-len(".parquet")] + bucket_index.SORTED, np.zeros((2, 3), np.int64))
-        np.save(path[:-len(".parquet")] + bucket_index.FILTER, np.zeros(1, np.uint64))
+        np.save(path[:-len(".parquet")] + sorted_buckets.SORTED, np.zeros((2, 3), np.int64))
+        np.save(path[:-len(".parquet")] + sorted_buckets.FILTER, np.zeros(1, np.uint64))
     _index(conn, texts[600:], 1)
     _sorted_rows_match(conn)
     bucket_index.sweep(conn)
     assert _on_disk(conn) == set(bucket_index.files(conn)) >= _sorted_on_disk(conn) \
-        >= _sorted_on_disk(conn, bucket_index.FILTER)
+        >= _sorted_on_disk(conn, sorted_buckets.FILTER)
     fresh = warehouse(tmp_path / "fresh.duckdb")
     all_hashes = _index(fresh, texts, 1)
     assert _buckets(conn) == _buckets(fresh)
@@ -224,7 +224,7 @@ def test_lost_files_and_a_warehouse_from_before_the_shards_are_rebuilt_from_the_
     conn.register("_few", pl.DataFrame({"content_hash": few}).to_arrow())
     with transaction(conn):
         find_near_pairs(conn, "_few")
-    assert _sorted_on_disk(conn) == set(bucket_index.files(conn)) == _sorted_on_disk(conn, bucket_index.FILTER)
+    assert _sorted_on_disk(conn) == set(bucket_index.files(conn)) == _sorted_on_disk(conn, sorted_buckets.FILTER)
     assert _sorted_rows_match(conn) == len(bucket_index.files(conn))
     assert set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall()) == pairs
     assert any(h in few for pair in pairs for h in pair[:2])  # the few's pairs were forgotten, then found again
@@ -258,15 +258,15 @@ def test_a_few_texts_into_a_large_index_find_what_a_scan_of_the_index_finds(text
     assert 60 * minhash.BANDS * bucket_index.COMPUTE_BELOW <= ids * minhash.BANDS  # the computed path by default
     monkeypatch.setattr(bucket_index, "LOOKUP_ROWS", 0)  # lookups in an index this small too
     found, looked_up = {}, []
-    lookup = bucket_index.lookup_candidates
-    monkeypatch.setattr(bucket_index, "lookup_candidates", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
+    lookup = sorted_buckets.lookup
+    monkeypatch.setattr(sorted_buckets, "lookup", lambda *args: looked_up.append(lookup(*args)) or looked_up[-1])
     for how, factor, matches, chunk in (
-            ("looked up", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES, bucket_index.LOOKUP_CHUNK),
-            ("looked up a bucket at a time", bucket_index.COMPUTE_BELOW, bucket_index.LOOKUP_MATCHES, 1),
+            ("looked up", bucket_index.COMPUTE_BELOW, sorted_buckets.LOOKUP_MATCHES, sorted_buckets.LOOKUP_CHUNK),
+            ("looked up a bucket at a time", bucket_index.COMPUTE_BELOW, sorted_buckets.LOOKUP_MATCHES, 1),
             ("computed", bucket_index.COMPUTE_BELOW, 0, 1), ("selected", 10 ** 9, 0, 1)):
         monkeypatch.setattr(bucket_index, "COMPUTE_BELOW", factor)
-        monkeypatch.setattr(bucket_index, "LOOKUP_MATCHES", matches)
-        monkeypatch.setattr(bucket_index, "LOOKUP_CHUNK", chunk)
+        monkeypatch.setattr(sorted_buckets, "LOOKUP_MATCHES", matches)
+        monkeypatch.setattr(sorted_buckets, "LOOKUP_CHUNK", chunk)
         conn.execute("DELETE FROM near_pairs")
         conn.register("_few", pl.DataFrame({"content_hash": edited}).to_arrow())
         with transaction(conn):
