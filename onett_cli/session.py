@@ -94,8 +94,9 @@ def failure(result) -> str:
             while error.cause is not None and "Error occurred while executing" in error.message.split("\n")[0]:
                 error = error.cause
             message = error.message.strip()
-            if error.cls_name == "Failure":  # raised on purpose with a message for the operator: no class name
-                message = message.split(": ", 1)[-1]
+            named, _, said = message.partition(": ")
+            if error.cls_name == "Failure" and named.endswith("Failure") and said:  # raised on purpose
+                message = said
             return f"{event.step_key}: {message}"
     return "run failed (see the Dagster UI for the logs)"
 

@@ -97,7 +97,7 @@ def test_a_submission_the_disk_cannot_hold_stops_before_filtered_and_runs_once_t
     _platform(home)
     refused = _onett(home, "ingest", ONETT_DISK_HEADROOM="1000000")
     assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
-    assert "not enough disk for" in refused.stdout and "where" in refused.stdout and "is free" in refused.stdout
+    assert "FAILED filtered: not enough disk for" in refused.stdout and "where" in refused.stdout and "is free" in refused.stdout
     assert not list((home / "data" / "filtered").rglob("*.parquet"))  # stopped before writing any
     assert _onett(home, "ingest").returncode == 0
     assert _tables(home) == _tables(baseline)
