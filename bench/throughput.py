@@ -32,6 +32,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from onett_resources.disk_room import PER_RAW_BYTE
+
 ROOT = Path(__file__).resolve().parent.parent
 ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
 STAGES = ("raw_submission", "filtered", "deduped", "token_counts", "recitation_index", "near_duplicate_index")
@@ -159,6 +161,18 @@ def run_ingest(home: Path, landing: Path) -> dict:
     return {"wall": wall, "cpu": _children_cpu() - cpu_before, "peak_rss_mb": peak_one / 2**20 or None,
             "peak_total_rss_mb": peak_total / 2**20 or None, "peak_anonymous_rss_mb": peak_anonymous / 2**20 or None,
             "stdout": stdout}
+
+
+# Bytes on disk per byte of JSONL ingested: the landing file, the upload archive, raw_submission parts (a third of
+# the JSONL) and about 30 bytes kept per byte of those (onett_resources/disk_room.py), measured at 2 GB.
+DISK_PER_JSONL_BYTE = 1 + 1 + 0.33 * (1 + sum(PER_RAW_BYTE.values()))
+
+
+def disk_needed(args, corpus_bytes: int) -> int:
+    """What the run keeps on disk at its peak, about: the pool (corpus and growth), the incremental submission in
+    both platforms, the big upload on its own platform."""
+    pool = max(args.pool_mb * 1e6, corpus_bytes)
+    return int(DISK_PER_JSONL_BYTE * (pool + 2 * args.incremental_mb * 1e6 + args.big_upload_mb * 1e6))
 
 
 def _children_cpu() -> float:
@@ -333,6 +347,7 @@ def main() -> None:
                         help="grow the pool to this size (re-edited copies) before the incremental run")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary platforms")
+    parser.add_argument("--force", action="store_true", help="run even if the disk looks too small for it")
     parser.add_argument("--engine", choices=["processes", "ray"], default="processes",
                         help="ray: every ingest sends its preprocessing jobs to a Ray cluster started here (one node "
                              "with every core), as ONETT_RAY_ADDRESS does")
@@ -350,6 +365,11 @@ def main() -> None:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": os.cpu_count(), "include_dashboard": False})
         os.environ["ONETT_RAY_ADDRESS"] = cluster.address  # inherited by every `onett ingest` below
         print(f"Ray cluster at {cluster.address}: one node, {os.cpu_count()} CPUs")
+    needed = disk_needed(args, sum(len(t.encode()) for t in texts))
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if needed > free and not args.force:
+        sys.exit(f"this run keeps about {needed / 1e9:.0f} GB on disk under {tempfile.gettempdir()} and "
+                 f"{free / 1e9:.0f} GB is free (--force to try anyway)")
     work = Path(tempfile.mkdtemp(prefix="onett-throughput-"))
     results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
                      "engine": args.engine}
