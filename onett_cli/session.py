@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -10,11 +11,27 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from onett_assets.definitions import build_definitions, build_resources
+from onett_assets.progress import LOG as PROGRESS
 from onett_resources import load_settings
 
 
 def say(message: str) -> None:
     print(message, flush=True)
+
+
+class _SayProgress(logging.Handler):
+    """Prints the `onett.progress` lines of a long step (onett_assets/progress.py) under the partition's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say(f"    {record.getMessage()}")
+
+
+def show_progress() -> None:
+    log = logging.getLogger(PROGRESS.name)
+    if not any(isinstance(h, _SayProgress) for h in log.handlers):
+        log.addHandler(_SayProgress())
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def prepare_home() -> Path:
@@ -34,6 +51,7 @@ class Session:
 
     def __init__(self) -> None:
         prepare_home()
+        show_progress()
         self.settings = load_settings()
         self.policy = self.settings.policy
         # one process runs many submissions: the preprocessing workers stay from one run to the next

@@ -65,15 +65,16 @@ class DocumentStore(ConfigurableResource):
             )
         return sorted(folder.glob(f"{kind}-*.parquet"))
 
-    def row_groups(self, stage: str, contributor_id: str, period: date, kind: str = "docs") -> list[tuple[Path, int]]:
-        """(part, row group) of every written batch, largest first (uncompressed bytes; ties in written order):
+    def row_groups(self, stage: str, contributor_id: str, period: date,
+                   kind: str = "docs") -> list[tuple[Path, int, int]]:
+        """(part, row group, uncompressed bytes) of every written batch, largest first (ties in written order):
         what workers read with `read_row_group`. Handing out the largest batches first keeps the last ones
         short, so no worker is left alone with a big batch at the end of a partition."""
         groups = []
         for path in self.parts(stage, contributor_id, period, kind):
             metadata = pq.ParquetFile(path).metadata
-            groups += [(metadata.row_group(g).total_byte_size, path, g) for g in range(metadata.num_row_groups)]
-        return [(path, g) for _, path, g in sorted(groups, key=lambda group: -group[0])]
+            groups += [(path, g, metadata.row_group(g).total_byte_size) for g in range(metadata.num_row_groups)]
+        return sorted(groups, key=lambda group: -group[2])
 
     def batches(self, stage: str, contributor_id: str, period: date, columns: list[str],
                 kind: str = "docs") -> Iterator[pl.DataFrame]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Callable
 
 import polars as pl
 
@@ -40,8 +41,8 @@ class SubmissionRead:
 
 
 def read_submission(contributor_id: str, period: date, uploads: list[Upload], landing_zone: LandingZone,
-                    archive: UploadArchive, output: PartitionWriter, batch_chars: int,
-                    admission: Admission) -> SubmissionRead:
+                    archive: UploadArchive, output: PartitionWriter, batch_chars: int, admission: Admission,
+                    progress: Callable[[int, int], None] | None = None) -> SubmissionRead:
     hashes = {u.file: _sha256(u) for u in uploads}
     decisions = {u.file: admission.terms(u) for u in uploads}
     readable = [u for u in uploads if decisions[u.file].terms and hashes[u.file] not in admission.erased]
@@ -61,8 +62,13 @@ def read_submission(contributor_id: str, period: date, uploads: list[Upload], la
                 notes = f"identical to {first_file} (uploaded {first_at:%Y-%m-%d %H:%M} UTC): its documents count once"
             else:
                 part = output.part("docs")
-                sink = lambda records, at=upload.submitted_at, part=part: part.write(  # noqa: E731
-                    _records_frame(records, contributor_id, period, at))
+
+                def sink(records: list[Record], at: datetime = upload.submitted_at, part=part) -> None:
+                    frame = _records_frame(records, contributor_id, period, at)
+                    part.write(frame)
+                    if progress is not None:  # (bytes of text, documents) read so far
+                        progress(int(frame["text"].str.len_bytes().sum()), frame.height)
+
                 result, file_error, sha256 = landing_zone.read(upload, sha256 or None, sink=sink,
                                                                batch_chars=batch_chars, documents=reader)
                 status, error = result.verdict(file_error)

@@ -15,6 +15,7 @@ from dagster import (
 
 from onett_assets.metadata import bullets, table
 from onett_assets.partitions import Partitions, split_submission_key
+from onett_assets.progress import Progress
 from onett_domain import credit
 from onett_domain.credit import bucket_index, signature_files
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
@@ -69,8 +70,9 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
                     "SELECT DISTINCT contributor_id, sha256 FROM uploads WHERE sha256 <> ''").fetchall()
             context.log.info(f"archive: {upload_archive.migrate_legacy(pairs)} plaintext copies sealed")
         with document_store.writing("raw_submission", contributor_id, period) as output:
+            progress = Progress(context, f"raw_submission {contributor_id} {period:%Y-%m}")
             read = read_submission(contributor_id, period, uploads, landing_zone, upload_archive, output, JOB_CHARS,
-                                   admission)
+                                   admission, progress.advance)
             with warehouse.connection() as conn, transaction(conn):
                 withdrawn = record_uploads(conn, contributor_id, period, read.uploads, observed_at())
         files = read.uploads
@@ -105,14 +107,16 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             raise Failure(str(exc)) from None
         stats, started = PipelineStats(), time.perf_counter()
         cluster = workers.connect()  # an unreachable engine stops the step here, before anything is written
+        groups = document_store.row_groups("raw_submission", contributor_id, period)
+        progress = Progress(context, f"filtered {contributor_id} {period:%Y-%m}", sum(size for *_, size in groups))
         with document_store.writing("filtered", contributor_id, period) as output:
             jobs = ((str(part), group, *map(str, output.reserve("docs", "index", "passages")), tokenizer.encoding,
-                     tokenizer.count_raw, JOB_CHARS)
-                    for part, group in document_store.row_groups("raw_submission", contributor_id, period))
+                     tokenizer.count_raw, JOB_CHARS) for part, group, _ in groups)
             batches = (cluster.map(preprocess_row_group, jobs) if cluster else
                        workers.map(preprocess_row_group, jobs, in_process=raw_bytes < IN_PROCESS_BYTES))
-            for batch in batches:
+            for batch, (_, _, size) in zip(batches, groups):  # in job order
                 stats = stats + batch
+                progress.advance(size, batch.steps[0].documents if batch.steps else 0)
         wall = time.perf_counter() - started
         workers.done(release=raw_bytes >= RELEASE_WORKERS_BYTES)
         engine = {"engine": workers.engine()}
