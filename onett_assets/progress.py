@@ -14,7 +14,8 @@ LOG = logging.getLogger("onett.progress")
 
 
 class Progress:
-    """Counts what a step has done, in bytes of its input (of `total` when known), and reports it now and then."""
+    """What a long step has done, in bytes of its input (of `total` when known) or in named parts of its work,
+    reported now and then."""
 
     def __init__(self, context: AssetExecutionContext, what: str, total: int | None = None):
         self.context, self.what, self.total = context, what, total
@@ -23,11 +24,8 @@ class Progress:
 
     def advance(self, done: int, items: int = 0, unit: str = "documents") -> None:
         self.done, self.items = self.done + done, self.items + items
-        now = time.monotonic()
-        if now - self.reported < REPORT_SECONDS:
+        if (elapsed := self._due()) is None:
             return
-        self.reported = now
-        elapsed = now - self.started
         line = f"{self.what}: {self.items:,} {unit}, {_mb(self.done)}"
         share = min(self.done / self.total, 1.0) if self.total else None
         if share is not None:
@@ -35,6 +33,22 @@ class Progress:
         line += f" in {_duration(elapsed)} ({self.done / 2**20 / max(elapsed, 1e-9):.1f} MB/s)"
         if share is not None and 0 < share < 1:
             line += f", about {_duration(elapsed * (1 - share) / share)} left"
+        self._say(line)
+
+    def step(self, name: str) -> None:
+        """A step of a run of steps (no bytes to count) is done."""
+        if (elapsed := self._due()) is not None:
+            self._say(f"{self.what}: {name} done, {_duration(elapsed)} so far")
+
+    def _due(self) -> float | None:
+        """Seconds since the start when a line is due now, else None."""
+        now = time.monotonic()
+        if now - self.reported < REPORT_SECONDS:
+            return None
+        self.reported = now
+        return now - self.started
+
+    def _say(self, line: str) -> None:
         self.context.log.info(line)
         LOG.info(line)
 

@@ -148,8 +148,9 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         started = time.perf_counter()
         with warehouse.connection() as conn, transaction(conn):
             connected = time.perf_counter()
+            progress = Progress(context, f"deduped {contributor_id} {period:%Y-%m}")
             outcome = credit.decide(conn, contributor_id, period, documents, index, policy.tz, passages,
-                                    cluster.map if cluster else None)
+                                    cluster.map if cluster else None, progress.step)
             decided = time.perf_counter()
         seconds = {"connect": round(connected - started, 3), **outcome.seconds,
                    "commit": round(time.perf_counter() - decided, 3)}

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -74,14 +75,15 @@ def _step(name: str) -> str:
 
 
 def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, documents: list[str],
-           index: list[str], tz: ZoneInfo, passages: list[str] = (), run: near_index.Runner | None = None) -> Outcome:
+           index: list[str], tz: ZoneInfo, passages: list[str] = (), run: near_index.Runner | None = None,
+           on_step: Callable[[str], None] | None = None) -> Outcome:
     """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
     their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the
     terms of their uploads (expiry instants in the platform time zone `tz`), and re-decide every other document
     whose credit this moves. The near-duplicate candidate search runs shard by shard on `run` (an engine's map; in
-    this process by default)."""
+    this process by default); `on_step` is told the name of each step done (progress for a large submission)."""
     submission = {"contributor": contributor_id, "period": period}
-    outcome, clock = Outcome(), _Clock()
+    outcome, clock = Outcome(), _Clock(on_step)
     with Scratch(conn) as scratch:
         # The texts the submission competed with before: credit they held may move once it is replaced.
         scratch.table("_affected", _step("competing_texts"), submission)
@@ -118,7 +120,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         moved = _first_come(conn, scratch, clock)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
     refresh_funnel(conn, outcome.others_moved)
-    clock.lap("other funnels")
+    clock.lap("funnels of other submissions")
     outcome.by_status = {s: (int(n), int(t)) for s, n, t in execute(conn, _step("submission_outcome"), submission)}
     outcome.seconds = clock.seconds
     return outcome
@@ -160,11 +162,14 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
 class _Clock:
     """Wall seconds per step, for the asset's metadata: where a run's time goes."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_step: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._on_step = on_step
 
     def lap(self, step: str) -> None:
         now = time.perf_counter()
         self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._last, 3)
         self._last = now
+        if self._on_step is not None:
+            self._on_step(step)

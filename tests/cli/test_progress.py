@@ -1,5 +1,5 @@
-"""A long step says how far it is: `onett ingest` prints the progress lines of reading and preprocessing under the
-submission's line (here after every batch; by default at most every half minute)."""
+"""A long step says how far it is: `onett ingest` prints the progress lines of reading, preprocessing and
+deduplication under the submission's line (here after every batch; by default at most every half minute)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from conftest import corpus, seoul
 
 
-def test_ingest_prints_how_far_reading_and_preprocessing_are(onett, monkeypatch):
+def test_ingest_prints_how_far_each_step_is(onett, monkeypatch):
     import onett_assets.assets.ingest as ingest
     import onett_assets.progress as progress
 
@@ -24,3 +24,6 @@ def test_ingest_prints_how_far_reading_and_preprocessing_are(onett, monkeypatch)
                                          r"\((\d+)%\) in", out)]
     assert len(shares) > 3 and shares == sorted(shares) and shares[-1] == 100
     assert re.search(r"\(\d+%\) in \d+ s \([\d.]+ MB/s\), about \d+ s left", out)
+    steps = re.findall(r"deduped 한빛출판사 2026-09: ([a-z ]+) done, \d+ s so far", out)
+    assert steps[:4] == ["documents", "near index", "passage index", "near pairs"]
+    assert steps[-1] == "funnels of other submissions"
