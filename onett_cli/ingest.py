@@ -120,7 +120,8 @@ def register_contributors(instance, names: list[str]) -> None:
     """Adds the contributors' partitions. Two ingests started together both find a contributor new, and the
     instance refuses the second insert of a name: the one that loses finds it registered and adds only the rest."""
     for attempt in range(REGISTER_ATTEMPTS):
-        missing = [name for name in names if not instance.has_dynamic_partition("contributors", name)]
+        known = set(instance.get_dynamic_partitions("contributors"))  # one query, not one per name
+        missing = [name for name in names if name not in known]
         if not missing:
             return
         try:

@@ -47,7 +47,9 @@ class DiskRoom(ConfigurableResource):
         for what, place in self.places().items():
             existing = _existing(place)
             device = os.stat(existing).st_dev
-            first, needed, free, kinds = found.get(device, (place, 0, shutil.disk_usage(existing).free, []))
+            if device not in found:
+                found[device] = (place, 0, shutil.disk_usage(existing).free, [])
+            first, needed, free, kinds = found[device]
             needed += int(raw_bytes * PER_RAW_BYTE[what] * self.headroom)
             found[device] = (first, needed, free, [*kinds, what])
         return {first: (needed, free, kinds) for first, needed, free, kinds in found.values()}
