@@ -174,6 +174,23 @@ CREATE TABLE IF NOT EXISTS signature_files (
     rows           BIGINT NOT NULL,
     generation     BIGINT NOT NULL
 );
+-- The competing documents' decision keys again, as Parquet files beside the warehouse in shards by content hash
+-- (onett_domain/credit/key_shards.py), for the first-come decision on an engine. A row is live while its
+-- submission's generation is the one listed in credit_key_versions; files are listed like the band buckets'.
+CREATE TABLE IF NOT EXISTS credit_key_files (
+    shard          INTEGER NOT NULL,    -- the content hash's first hex digit
+    file           VARCHAR NOT NULL,    -- relative to <warehouse>.credit-keys/
+    rows           BIGINT NOT NULL,
+    generation     BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credit_key_versions (
+    contributor_id VARCHAR NOT NULL,
+    period         DATE NOT NULL,
+    generation     BIGINT NOT NULL      -- the write that holds the submission's live rows
+);
+CREATE TABLE IF NOT EXISTS credit_key_state (
+    generation     BIGINT NOT NULL      -- the last generation written: never goes back, so a name is never reused
+);
 -- The passage index: per distinct text (uploads and reference alike) a text id and its passage count, and per text
 -- each distinct passage key (BLAKE2b-64 of the passage's letters and digits, onett_text/passages.py) with the
 -- position of its first occurrence and its tokens. Keys, not text: they stay when a text is erased, like its hash.

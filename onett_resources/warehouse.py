@@ -10,7 +10,7 @@ import duckdb
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
-from onett_domain.credit import bucket_index, signature_files
+from onett_domain.credit import bucket_index, key_shards, signature_files
 from onett_domain.credit.near_index import signatures_from_blobs
 from onett_resources.durable import make_private
 
@@ -83,6 +83,7 @@ def prepare(conn: duckdb.DuckDBPyConnection) -> None:
         bucket_index.ensure(conn)  # bucket shards of a warehouse from before them, or restored without them
     bucket_index.sweep(conn)
     signature_files.sweep(conn)
+    key_shards.sweep(conn)
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:

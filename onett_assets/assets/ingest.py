@@ -17,7 +17,7 @@ from onett_assets.metadata import bullets, table
 from onett_assets.partitions import Partitions, split_submission_key
 from onett_assets.progress import Progress
 from onett_domain import credit
-from onett_domain.credit import bucket_index, signature_files
+from onett_domain.credit import bucket_index, key_shards, signature_files
 from onett_domain.funnel import DESCRIPTIONS, funnel_rows, refresh_funnel
 from onett_domain.policy import Policy
 from onett_domain.reference import reference_fingerprint
@@ -209,7 +209,8 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
             with transaction(conn):
                 done = bucket_index.compact(conn)
                 copied = signature_files.update(conn)
-            removed = bucket_index.sweep(conn) + signature_files.sweep(conn)  # what nothing names now
+            removed = (bucket_index.sweep(conn) + signature_files.sweep(conn)  # what nothing names now
+                       + key_shards.sweep(conn))
             (files, rows), = conn.execute("SELECT count(*), coalesce(sum(rows), 0) FROM near_index_files").fetchall()
             (signature_count,), = conn.execute("SELECT count(*) FROM signature_files").fetchall()
         return MaterializeResult(metadata={

@@ -27,6 +27,7 @@ it uses is made and dropped here. Run it inside the transaction that commits the
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+import onett_domain.credit.key_shards as key_shards
 import onett_domain.credit.near_index as near_index
 import onett_domain.credit.passage_index as passage_index
 from onett_domain.funnel import refresh_funnel
@@ -117,7 +119,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
             scratch.view("_incoming", "SELECT * FROM documents WHERE FALSE")
         execute(conn, _step("incoming_competing_texts"))
         clock.lap("reference match")
-        moved = _first_come(conn, scratch, clock)
+        moved = _first_come(conn, scratch, clock, submission, run)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]
     refresh_funnel(conn, outcome.others_moved)
     clock.lap("funnels of other submissions")
@@ -126,11 +128,13 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
     return outcome
 
 
-def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock) -> list[tuple[str, date]]:
-    """Re-decide every competing document whose text is in `_affected` or near one of them; store the new
-    documents (`_incoming`) with their final status and update only the stored ones whose outcome changed; then
-    the passage credit of every document sharing a passage with them. Returns the submissions whose statuses,
-    duplicate links, earning starts or passage credit changed (and the incoming one)."""
+def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock, submission: dict,
+                run: near_index.Runner | None) -> list[tuple[str, date]]:
+    """Re-decide every competing document whose text is in `_affected` or near one of them (on the engine's
+    content-hash shards with `run`, else here); store the new documents (`_incoming`) with their final status and
+    update only the stored ones whose outcome changed; then the passage credit of every document sharing a passage
+    with them. Returns the submissions whose statuses, duplicate links, earning starts or passage credit changed
+    (and the incoming one)."""
     # Without an order to keep (every reader orders what it shows) and, for a large submission, on one thread (one
     # set of hash tables, not one per thread), DuckDB stays within its memory limit on the largest uploads. On
     # failure the transaction is rolled back and the connection closed, settings with it.
@@ -140,10 +144,16 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if texts >= ONE_THREAD_TEXTS else ""))
     scratch.table("_changed", _step("changed_texts"))
     scratch.table("_touched", _step("touched_texts"))
-    if texts >= ONE_THREAD_TEXTS:
-        scratch.view("_ranked", _step("competing_documents"))  # a backfill: gathered, they would not fit memory
+    if run is not None:
+        _engine_decision(conn, scratch, submission, run)
+        scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
     else:
-        scratch.table("_ranked", _step("ranked_documents"))
+        key_shards.invalidate(conn)  # the shards do not follow the documents decided here
+        if texts >= ONE_THREAD_TEXTS:
+            scratch.view("_ranked", _step("competing_documents"))  # a backfill: gathered, they would not fit memory
+        else:
+            scratch.table("_ranked", _step("ranked_documents"))
+        scratch.table("_decision", _step("first_come_decision"))
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
@@ -157,6 +167,21 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     clock.lap("passage credit")
     conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
     return [(c, p) for c, p in moved]
+
+
+def _engine_decision(conn: duckdb.DuckDBPyConnection, scratch: Scratch, submission: dict,
+                     run: near_index.Runner) -> None:
+    """`_decision`: the first-come decision of the touched texts' documents as shard jobs on `run`, over the key
+    shards with this submission's rows as this run leaves them (written in its transaction: they count once it
+    commits)."""
+    key_shards.ensure(conn)
+    scratch.table("_submission_keys", _step("submission_keys"), submission)
+    key_shards.replace(conn, submission["contributor"], submission["period"], "SELECT * FROM _submission_keys")
+    select, work = key_shards.decision(conn, "_touched", run)
+    try:
+        scratch.table("_decision", select)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 class _Clock:

@@ -175,6 +175,11 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
             searched[node] = searched.get(node, 0) + count
     assert searched and head.head_node.node_id not in searched, searched
     assert not list((bed.home / "onett.near-index").glob(".candidates-*")), "a search's work files were left"
+    # First-come credit was decided by shard jobs over the content-hash shards of the documents' keys.
+    assert bed.query("SELECT count(*) FROM credit_key_versions") == bed.query(
+        "SELECT count(DISTINCT (contributor_id, period)) FROM documents "
+        "WHERE status IN ('accepted', 'duplicate', 'near_duplicate')")
+    assert not list((bed.home / "onett.credit-keys").glob(".decision-*")), "a decision's work files were left"
 
     got = snapshot(bed)
     assert {s for (s,) in bed.query("SELECT DISTINCT status FROM documents")} >= {

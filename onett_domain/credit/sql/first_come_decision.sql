@@ -1,0 +1,65 @@
+-- The first-come decision for every competing document of a touched text, from the documents' keys alone (what the
+-- engine's shard jobs hold: key_shards.py). Documents are ordered by (submitted_at, contributor_id, file, position,
+-- gone); `gone` (withdrawn_at, or infinity while the file is in) only tells a withdrawn upload from a later one of
+-- the same file and time. A document is a duplicate when an earlier document has the same text (exact) or is near
+-- it, paid or not; it is accepted when there is none, or when every earlier one has been withdrawn, and then earns
+-- from the last of their withdrawals (never retroactively).
+WITH docs AS (
+    SELECT d.contributor_id, d.period, d.file, d.position, d.hash_key, d.submitted_at, d.withdrawn_at,
+           coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
+    FROM _ranked d SEMI JOIN _touched USING (hash_key) WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
+), exact AS (
+    -- copies of the same text: the documents before each one in submission order (a window, not a join: a text
+    -- uploaded k times costs k rows, not k squared)
+    SELECT contributor_id, period, file, position, gone,
+           first_value((FALSE, submitted_at, contributor_id, file, position, 1.0::DOUBLE)) OVER earlier AS first,
+           count(*) FILTER (WHERE withdrawn_at IS NULL) OVER earlier AS still_in,
+           max(withdrawn_at) OVER earlier AS last_withdrawn_at
+    FROM docs
+    WINDOW earlier AS (PARTITION BY hash_key ORDER BY submitted_at, contributor_id, file, position, gone
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), near AS (
+    SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
+           min((TRUE, e.submitted_at, e.contributor_id, e.file, e.position, n.similarity)) AS first,
+           count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in,
+           max(e.withdrawn_at) AS last_withdrawn_at
+    FROM docs d
+    JOIN near_pairs n ON n.hash_key = d.hash_key
+    JOIN _ranked e ON e.hash_key = n.other_key AND e.status IN ('accepted', 'duplicate', 'near_duplicate')
+    WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, 'infinity'::TIMESTAMPTZ))
+        < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
+    GROUP BY ALL
+), earlier AS (
+    -- an exact copy before it decides over any near one
+    SELECT contributor_id, period, file, position, gone,
+           coalesce(x.first, n.first) AS first,
+           coalesce(x.still_in, 0) + coalesce(n.still_in, 0) AS still_in,
+           greatest(x.last_withdrawn_at, n.last_withdrawn_at) AS last_withdrawn_at
+    FROM exact x FULL JOIN near n USING (contributor_id, period, file, position, gone)
+    WHERE x.first IS NOT NULL OR n.first IS NOT NULL
+), decided AS (
+    SELECT d.*, x.first,
+           CASE WHEN x.first IS NULL THEN d.submitted_at
+                WHEN x.still_in = 0 AND greatest(d.submitted_at, x.last_withdrawn_at) < d.gone
+                    THEN greatest(d.submitted_at, x.last_withdrawn_at) END AS earns_from
+    FROM docs d LEFT JOIN earlier x USING (contributor_id, period, file, position, gone)
+)
+SELECT contributor_id, period, file, position, withdrawn_at, earns_from,
+       CASE WHEN earns_from IS NOT NULL THEN 'accepted'
+            WHEN NOT first[1] THEN 'duplicate' ELSE 'near_duplicate' END AS status,
+       CASE WHEN first IS NULL THEN ''
+            -- Another contributor's text reads exactly like the consumer's: a reason is no oracle on who holds what.
+            ELSE (CASE WHEN NOT first[1] THEN 'exact copy' ELSE 'near copy (similarity '
+                       || round(first[6], 2) || ')' END)
+                || (CASE WHEN first[3] = contributor_id
+                         THEN ' of your earlier document ' || first[4] || ' #' || first[5]
+                         ELSE ' of text already known (submitted earlier, held by the data consumer, or public)'
+                    END)
+                || (CASE WHEN earns_from IS NOT NULL
+                         THEN '; every earlier copy was withdrawn, so this one earns from then on'
+                         ELSE '' END) END AS reason,
+       CASE WHEN first IS NULL THEN '' ELSE first[3] || '/' || first[4] || '#' || first[5] END AS duplicate_of,
+       CASE WHEN first IS NULL THEN NULL ELSE first[6] END AS similarity,
+       CASE WHEN first IS NULL OR earns_from IS NOT NULL THEN ''
+            WHEN NOT first[1] THEN 'exact_dedup' ELSE 'near_dedup' END AS rule
+FROM decided
