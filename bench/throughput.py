@@ -2,14 +2,17 @@
 on the same text, on the same machine, in the same run.
 
     .venv/bin/python bench/throughput.py [--corpora ../shared/corpora] [--contributors 6]
-        [--incremental-mb 10] [--pool-mb 0] [--big-upload-mb 0] [--engine processes|ray]
+        [--incremental-mb 10] [--pool-mb 0] [--big-upload-mb 0 [--verbatim]] [--engine processes|ray]
         [--json bench/results/throughput.json]
 
 Prints, per stage and in total: MB/s of raw input, documents/s, and peak RSS of the ingest's processes; the
 tokenizer-only time (tiktoken `encode_ordinary_batch` over every document on all cores) measured before and
 after the ingest; the ratio ingest / tokenizer. With --incremental-mb, a new submission of that size is then
 ingested into the full pool and, separately, into an empty platform (the incremental cost). With
---big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming). With --pool-mb,
+--big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming): the corpora
+repeated, each copy prefixed `[k] ` (every copy a near copy of the others: near pairs grow with the square of the
+copies), or with --verbatim repeated as they are (exact copies: the index and its pairs stay those of one copy, so
+a large upload fits a disk the edited copies' index would not). With --pool-mb,
 the pool is grown with re-edited copies of the corpora before the incremental run, and what the platform keeps per
 token is reported at both sizes.
 Machines are shared and noisy: compare ratios within one run, not seconds across runs.
@@ -343,6 +346,7 @@ def main() -> None:
     parser.add_argument("--contributors", type=int, default=6)
     parser.add_argument("--incremental-mb", type=float, default=10)
     parser.add_argument("--big-upload-mb", type=float, default=0)
+    parser.add_argument("--verbatim", action="store_true", help="the big upload's copies are exact, not prefixed")
     parser.add_argument("--pool-mb", type=float, default=0,
                         help="grow the pool to this size (re-edited copies) before the incremental run")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
@@ -466,7 +470,8 @@ def main() -> None:
                 while written < args.big_upload_mb * 1e6:
                     copy += 1
                     for text in texts:
-                        line = json.dumps({"text": f"[{copy}] {text}"}, ensure_ascii=False) + "\n"
+                        line = json.dumps({"text": text if args.verbatim else f"[{copy}] {text}"},
+                                          ensure_ascii=False) + "\n"
                         handle.write(line)
                         written += len(line.encode())
                         lines += 1
