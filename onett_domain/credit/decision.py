@@ -22,7 +22,9 @@ competing document (or the reference corpus) already holds earn nothing, by the 
 withdrawal rule, passage by passage; `documents.repeated_tokens` and `handed_on_tokens` say how many.
 
 `decide` runs the steps below in order, each a `.sql` file in `sql/` named for what it decides; every scratch table
-it uses is made and dropped here. Run it inside the transaction that commits the submission.
+it uses is made and dropped here. Run it inside the transaction that commits the submission. With an engine, the
+near-duplicate candidate search and the first-come decision itself run as its jobs, shard by shard (bucket_index,
+key_shards); the warehouse applies what they decide.
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
     """Decide the credit of one submission's documents (`documents`: the Parquet parts `filtered` wrote; `index`:
     their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the
     terms of their uploads (expiry instants in the platform time zone `tz`), and re-decide every other document
-    whose credit this moves. The near-duplicate candidate search runs shard by shard on `run` (an engine's map; in
-    this process by default); `on_step` is told the name of each step done (progress for a large submission)."""
+    whose credit this moves. The near-duplicate candidate search and the first-come decision run shard by shard on
+    `run` (an engine's map; in this process by default); `on_step` is told the name of each step done (progress for a large submission)."""
     submission = {"contributor": contributor_id, "period": period}
     outcome, clock = Outcome(), _Clock(on_step)
     with Scratch(conn) as scratch:

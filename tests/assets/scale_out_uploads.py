@@ -28,7 +28,7 @@ TABLES = {
 }
 
 
-def _near_copy(text: str) -> str:
+def near_copy(text: str) -> str:
     """The same text with a few words changed (one in thirty): a near duplicate, not an exact one."""
     words = text.split(" ")
     return " ".join("수정됨" if i % 30 == 7 else w for i, w in enumerate(words))
@@ -41,7 +41,7 @@ def fill(bed: conftest.Testbed, texts: list[str]) -> None:
     bed.drop("alice", "essays.jsonl", docs(texts[0:5], "a"), seoul(2026, 9, 3, 9))
     bed.drop("bob", "bob.jsonl", docs(texts[5:9] + [texts[0], texts[14]], "b"), seoul(2026, 9, 10, 9))  # 14: reference
     bed.drop("alice", "more.jsonl", docs(texts[9:11] + [texts[6]], "a2"), seoul(2026, 10, 2, 9))
-    bed.drop("carol", "carol.jsonl", docs(texts[11:13] + [_near_copy(texts[1]), texts[7], texts[9]], "c"),
+    bed.drop("carol", "carol.jsonl", docs(texts[11:13] + [near_copy(texts[1]), texts[7], texts[9]], "c"),
              seoul(2026, 10, 1, 9))  # before alice's October upload, which holds texts[9] too
     bed.reference("public.jsonl", [{"id": "web-1", "text": texts[14]}])
     bed.revenue([(date(2026, 9, 1) + timedelta(n), 100, 1000, 500, "1000.37") for n in range(61)])

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.scale_out_uploads import PETITIONS, _near_copy, fill
+from assets.scale_out_uploads import PETITIONS, fill, near_copy
 from conftest import distinct_texts, seoul
 from onett_domain.credit import decide, key_shards
 from onett_resources import load_settings
@@ -62,7 +62,7 @@ def platform(onett):
     from then on)."""
     texts = distinct_texts(*PETITIONS, 15)
     fill(onett, texts)
-    onett.drop("dana", "d.jsonl", [{"text": _near_copy(texts[5])}, {"text": texts[13]}], seoul(2026, 10, 20, 9))
+    onett.drop("dana", "d.jsonl", [{"text": near_copy(texts[5])}, {"text": texts[13]}], seoul(2026, 10, 20, 9))
     onett.ok("ingest")
     (onett.landing / "alice" / "essays.jsonl").unlink()
     onett.ok("ingest")
