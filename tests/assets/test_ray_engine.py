@@ -1,8 +1,8 @@
-"""Preprocessing on a real multi-node Ray cluster started here (a head node and three worker nodes, each its own
-raylet and worker processes), with Dagster's instance in a real PostgreSQL server, compared table by table with
-the embedded platform on the same uploads; a worker node killed while one of its preprocessing jobs is writing,
-another while the near-duplicate candidate search runs its shard jobs; an engine that does not answer; two ingests
-of the same partitions racing across the nodes.
+"""Preprocessing and credit on a real multi-node Ray cluster started here (a head node and four worker nodes, each
+its own raylet and worker processes), with Dagster's instance in a real PostgreSQL server, compared table by table
+with the embedded platform on the same uploads; a worker node killed while one of its preprocessing jobs is writing,
+another while the near-duplicate candidate search runs its shard jobs, a third while the first-come decision runs
+its shard jobs; an engine that does not answer; two ingests of the same partitions racing across the nodes.
 
 Skips where Ray is not installed or cannot start, where no PostgreSQL server binaries are installed, or where the
 shared corpora are absent."""
@@ -31,13 +31,13 @@ JOB_CHARS = 64 << 10  # small jobs: the bulk upload becomes about twenty of them
 
 @pytest.fixture
 def cluster(monkeypatch):
-    """A head node with no CPU for jobs and three worker nodes of one CPU each (two of them are lost in a test)."""
+    """A head node with no CPU for jobs and four worker nodes of one CPU each (three of them are lost in a test)."""
     from ray.cluster_utils import Cluster
 
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     try:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-        nodes = [cluster.add_node(num_cpus=1) for _ in range(3)]
+        nodes = [cluster.add_node(num_cpus=1) for _ in range(4)]
         cluster.wait_for_nodes()
     except Exception as exc:  # noqa: BLE001  (whatever keeps Ray from starting here is the reason to skip)
         pytest.skip(f"a Ray cluster cannot start on this machine: {exc}")
@@ -89,23 +89,24 @@ class NodeKiller(threading.Thread):
                     return
 
 
-class DedupKiller(threading.Thread):
-    """After the first loss, kills the other worker node once the near-duplicate candidate search has shard jobs
-    running on the cluster (the first shard's pairs are written, the others are in flight)."""
+class StepKiller(threading.Thread):
+    """After the previous loss, kills another worker node once a step's shard jobs are running on the cluster: the
+    first shard's output (`pattern`, under `folder`) is written, the others are in flight."""
 
-    def __init__(self, cluster, node, index_folder: Path, after: threading.Event):
+    def __init__(self, cluster, node, folder: Path, pattern: str, after: threading.Event):
         super().__init__(daemon=True)
-        self.cluster, self.node, self.index_folder, self.after = cluster, node, index_folder, after
+        self.cluster, self.node, self.folder, self.pattern, self.after = cluster, node, folder, pattern, after
         self.killed_during: str | None = None
-        self.stop = threading.Event()
+        self.stop, self.done = threading.Event(), threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.005):
             if not self.after.is_set():
                 continue
-            for found in self.index_folder.glob(".candidates-*/candidates-*"):
+            for found in self.folder.glob(self.pattern):
                 self.killed_during = found.name
                 self.cluster.remove_node(self.node, allow_graceful=False)
+                self.done.set()
                 return
 
 
@@ -130,23 +131,28 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
     onett.ok("close", "2026-10")
     expected = snapshot(onett)
 
-    # The same uploads with Dagster's instance in PostgreSQL, every preprocessing job and every shard of the
-    # candidate search a task of the cluster; a worker node is killed while one of its jobs writes, another while
-    # the candidate search runs.
+    # The same uploads with Dagster's instance in PostgreSQL, every preprocessing job and every shard job of the
+    # candidate search and of the decision a task of the cluster; a worker node is killed while one of its jobs
+    # writes, another while the candidate search runs, a third while the decision runs.
     bed = _scaled_home(tmp_path, postgres, monkeypatch, head.address)
     _uploads(bed, texts, bulk)
     killer = NodeKiller(head, nodes[0], bed.home / "data" / "filtered" / "dana")
-    dedup_killer = DedupKiller(head, nodes[1], bed.home / "onett.near-index", killer.done)
-    killer.start()
-    dedup_killer.start()
+    dedup_killer = StepKiller(head, nodes[1], bed.home / "onett.near-index", ".candidates-*/candidates-*",
+                              killer.done)
+    decision_killer = StepKiller(head, nodes[2], bed.home / "onett.credit-keys", ".decision-*/gathered-*",
+                                 dedup_killer.done)
+    killers = (killer, dedup_killer, decision_killer)
+    for thread in killers:
+        thread.start()
     try:
         out = bed.ok("ingest")
     finally:
-        for thread in (killer, dedup_killer):
+        for thread in killers:
             thread.stop.set()
             thread.join()
     assert killer.killed_during, f"the node was never seen writing a part:\n{out}"
     assert dedup_killer.killed_during, f"the candidate search was never seen running on the cluster:\n{out}"
+    assert decision_killer.killed_during, f"the first-come decision was never seen running on the cluster:\n{out}"
     bed.ok("close", "2026-09")
     bed.ok("close", "2026-10")
 
