@@ -31,6 +31,7 @@ SQL = Path(__file__).with_name("sql")
 
 SHARDS = 16
 MAX_FILES = 64  # files a shard may hold before its live rows are rewritten into one
+JOB_TEXTS = 50_000  # touched texts per decision job, up to a job per shard
 SHARD_OF = "(strpos('0123456789abcdef', left(hash_key::VARCHAR, 1)) - 1)"  # the content hash's first hex digit
 COLUMNS = "contributor_id, period, file, position, hash_key, submitted_at, withdrawn_at"
 STALE_WORK_SECONDS = 86_400
@@ -93,15 +94,16 @@ def replace(conn: duckdb.DuckDBPyConnection, contributor_id: str, period, select
 
 def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tuple[str, Path]:
     """Runs the first-come decision of every competing document of the texts in `touched` (column hash_key) on
-    `run`, in two rounds of shard jobs: each shard gathers the live rows of those texts and of their near neighbours
-    (`near_pairs`), then each shard decides the documents of its own texts. Returns a SELECT of the decisions
-    (first_come_decision.sql's columns) and the folder of the jobs' files, to remove once read."""
+    `run`, in two rounds of jobs over groups of shards: each group gathers the live rows of those texts and of their
+    near neighbours (`near_pairs`), then each group decides the documents of its own texts. Returns a SELECT of the
+    decisions (first_come_decision.sql's columns) and the folder of the jobs' files, to remove once read."""
     base = folder(conn)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".decision-", dir=base))  # on the shards' storage: every node sees it
     touched_path, pairs_path = str(work / "touched.parquet"), str(work / "pairs.parquet")
     versions_path, wanted_path = str(work / "versions.parquet"), str(work / "wanted.parquet")
-    conn.execute(f"COPY (SELECT DISTINCT hash_key FROM {touched}) TO {literal(touched_path)} (FORMAT parquet)")
+    (texts,), = conn.execute(f"COPY (SELECT DISTINCT hash_key FROM {touched}) TO {literal(touched_path)} "
+                             "(FORMAT parquet)").fetchall()
     conn.execute(f"COPY (SELECT n.hash_key, n.other_key, n.similarity FROM near_pairs n SEMI JOIN {touched} t "
                  f"USING (hash_key)) TO {literal(pairs_path)} (FORMAT parquet)")
     conn.execute(f"COPY (SELECT hash_key FROM read_parquet({literal(touched_path)}) UNION "
@@ -110,24 +112,29 @@ def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tupl
     conn.execute(f"COPY credit_key_versions TO {literal(versions_path)} (FORMAT parquet)")
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
     by_shard = files_by_shard(conn)
-    gathers = [(paths, versions_path, wanted_path, str(work / f"gathered-{s}.parquet"), memory)
-               for s, paths in sorted(by_shard.items())]
     shards = [s for (s,) in conn.execute(
         f"SELECT DISTINCT {SHARD_OF} FROM read_parquet({literal(touched_path)}) ORDER BY 1").fetchall()]
-    if not gathers or not shards:
+    if not by_shard or not shards:
         return _empty_decision(), work
-    for _ in run(gather_shard, gathers):
+    # A job costs a DuckDB start and a pass over its files: a small decision is a job or two, a backfill one per shard.
+    groups = min(SHARDS, -(-int(texts) // JOB_TEXTS))
+    gathers = [([p for s, paths in sorted(by_shard.items()) if s % groups == g for p in paths], versions_path,
+                wanted_path, str(work / f"gathered-{g}.parquet"), memory) for g in range(groups)]
+    gathers = [job for job in gathers if job[0]]
+    for _ in run(gather_rows, gathers):
         pass
     gathered = [job[3] for job in gathers]
-    decides = [(s, gathered, touched_path, pairs_path, str(work / f"decided-{s}.parquet"), memory) for s in shards]
-    for _ in run(decide_shard, decides):
+    decides = [([s for s in shards if s % groups == g], gathered, touched_path, pairs_path,
+                str(work / f"decided-{g}.parquet"), memory) for g in range(groups)]
+    decides = [job for job in decides if job[0]]
+    for _ in run(decide_shards, decides):
         pass
     return f"SELECT * FROM read_parquet({literal_list([job[4] for job in decides])})", work
 
 
-def gather_shard(shard_files: list[str], versions: str, wanted: str, out: str, memory_limit: str) -> int:
-    """A shard's live rows of the wanted texts, written to `out`: a job for an engine's worker (Parquet in and
-    out). Returns the rows written."""
+def gather_rows(shard_files: list[str], versions: str, wanted: str, out: str, memory_limit: str) -> int:
+    """The live rows of the wanted texts in some shards' files, written to `out`: a job for an engine's worker
+    (Parquet in and out). Returns the rows written."""
     conn = _job_connection(out, memory_limit)
     try:
         (rows,), = conn.execute(
@@ -141,15 +148,16 @@ def gather_shard(shard_files: list[str], versions: str, wanted: str, out: str, m
         conn.close()
 
 
-def decide_shard(shard: int, gathered: list[str], touched: str, pairs: str, out: str, memory_limit: str) -> int:
-    """The first-come decision of the documents of this shard's touched texts, from the gathered rows of every
+def decide_shards(shards: list[int], gathered: list[str], touched: str, pairs: str, out: str,
+                  memory_limit: str) -> int:
+    """The first-come decision of the documents of these shards' touched texts, from the rows gathered from every
     shard (their near neighbours may live anywhere), written to `out`: a job for an engine's worker. Returns the
     documents decided."""
     conn = _job_connection(out, memory_limit)
     try:
         conn.execute(f"CREATE VIEW _ranked AS SELECT *, 'accepted' AS status FROM read_parquet({literal_list(gathered)})")
         conn.execute(f"CREATE VIEW _touched AS SELECT hash_key FROM read_parquet({literal(touched)}) "
-                     f"WHERE {SHARD_OF} = {int(shard)}")
+                     f"WHERE {SHARD_OF} IN ({', '.join(str(int(s)) for s in shards)})")
         conn.execute(f"CREATE VIEW near_pairs AS SELECT * FROM read_parquet({literal(pairs)})")
         (rows,), = conn.execute(f"COPY ({load(SQL, 'first_come_decision')}) TO {literal(out)} (FORMAT parquet)"
                                 ).fetchall()

@@ -122,6 +122,7 @@ def test_ray_cluster_preprocesses_like_the_embedded_platform_with_a_node_lost(on
                                                                                monkeypatch):
     head, nodes = cluster
     monkeypatch.setattr("onett_assets.assets.ingest.JOB_CHARS", JOB_CHARS)
+    monkeypatch.setattr("onett_domain.credit.key_shards.JOB_TEXTS", 4)  # decisions of several jobs each
     texts, bulk = distinct_texts(*PETITIONS, 15), _bulk()
 
     # The embedded platform: local worker processes, SQLite instance.

@@ -75,6 +75,7 @@ def platform(onett):
 
 def test_shard_jobs_decide_what_the_warehouse_decides_in_any_order(platform, monkeypatch):
     monkeypatch.setattr(key_shards, "MAX_FILES", 2)  # shards merged along the way
+    monkeypatch.setattr(key_shards, "JOB_TEXTS", 3)  # decisions of many jobs (the other test: one job each)
     expected = _tables(platform)
     submissions = _submissions(platform)
     for order in (submissions, submissions[::-1]):
