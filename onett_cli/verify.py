@@ -14,7 +14,7 @@ import hashlib
 from onett_cli.session import Session, say
 from onett_domain import payouts as months
 from onett_domain import recitation
-from onett_domain.credit import bucket_index, signature_files
+from onett_domain.credit import bucket_index, key_shards, signature_files
 from onett_resources.document_store import MissingStage
 from onett_resources.parquet_parts import DamagedPart, verify_parts
 from onett_resources.recitation_store import IndexMissing
@@ -81,13 +81,16 @@ def _parts(s: Session, conn) -> list[str]:
 
 
 def _index_copies(conn) -> list[str]:
-    """The near-duplicate index's derived copies (sorted bucket rows, signature files) against what they copy: a
-    damaged one would change which texts count as near copies, so it is named before a submission reads it."""
+    """The near-duplicate index's derived copies (sorted bucket rows, signature files) and the credit key shards
+    against what they copy: a damaged one would change which texts count as copies, so it is named before a
+    submission reads it."""
     arrays, problems = bucket_index.check_sorted(conn)
     files, more = signature_files.check(conn)
     problems += more
-    say(f"index copies: {arrays} sorted bucket array(s) with their filters and {files} signature file(s) compared "
-        "with what they copy" + (f", {len(problems)} problem(s)" if problems else ""))
+    keys, more = key_shards.check(conn)
+    problems += more
+    say(f"index copies: {arrays} sorted bucket array(s) with their filters, {files} signature file(s) and {keys} "
+        "credit key row(s) compared with what they copy" + (f", {len(problems)} problem(s)" if problems else ""))
     return problems
 
 

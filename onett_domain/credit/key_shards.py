@@ -166,6 +166,28 @@ def decide_shards(shards: list[int], gathered: list[str], touched: str, pairs: s
         conn.close()
 
 
+def check(conn: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
+    """The live rows against the competing documents they copy: a row lost or left behind would change who is
+    first. Returns the rows compared and the problems; none listed (an embedded platform) is nothing to check."""
+    listed = [p for paths in files_by_shard(conn).values() for p in paths]
+    missing = [p for p in listed if not Path(p).exists()]
+    if missing:
+        return 0, [f"credit key shards: {len(missing)} listed file(s) missing, e.g. {missing[0]} (the next decision "
+                   "on an engine rebuilds them from the documents)"]
+    if not listed:
+        return 0, []
+    live = (f"SELECT {COLUMNS} FROM read_parquet({literal_list(listed)}, hive_partitioning = false) "
+            "SEMI JOIN credit_key_versions USING (contributor_id, period, generation)")
+    stored = f"SELECT {COLUMNS} FROM documents WHERE {COMPETING}"
+    (rows,), = conn.execute(f"SELECT count(*) FROM ({live})").fetchall()
+    (extra,), = conn.execute(f"SELECT count(*) FROM ({live} EXCEPT ALL {stored})").fetchall()
+    (lacking,), = conn.execute(f"SELECT count(*) FROM ({stored} EXCEPT ALL {live})").fetchall()
+    problems = [f"credit key shards: {n} {what}" for n, what in (
+        (extra, "live row(s) that no competing document has"), (lacking, "competing document(s) without a live row"))
+        if n]
+    return int(rows), problems
+
+
 def sweep(conn: duckdb.DuckDBPyConnection) -> int:
     """Removes the files the committed state no longer names, and the folders of decisions that did not finish;
     a file of a generation above the committed ones may belong to a transaction still running and stays."""

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from assets.scale_out_uploads import PETITIONS, fill, near_copy
@@ -104,6 +105,13 @@ def test_shard_jobs_decide_what_the_warehouse_decides_in_any_order(platform, mon
     platform.ok("ingest")  # sweeps: no file left that nothing names
     named = {base / f for (f,) in platform.query("SELECT file FROM credit_key_files")}
     assert set(base.glob("shard=*/*.parquet")) == named
+
+    # `onett verify` compares the live rows with the documents, and names a row lost from a file
+    assert f"{len(stored)} credit key row(s) compared" in platform.ok("verify")
+    damaged = max(named, key=lambda path: pq.read_metadata(path).num_rows)
+    pq.write_table(pq.read_table(damaged).slice(1), damaged)
+    code, out = platform.cli("verify")
+    assert code == 1 and "credit key shards: 1 competing document(s) without a live row" in out, out
 
 
 def test_the_shards_are_rebuilt_after_an_embedded_decision_and_when_a_file_is_lost(platform):
