@@ -213,13 +213,19 @@ def _generation(conn: duckdb.DuckDBPyConnection) -> int:
     return int(generation)
 
 
+def _next_generation(conn: duckdb.DuckDBPyConnection) -> int:
+    """Takes the next generation number (in the warehouse transaction, so a rollback gives it back)."""
+    generation = _generation(conn) + 1
+    conn.execute("DELETE FROM credit_key_state; INSERT INTO credit_key_state VALUES (?)", [generation])
+    return generation
+
+
 def _write(conn: duckdb.DuckDBPyConnection, select: str, kind: str) -> int:
     """Writes the rows of `select` as one new file per shard they fall in, under a new generation, and lists them;
     returns the generation."""
     base = folder(conn)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
-    generation = _generation(conn) + 1
-    conn.execute("DELETE FROM credit_key_state; INSERT INTO credit_key_state VALUES (?)", [generation])
+    generation = _next_generation(conn)
     (_, paths), = conn.execute(
         f"""COPY (SELECT {COLUMNS}, {generation}::BIGINT AS generation, {SHARD_OF}::INTEGER AS shard
                   FROM ({select}))
@@ -240,8 +246,7 @@ def _compact(conn: duckdb.DuckDBPyConnection, shard: int) -> None:
     base = folder(conn)
     old = [str(base / f) for (f,) in conn.execute("SELECT file FROM credit_key_files WHERE shard = ?",
                                                   [shard]).fetchall()]
-    generation = _generation(conn) + 1
-    conn.execute("DELETE FROM credit_key_state; INSERT INTO credit_key_state VALUES (?)", [generation])
+    generation = _next_generation(conn)
     target = base / f"shard={shard}" / f"{generation:010d}-merged-0.parquet"
     (rows,), = conn.execute(
         f"""COPY (SELECT {COLUMNS}, generation FROM read_parquet({literal_list(old)}, hive_partitioning = false) k
