@@ -10,7 +10,10 @@ the original.
 The rule is re-applied to every text a submission touches whenever it is processed, so the outcome depends only on
 what was submitted and when, never on the order submissions were processed in: a late-processed earlier upload
 takes the credit back, a withdrawn upload hands it on, and every submission whose credit moved is reported so its
-funnel is refreshed in the same transaction.
+funnel is refreshed in the same transaction. A document's outcome depends only on earlier documents, and everything a
+run changes is its submission's, so only the documents submitted from the submission's earliest document on
+(`_since`) are decided again; the copies before count as one summary per text or passage. A text held a thousand
+times then costs a decision per new copy, not a thousand.
 
 Withdrawals are part of the rule, in time: a withdrawn document keeps its place for the time it was in. A copy whose
 every earlier competing document has been withdrawn is accepted and earns from `earns_from` = the latest of their
@@ -91,6 +94,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
     with Scratch(conn) as scratch:
         # The texts the submission competed with before: credit they held may move once it is replaced.
         scratch.table("_affected", _step("competing_texts"), submission)
+        scratch.table("_since", _step("submission_since"), submission)
         # Withdrawn uploads keep their documents, back in a freshly read state; the rest is replaced.
         outcome.withdrawn = len(execute(conn, _step("withdrawn_documents"), submission))
         execute(conn, _step("reset_withdrawn_documents"), submission)
@@ -120,6 +124,7 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
         else:
             scratch.view("_incoming", "SELECT * FROM documents WHERE FALSE")
         execute(conn, _step("incoming_competing_texts"))
+        execute(conn, _step("incoming_since"))
         clock.lap("reference match")
         moved = _first_come(conn, scratch, clock, submission, run)
     outcome.others_moved = [m for m in moved if m != (contributor_id, period)]

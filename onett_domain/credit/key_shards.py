@@ -93,8 +93,8 @@ def replace(conn: duckdb.DuckDBPyConnection, contributor_id: str, period, select
 
 
 def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tuple[str, Path]:
-    """Runs the first-come decision of every competing document of the texts in `touched` (column hash_key) on
-    `run`, in two rounds of jobs over groups of shards: each group gathers the live rows of those texts and of their
+    """Runs the first-come decision of every competing document of the texts in `touched` (column hash_key)
+    submitted at `_since` or later (the decision's one-row table) on `run`, in two rounds of jobs over groups of shards: each group gathers the live rows of those texts and of their
     near neighbours (`near_pairs`), then each group decides the documents of its own texts. Returns a SELECT of the
     decisions (first_come_decision.sql's columns) and the folder of the jobs' files, to remove once read."""
     base = folder(conn)
@@ -102,6 +102,8 @@ def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tupl
     work = Path(tempfile.mkdtemp(prefix=".decision-", dir=base))  # on the shards' storage: every node sees it
     touched_path, pairs_path = str(work / "touched.parquet"), str(work / "pairs.parquet")
     versions_path, wanted_path = str(work / "versions.parquet"), str(work / "wanted.parquet")
+    since_path = str(work / "since.parquet")
+    conn.execute(f"COPY _since TO {literal(since_path)} (FORMAT parquet)")
     (texts,), = conn.execute(f"COPY (SELECT DISTINCT hash_key FROM {touched}) TO {literal(touched_path)} "
                              "(FORMAT parquet)").fetchall()
     conn.execute(f"COPY (SELECT n.hash_key, n.other_key, n.similarity FROM near_pairs n SEMI JOIN {touched} t "
@@ -124,12 +126,12 @@ def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tupl
     for _ in run(gather_rows, gathers):
         pass
     gathered = [job[3] for job in gathers]
-    decides = [([s for s in shards if s % groups == g], gathered, touched_path, pairs_path,
+    decides = [([s for s in shards if s % groups == g], gathered, touched_path, pairs_path, since_path,
                 str(work / f"decided-{g}.parquet"), memory) for g in range(groups)]
     decides = [job for job in decides if job[0]]
     for _ in run(decide_shards, decides):
         pass
-    return f"SELECT * FROM read_parquet({literal_list([job[4] for job in decides])})", work
+    return f"SELECT * FROM read_parquet({literal_list([job[5] for job in decides])})", work
 
 
 def gather_rows(shard_files: list[str], versions: str, wanted: str, out: str, memory_limit: str) -> int:
@@ -148,17 +150,18 @@ def gather_rows(shard_files: list[str], versions: str, wanted: str, out: str, me
         conn.close()
 
 
-def decide_shards(shards: list[int], gathered: list[str], touched: str, pairs: str, out: str,
+def decide_shards(shards: list[int], gathered: list[str], touched: str, pairs: str, since: str, out: str,
                   memory_limit: str) -> int:
-    """The first-come decision of the documents of these shards' touched texts, from the rows gathered from every
-    shard (their near neighbours may live anywhere), written to `out`: a job for an engine's worker. Returns the
-    documents decided."""
+    """The first-come decision of the documents of these shards' touched texts submitted at `since` or later, from
+    the rows gathered from every shard (their near neighbours may live anywhere), written to `out`: a job for an
+    engine's worker. Returns the documents decided."""
     conn = _job_connection(out, memory_limit)
     try:
         conn.execute(f"CREATE VIEW _ranked AS SELECT *, 'accepted' AS status FROM read_parquet({literal_list(gathered)})")
         conn.execute(f"CREATE VIEW _touched AS SELECT hash_key FROM read_parquet({literal(touched)}) "
                      f"WHERE {SHARD_OF} IN ({', '.join(str(int(s)) for s in shards)})")
         conn.execute(f"CREATE VIEW near_pairs AS SELECT * FROM read_parquet({literal(pairs)})")
+        conn.execute(f"CREATE VIEW _since AS SELECT * FROM read_parquet({literal(since)})")
         (rows,), = conn.execute(f"COPY ({load(SQL, 'first_come_decision')}) TO {literal(out)} (FORMAT parquet)"
                                 ).fetchall()
         return int(rows)

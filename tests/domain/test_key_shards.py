@@ -15,7 +15,7 @@ import pytest
 
 from assets.scale_out_uploads import PETITIONS, fill, near_copy
 from conftest import distinct_texts, seoul
-from onett_domain.credit import decide, key_shards
+from onett_domain.credit import decide, decision, key_shards
 from onett_resources import load_settings
 from onett_resources.document_store import DocumentStore
 from onett_resources.warehouse import transaction
@@ -112,6 +112,29 @@ def test_shard_jobs_decide_what_the_warehouse_decides_in_any_order(platform, mon
     pq.write_table(pq.read_table(damaged).slice(1), damaged)
     code, out = platform.cli("verify")
     assert code == 1 and "credit key shards: 1 competing document(s) without a live row" in out, out
+
+
+def test_deciding_from_the_submission_on_equals_deciding_every_copy_again(platform, monkeypatch):
+    """A run decides again only the documents submitted at or after its submission's earliest one, with the copies
+    before as a summary per text and passage. Deciding every copy of every touched text again, in either order, here
+    and on the shards, must store exactly what those runs stored."""
+    # A late upload whose only earlier copies (exact and near) were withdrawn after it came in: it earns from the
+    # withdrawal, which only the summary of the copies before it knows.
+    texts = distinct_texts(*PETITIONS, 15)
+    platform.drop("erin", "e.jsonl", [{"text": texts[2]}, {"text": near_copy(texts[3])}], seoul(2026, 11, 2, 9))
+    platform.ok("ingest")
+    late = platform.query("SELECT status, earns_from > submitted_at FROM documents WHERE contributor_id = 'erin'")
+    assert late == [("accepted", True)] * 2, late
+    expected = _tables(platform)
+    load = decision._step
+    full = {"submission_since": "SELECT '-infinity'::TIMESTAMPTZ AS since", "incoming_since": "SELECT 1"}
+    monkeypatch.setattr(decision, "_step", lambda name: full.get(name) or load(name))
+    submissions = _submissions(platform)
+    for order, run in ((submissions, None), (submissions[::-1], _pool_runner)):
+        _decide_all(platform, order, run)
+        got = _tables(platform)
+        for table in COMPARED:
+            assert got[table] == expected[table], f"{table} differs when every copy is decided again ({order})"
 
 
 def test_the_shards_are_rebuilt_after_an_embedded_decision_and_when_a_file_is_lost(platform):

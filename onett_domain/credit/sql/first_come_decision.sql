@@ -4,31 +4,60 @@
 -- the same file and time. A document is a duplicate when an earlier document has the same text (exact) or is near
 -- it, paid or not; it is accepted when there is none, or when every earlier one has been withdrawn, and then earns
 -- from the last of their withdrawals (never retroactively).
-WITH docs AS (
+-- A document's outcome depends only on earlier documents, and everything a run changes is its submission's, submitted
+-- at `_since` or later: only documents from then on are decided again. The copies before it count as one summary per
+-- text (the earliest, how many are still in, the last withdrawal), so a text held many times costs a row per copy
+-- read, not a decision per copy, and a near pair not the product of both texts' copies.
+WITH texts AS (
+    SELECT hash_key FROM _touched UNION SELECT n.other_key FROM near_pairs n SEMI JOIN _touched USING (hash_key)
+), later AS (
     SELECT d.contributor_id, d.period, d.file, d.position, d.hash_key, d.submitted_at, d.withdrawn_at,
            coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
-    FROM _ranked d SEMI JOIN _touched USING (hash_key) WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    FROM _ranked d SEMI JOIN texts USING (hash_key) SEMI JOIN _since s ON d.submitted_at >= s.since
+    WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
+), docs AS (
+    SELECT * FROM later SEMI JOIN _touched USING (hash_key)
+), before AS (
+    SELECT e.hash_key, min((e.submitted_at, e.contributor_id, e.file, e.position)) AS first,
+           count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in, max(e.withdrawn_at) AS last_withdrawn_at
+    FROM _ranked e SEMI JOIN texts USING (hash_key) SEMI JOIN _since s ON e.submitted_at < s.since
+    WHERE e.status IN ('accepted', 'duplicate', 'near_duplicate')
+    GROUP BY e.hash_key
 ), exact AS (
-    -- copies of the same text: the documents before each one in submission order (a window, not a join: a text
-    -- uploaded k times costs k rows, not k squared)
-    SELECT contributor_id, period, file, position, gone,
-           first_value((FALSE, submitted_at, contributor_id, file, position, 1.0::DOUBLE)) OVER earlier AS first,
-           count(*) FILTER (WHERE withdrawn_at IS NULL) OVER earlier AS still_in,
-           max(withdrawn_at) OVER earlier AS last_withdrawn_at
-    FROM docs
-    WINDOW earlier AS (PARTITION BY hash_key ORDER BY submitted_at, contributor_id, file, position, gone
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-), near AS (
+    -- copies of the same text: the summary of those before `_since`, then the documents before each one in
+    -- submission order (a window, not a join: a text uploaded k times costs k rows, not k squared)
     SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
-           min((TRUE, e.submitted_at, e.contributor_id, e.file, e.position, n.similarity)) AS first,
-           count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in,
-           max(e.withdrawn_at) AS last_withdrawn_at
+           CASE WHEN b.first IS NULL
+                THEN first_value((FALSE, d.submitted_at, d.contributor_id, d.file, d.position, 1.0::DOUBLE))
+                         OVER earlier
+                ELSE (FALSE, b.first[1], b.first[2], b.first[3], b.first[4], 1.0::DOUBLE) END AS first,
+           coalesce(b.still_in, 0) + count(*) FILTER (WHERE d.withdrawn_at IS NULL) OVER earlier AS still_in,
+           greatest(b.last_withdrawn_at, max(d.withdrawn_at) OVER earlier) AS last_withdrawn_at
+    FROM docs d LEFT JOIN before b USING (hash_key)
+    WINDOW earlier AS (PARTITION BY d.hash_key ORDER BY d.submitted_at, d.contributor_id, d.file, d.position, d.gone
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), near_each AS (
+    -- the near texts' documents before each one: their summary from before `_since` (all earlier), and one by one
+    -- the later ones
+    SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
+           (TRUE, b.first[1], b.first[2], b.first[3], b.first[4], n.similarity) AS first, b.still_in,
+           b.last_withdrawn_at
     FROM docs d
     JOIN near_pairs n ON n.hash_key = d.hash_key
-    JOIN _ranked e ON e.hash_key = n.other_key AND e.status IN ('accepted', 'duplicate', 'near_duplicate')
-    WHERE (e.submitted_at, e.contributor_id, e.file, e.position, coalesce(e.withdrawn_at, 'infinity'::TIMESTAMPTZ))
+    JOIN before b ON b.hash_key = n.other_key
+    UNION ALL
+    SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
+           (TRUE, e.submitted_at, e.contributor_id, e.file, e.position, n.similarity),
+           CASE WHEN e.withdrawn_at IS NULL THEN 1 ELSE 0 END, e.withdrawn_at
+    FROM docs d
+    JOIN near_pairs n ON n.hash_key = d.hash_key
+    JOIN later e ON e.hash_key = n.other_key
+    WHERE (e.submitted_at, e.contributor_id, e.file, e.position, e.gone)
         < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
-    GROUP BY ALL
+), near AS (
+    SELECT contributor_id, period, file, position, gone, min(first) AS first, sum(still_in) AS still_in,
+           max(last_withdrawn_at) AS last_withdrawn_at
+    FROM near_each GROUP BY ALL
 ), earlier AS (
     -- an exact copy before it decides over any near one
     SELECT contributor_id, period, file, position, gone,

@@ -6,19 +6,33 @@
 -- passage is handed on and earns from the last withdrawal.
 -- A document's handed-on passages earn from the latest of their times (one time per document, never earlier than
 -- it should). Documents that are not accepted earn nothing anyway and keep no passage figures.
+-- As for first-come credit (first_come_decision.sql), only documents submitted at `_since` or later can move; the
+-- holders before it count as one summary per passage.
 WITH holders AS (
     SELECT h.passage, h.text_id, h.ordinal, h.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
            d.submitted_at, d.withdrawn_at, coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
     FROM _passage_holders h
     JOIN documents d ON d.hash_key = h.hash_key AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    SEMI JOIN _since s ON d.submitted_at >= s.since
+), text_before AS (
+    SELECT d.hash_key, count(*) AS holders, count(*) FILTER (WHERE d.withdrawn_at IS NULL) AS still_in,
+           max(d.withdrawn_at) AS last_withdrawn_at
+    FROM documents d SEMI JOIN _passage_holders h USING (hash_key) SEMI JOIN _since s ON d.submitted_at < s.since
+    WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
+    GROUP BY d.hash_key
+), before AS (
+    SELECT h.passage, sum(b.holders) AS holders, sum(b.still_in) AS still_in,
+           max(b.last_withdrawn_at) AS last_withdrawn_at
+    FROM _passage_holders h JOIN text_before b USING (hash_key)
+    GROUP BY h.passage
 ), known AS (
     SELECT DISTINCT passage FROM _passage_holders SEMI JOIN reference_documents USING (content_hash)
 ), ranked AS (
     SELECT h.*, k.passage IS NOT NULL AS known,
-           count(*) OVER earlier AS before,
-           count(*) FILTER (WHERE h.withdrawn_at IS NULL) OVER earlier AS still_in,
-           max(h.withdrawn_at) OVER earlier AS last_withdrawn_at
-    FROM holders h LEFT JOIN known k USING (passage)
+           coalesce(b.holders, 0) + count(*) OVER earlier AS before,
+           coalesce(b.still_in, 0) + count(*) FILTER (WHERE h.withdrawn_at IS NULL) OVER earlier AS still_in,
+           greatest(b.last_withdrawn_at, max(h.withdrawn_at) OVER earlier) AS last_withdrawn_at
+    FROM holders h LEFT JOIN known k USING (passage) LEFT JOIN before b USING (passage)
     WINDOW earlier AS (PARTITION BY h.passage ORDER BY h.submitted_at, h.contributor_id, h.file, h.position, h.gone
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ), judged AS (
