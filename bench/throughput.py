@@ -13,8 +13,9 @@ ingested into the full pool and, separately, into an empty platform (the increme
 repeated, each copy prefixed `[k] ` (every copy a near copy of the others: near pairs grow with the square of the
 copies), or with --verbatim repeated as they are (exact copies: the index and its pairs stay those of one copy, so
 a large upload fits a disk the edited copies' index would not). With --pool-mb,
-the pool is grown with re-edited copies of the corpora before the incremental run, and what the platform keeps per
-token is reported at both sizes.
+the pool is grown with re-edited copies of the corpora before the incremental run (with --verbatim, exact copies:
+the documents, passages and credit groups grow, the near-duplicate index stays one copy's), and what the platform
+keeps per token is reported at both sizes.
 Machines are shared and noisy: compare ratios within one run, not seconds across runs.
 """
 
@@ -346,7 +347,8 @@ def main() -> None:
     parser.add_argument("--contributors", type=int, default=6)
     parser.add_argument("--incremental-mb", type=float, default=10)
     parser.add_argument("--big-upload-mb", type=float, default=0)
-    parser.add_argument("--verbatim", action="store_true", help="the big upload's copies are exact, not prefixed")
+    parser.add_argument("--verbatim", action="store_true",
+                        help="the pool's and the big upload's copies are exact, not re-edited or prefixed")
     parser.add_argument("--pool-mb", type=float, default=0,
                         help="grow the pool to this size (re-edited copies) before the incremental run")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
@@ -393,20 +395,23 @@ def main() -> None:
         pool = size
         if args.pool_mb * 1e6 > size:
             # More contributors with the corpus re-edited (a third of the words changed: distinct texts that are not
-            # near copies), until the pool holds --pool-mb: the index then holds that many distinct texts.
+            # near copies), until the pool holds --pool-mb: the index then holds that many distinct texts. With
+            # --verbatim every contributor repeats the corpus as it is: later copies earn nothing.
             copy = 0
             while pool < args.pool_mb * 1e6:
                 copy += 1
                 for name, corpus in files.items():
-                    pool += write_jsonl(work / "landing" / f"pool{copy}" / name, respelled(corpus, copy))
+                    pool += write_jsonl(work / "landing" / f"pool{copy}" / name,
+                                        corpus if args.verbatim else respelled(corpus, copy))
                     if pool >= args.pool_mb * 1e6:
                         break
             grow = run_ingest(work / "home", work / "landing")
-            print(f"pool grown to {mb(pool):.0f} MB ({copy} re-edited copies) in {grow['wall']:.0f} s "
+            print(f"pool grown to {mb(pool):.0f} MB ({copy} {'exact' if args.verbatim else 're-edited'} copies) in {grow['wall']:.0f} s "
                   f"({mb(pool - size) / grow['wall']:.2f} MB/s, peak RSS {grow['peak_rss_mb']:.0f} MB in one "
                   f"process ({grow['peak_anonymous_rss_mb']:.0f} MB anonymous), {grow['peak_total_rss_mb']:.0f} MB "
                   "together)")
             results["pool_mb"] = mb(pool)
+            results["pool_copies"] = {"count": copy, "kind": "exact" if args.verbatim else "re-edited"}
             results["pool_growth"] = {key: grow[key] for key in ("wall", "cpu", "peak_rss_mb", "peak_total_rss_mb",
                                                                  "peak_anonymous_rss_mb")}
             grown = stage_times(work / "home")["steps"]  # every run of the home: the growth is what the full run left
