@@ -396,12 +396,13 @@ def main() -> None:
         if args.pool_mb * 1e6 > size:
             # More contributors with the corpus re-edited (a third of the words changed: distinct texts that are not
             # near copies), until the pool holds --pool-mb: the index then holds that many distinct texts. With
-            # --verbatim every contributor repeats the corpus as it is: later copies earn nothing.
+            # --verbatim every contributor repeats the corpus as it is: later copies earn nothing. Numbered so that
+            # they are processed in the order they were written (an upload processed after later ones re-decides them).
             copy = 0
             while pool < args.pool_mb * 1e6:
                 copy += 1
                 for name, corpus in files.items():
-                    pool += write_jsonl(work / "landing" / f"pool{copy}" / name,
+                    pool += write_jsonl(work / "landing" / f"pool{copy:03d}" / name,
                                         corpus if args.verbatim else respelled(corpus, copy))
                     if pool >= args.pool_mb * 1e6:
                         break
