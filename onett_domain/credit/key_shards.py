@@ -94,9 +94,10 @@ def replace(conn: duckdb.DuckDBPyConnection, contributor_id: str, period, select
 
 def decision(conn: duckdb.DuckDBPyConnection, touched: str, run: Runner) -> tuple[str, Path]:
     """Runs the first-come decision of every competing document of the texts in `touched` (column hash_key)
-    submitted at `_since` or later (the decision's one-row table) on `run`, in two rounds of jobs over groups of shards: each group gathers the live rows of those texts and of their
-    near neighbours (`near_pairs`), then each group decides the documents of its own texts. Returns a SELECT of the
-    decisions (first_come_decision.sql's columns) and the folder of the jobs' files, to remove once read."""
+    submitted at `_since` or later (the decision's one-row table) on `run`, in two rounds of jobs over groups of
+    shards: each group gathers the live rows of those texts and of their near neighbours (`near_pairs`), then each
+    group decides the documents of its own texts. Returns a SELECT of the decisions (first_come_decision.sql's
+    columns) and the folder of the jobs' files, to remove once read."""
     base = folder(conn)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".decision-", dir=base))  # on the shards' storage: every node sees it
