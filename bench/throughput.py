@@ -407,12 +407,13 @@ def main() -> None:
                     if pool >= args.pool_mb * 1e6:
                         break
             grow = run_ingest(work / "home", work / "landing")
-            print(f"pool grown to {mb(pool):.0f} MB ({copy} {'exact' if args.verbatim else 're-edited'} copies) in {grow['wall']:.0f} s "
+            kind = "exact" if args.verbatim else "re-edited"
+            print(f"pool grown to {mb(pool):.0f} MB ({copy} {kind} copies) in {grow['wall']:.0f} s "
                   f"({mb(pool - size) / grow['wall']:.2f} MB/s, peak RSS {grow['peak_rss_mb']:.0f} MB in one "
                   f"process ({grow['peak_anonymous_rss_mb']:.0f} MB anonymous), {grow['peak_total_rss_mb']:.0f} MB "
                   "together)")
             results["pool_mb"] = mb(pool)
-            results["pool_copies"] = {"count": copy, "kind": "exact" if args.verbatim else "re-edited"}
+            results["pool_copies"] = {"count": copy, "kind": kind}
             results["pool_growth"] = {key: grow[key] for key in ("wall", "cpu", "peak_rss_mb", "peak_total_rss_mb",
                                                                  "peak_anonymous_rss_mb")}
             grown = stage_times(work / "home")["steps"]  # every run of the home: the growth is what the full run left
