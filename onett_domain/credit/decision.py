@@ -55,6 +55,7 @@ COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete
 # limit; a smaller one is decided on every thread (the joins scan the pool's documents and passages, whose cost
 # grows with the pool: two threads take 0.45 s off a 10 MB submission into a 1 GB pool).
 ONE_THREAD_TEXTS = 100_000
+SLICE_DOCUMENTS = 1_000_000  # documents a backfill decides at a time (DuckDB's memory limit holds a slice)
 
 
 @dataclass
@@ -160,7 +161,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
             scratch.view("_ranked", _step("competing_documents"))  # a backfill: gathered, they would not fit memory
         else:
             scratch.table("_ranked", _step("ranked_documents"))
-        scratch.table("_decision", _step("first_come_decision"))
+        scratch.view("_summarized", _step("summarized_documents"))
+        _decide_here(conn, scratch, backfill=texts >= ONE_THREAD_TEXTS)
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
@@ -174,6 +176,25 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     clock.lap("passage credit")
     conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
     return [(c, p) for c, p in moved]
+
+
+def _decide_here(conn: duckdb.DuckDBPyConnection, scratch: Scratch, backfill: bool) -> int:
+    """`_decision`: the first-come decision of the touched texts' documents, in this process. A backfill is decided
+    in slices of its texts, each with about SLICE_DOCUMENTS documents to decide, so that its memory stays within
+    DuckDB's limit however many later copies of its texts it decides again (every document is decided in the slice
+    of its own text, whatever slice its near texts fall in). Returns the number of slices."""
+    slices = 1
+    if backfill:
+        (documents,), = conn.execute(_step("documents_to_decide")).fetchall()
+        slices = max(1, -(-int(documents) // SLICE_DOCUMENTS))
+    decide_slice = _step("first_come_decision")
+    for part in range(slices):
+        scratch.view("_deciding", f"SELECT hash_key FROM _touched WHERE hash(hash_key) % {slices} = {part}")
+        if part == 0:
+            scratch.table("_decision", decide_slice)
+        else:
+            conn.execute(f"INSERT INTO _decision SELECT * FROM ({decide_slice}\n)")
+    return slices
 
 
 def _engine_decision(conn: duckdb.DuckDBPyConnection, scratch: Scratch, submission: dict,

@@ -159,7 +159,8 @@ def decide_shards(shards: list[int], gathered: list[str], touched: str, pairs: s
     conn = _job_connection(out, memory_limit)
     try:
         conn.execute(f"CREATE VIEW _ranked AS SELECT *, 'accepted' AS status FROM read_parquet({literal_list(gathered)})")
-        conn.execute(f"CREATE VIEW _touched AS SELECT hash_key FROM read_parquet({literal(touched)}) "
+        conn.execute("CREATE VIEW _summarized AS SELECT * FROM _ranked")
+        conn.execute(f"CREATE VIEW _deciding AS SELECT hash_key FROM read_parquet({literal(touched)}) "
                      f"WHERE {SHARD_OF} IN ({', '.join(str(int(s)) for s in shards)})")
         conn.execute(f"CREATE VIEW near_pairs AS SELECT * FROM read_parquet({literal(pairs)})")
         conn.execute(f"CREATE VIEW _since AS SELECT * FROM read_parquet({literal(since)})")

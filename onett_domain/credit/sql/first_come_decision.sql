@@ -8,19 +8,22 @@
 -- at `_since` or later: only documents from then on are decided again. The copies before it count as one summary per
 -- text (the earliest, how many are still in, the last withdrawal), so a text held many times costs a row per copy
 -- read, not a decision per copy, and a near pair not the product of both texts' copies.
+-- `_deciding` names the texts whose documents are decided (every touched text, or a slice or shard of them); `_ranked`
+-- holds those documents and their near texts' (earlier ones too, or not); `_summarized` the competing documents whose
+-- keys the summary reads.
 WITH texts AS (
-    SELECT hash_key FROM _touched UNION SELECT n.other_key FROM near_pairs n SEMI JOIN _touched USING (hash_key)
+    SELECT hash_key FROM _deciding UNION SELECT n.other_key FROM near_pairs n SEMI JOIN _deciding USING (hash_key)
 ), later AS (
     SELECT d.contributor_id, d.period, d.file, d.position, d.hash_key, d.submitted_at, d.withdrawn_at,
            coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
     FROM _ranked d SEMI JOIN texts USING (hash_key) SEMI JOIN _since s ON d.submitted_at >= s.since
     WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
 ), docs AS (
-    SELECT * FROM later SEMI JOIN _touched USING (hash_key)
+    SELECT * FROM later SEMI JOIN _deciding USING (hash_key)
 ), before AS (
     SELECT e.hash_key, min((e.submitted_at, e.contributor_id, e.file, e.position)) AS first,
            count(*) FILTER (WHERE e.withdrawn_at IS NULL) AS still_in, max(e.withdrawn_at) AS last_withdrawn_at
-    FROM _ranked e SEMI JOIN texts USING (hash_key) SEMI JOIN _since s ON e.submitted_at < s.since
+    FROM _summarized e SEMI JOIN texts USING (hash_key) SEMI JOIN _since s ON e.submitted_at < s.since
     WHERE e.status IN ('accepted', 'duplicate', 'near_duplicate')
     GROUP BY e.hash_key
 ), exact AS (
