@@ -55,7 +55,7 @@ COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete
 # limit; a smaller one is decided on every thread (the joins scan the pool's documents and passages, whose cost
 # grows with the pool: two threads take 0.45 s off a 10 MB submission into a 1 GB pool).
 ONE_THREAD_TEXTS = 100_000
-SLICE_DOCUMENTS = 1_000_000  # documents a backfill decides at a time (DuckDB's memory limit holds a slice)
+SLICE_DOCUMENTS = 1_000_000  # documents (passage holdings) a backfill decides at a time
 
 
 @dataclass
@@ -149,7 +149,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     (order, threads), = conn.execute(
         "SELECT current_setting('preserve_insertion_order'), current_setting('threads')").fetchall()
     (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
-    conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if texts >= ONE_THREAD_TEXTS else ""))
+    backfill = texts >= ONE_THREAD_TEXTS
+    conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if backfill else ""))
     scratch.table("_changed", _step("changed_texts"))
     scratch.table("_touched", _step("touched_texts"))
     if run is not None:
@@ -157,12 +158,13 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
         scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
     else:
         key_shards.invalidate(conn)  # the shards do not follow the documents decided here
-        if texts >= ONE_THREAD_TEXTS:
-            scratch.view("_ranked", _step("competing_documents"))  # a backfill: gathered, they would not fit memory
+        if backfill:
+            scratch.view("_ranked", _step("competing_documents"))  # gathered, they would not fit memory
         else:
             scratch.table("_ranked", _step("ranked_documents"))
         scratch.view("_summarized", _step("summarized_documents"))
-        _decide_here(conn, scratch, backfill=texts >= ONE_THREAD_TEXTS)
+        _in_slices(conn, scratch, "_decision", _step("first_come_decision"),
+                   _step("documents_to_decide") if backfill else None, "_touched", "hash_key", "_deciding")
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
@@ -170,7 +172,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     clock.lap("credit")
     scratch.table("_passage_seeds", _step("passage_seeds"))
     scratch.table("_passage_holders", _step("passage_holders"))
-    scratch.table("_passage_credit", _step("passage_credit"))
+    _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"),
+               _step("passage_rows_to_judge") if backfill else None, "_passage_seeds", "text_id", "_judging")
     scratch.table("_passage_moved", _step("passage_moved"))
     moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
     clock.lap("passage credit")
@@ -178,22 +181,22 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     return [(c, p) for c, p in moved]
 
 
-def _decide_here(conn: duckdb.DuckDBPyConnection, scratch: Scratch, backfill: bool) -> int:
-    """`_decision`: the first-come decision of the touched texts' documents, in this process. A backfill is decided
-    in slices of its texts, each with about SLICE_DOCUMENTS documents to decide, so that its memory stays within
-    DuckDB's limit however many later copies of its texts it decides again (every document is decided in the slice
-    of its own text, whatever slice its near texts fall in). Returns the number of slices."""
+def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, select: str, rows: str | None,
+               keys: str, key: str, part: str) -> int:
+    """`table` from `select`, which reads the `key`s it decides from the view `part`: all of `keys` at once, or, when
+    the `rows` it would decide (a count query; None: few) exceed SLICE_DOCUMENTS, in slices of them, so that a
+    backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again. Every row
+    is decided in the slice of its own key, so the slices decide what one statement does. Returns the slices."""
     slices = 1
-    if backfill:
-        (documents,), = conn.execute(_step("documents_to_decide")).fetchall()
-        slices = max(1, -(-int(documents) // SLICE_DOCUMENTS))
-    decide_slice = _step("first_come_decision")
-    for part in range(slices):
-        scratch.view("_deciding", f"SELECT hash_key FROM _touched WHERE hash(hash_key) % {slices} = {part}")
-        if part == 0:
-            scratch.table("_decision", decide_slice)
+    if rows is not None:
+        (count,), = conn.execute(rows).fetchall()
+        slices = max(1, -(-int(count) // SLICE_DOCUMENTS))
+    for n in range(slices):
+        scratch.view(part, f"SELECT {key} FROM {keys}" + (f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""))
+        if n == 0:
+            scratch.table(table, select)
         else:
-            conn.execute(f"INSERT INTO _decision SELECT * FROM ({decide_slice}\n)")
+            conn.execute(f"INSERT INTO {table} SELECT * FROM ({select}\n)")
     return slices
 
 

@@ -139,19 +139,21 @@ def test_deciding_from_the_submission_on_equals_deciding_every_copy_again(platfo
 
 def test_a_backfill_decided_in_slices_of_its_texts_equals_one_decision(platform, monkeypatch):
     """A large submission (a backfill) is decided in slices of its texts, a bounded number of documents each, so its
-    memory holds however many later copies it decides again; the slices must store exactly what one decision did."""
+    memory holds however many later copies it decides again: first-come credit here (on the shards, their jobs) and
+    passage credit. The slices must store exactly what one decision did."""
     expected = _tables(platform)
     monkeypatch.setattr(decision, "ONE_THREAD_TEXTS", 1)  # every submission decided as a backfill
     monkeypatch.setattr(decision, "SLICE_DOCUMENTS", 2)
-    slices, decide_here = [], decision._decide_here
-    monkeypatch.setattr(decision, "_decide_here", lambda *a, **k: slices.append(decide_here(*a, **k)) or slices[-1])
+    slices, in_slices = [], decision._in_slices
+    monkeypatch.setattr(decision, "_in_slices", lambda *a: slices.append((a[2], in_slices(*a))) or slices[-1][1])
     submissions = _submissions(platform)
-    for order in (submissions, submissions[::-1]):
-        _decide_all(platform, order, None)
+    for order, run in ((submissions, None), (submissions[::-1], None), (submissions, _pool_runner)):
+        _decide_all(platform, order, run)
         got = _tables(platform)
         for table in COMPARED:
-            assert got[table] == expected[table], f"{table} differs when decided in slices ({order})"
-    assert max(slices) >= 3, slices
+            assert got[table] == expected[table], f"{table} differs when decided in slices ({order}, {run})"
+    assert max(n for table, n in slices if table == "_decision") >= 3, slices
+    assert max(n for table, n in slices if table == "_passage_credit") >= 3, slices
 
 
 def test_the_shards_are_rebuilt_after_an_embedded_decision_and_when_a_file_is_lost(platform):

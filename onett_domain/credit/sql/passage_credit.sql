@@ -8,25 +8,30 @@
 -- it should). Documents that are not accepted earn nothing anyway and keep no passage figures.
 -- As for first-come credit (first_come_decision.sql), only documents submitted at `_since` or later can move; the
 -- holders before it count as one summary per passage.
-WITH holders AS (
+-- `_judging` names the seed texts whose documents are judged (all of them, or a slice: a document is judged over its
+-- own text's passages, each with all its holders).
+WITH held AS (
+    SELECT * FROM _passage_holders
+    WHERE passage IN (SELECT passage FROM _passage_holders SEMI JOIN _judging USING (text_id))
+), holders AS (
     SELECT h.passage, h.text_id, h.ordinal, h.tokens, d.contributor_id, d.period, d.file, d.position, d.status,
            d.submitted_at, d.withdrawn_at, coalesce(d.withdrawn_at, 'infinity'::TIMESTAMPTZ) AS gone
-    FROM _passage_holders h
+    FROM held h
     JOIN documents d ON d.hash_key = h.hash_key AND d.status IN ('accepted', 'duplicate', 'near_duplicate')
     SEMI JOIN _since s ON d.submitted_at >= s.since
 ), text_before AS (
     SELECT d.hash_key, count(*) AS holders, count(*) FILTER (WHERE d.withdrawn_at IS NULL) AS still_in,
            max(d.withdrawn_at) AS last_withdrawn_at
-    FROM documents d SEMI JOIN _passage_holders h USING (hash_key) SEMI JOIN _since s ON d.submitted_at < s.since
+    FROM documents d SEMI JOIN held h USING (hash_key) SEMI JOIN _since s ON d.submitted_at < s.since
     WHERE d.status IN ('accepted', 'duplicate', 'near_duplicate')
     GROUP BY d.hash_key
 ), before AS (
     SELECT h.passage, sum(b.holders) AS holders, sum(b.still_in) AS still_in,
            max(b.last_withdrawn_at) AS last_withdrawn_at
-    FROM _passage_holders h JOIN text_before b USING (hash_key)
+    FROM held h JOIN text_before b USING (hash_key)
     GROUP BY h.passage
 ), known AS (
-    SELECT DISTINCT passage FROM _passage_holders SEMI JOIN reference_documents USING (content_hash)
+    SELECT DISTINCT passage FROM held SEMI JOIN reference_documents USING (content_hash)
 ), ranked AS (
     SELECT h.*, k.passage IS NOT NULL AS known,
            coalesce(b.holders, 0) + count(*) OVER earlier AS before,
@@ -40,7 +45,7 @@ WITH holders AS (
            CASE WHEN status <> 'accepted' OR NOT (known OR before > 0) THEN 'new'
                 WHEN known OR still_in > 0 OR greatest(submitted_at, last_withdrawn_at) >= gone THEN 'repeated'
                 ELSE 'handed_on' END AS verdict
-    FROM ranked SEMI JOIN _passage_seeds USING (text_id)
+    FROM ranked SEMI JOIN _judging USING (text_id)
 ), documents_judged AS (
     SELECT contributor_id, period, file, position, gone,
            count(*) AS passages,
