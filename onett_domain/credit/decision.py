@@ -158,11 +158,12 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
         scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
     else:
         key_shards.invalidate(conn)  # the shards do not follow the documents decided here
-        if backfill:
-            scratch.view("_ranked", _step("competing_documents"))  # gathered, they would not fit memory
+        if backfill:  # gathered, they would not fit memory: read where each slice joins them
+            scratch.view("_ranked", _step("competing_documents"))
+            scratch.view("_summarized", _step("summarized_documents"))
         else:
             scratch.table("_ranked", _step("ranked_documents"))
-        scratch.view("_summarized", _step("summarized_documents"))
+            scratch.table("_summarized", _step("summarized_documents"))
         _in_slices(conn, scratch, "_decision", _step("first_come_decision"),
                    _step("documents_to_decide") if backfill else None, "_touched", "hash_key", "_deciding")
     scratch.table("_credit", _step("first_come"))

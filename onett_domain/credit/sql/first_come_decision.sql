@@ -39,22 +39,22 @@ WITH texts AS (
     FROM docs d LEFT JOIN before b USING (hash_key)
     WINDOW earlier AS (PARTITION BY d.hash_key ORDER BY d.submitted_at, d.contributor_id, d.file, d.position, d.gone
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), near_docs AS MATERIALIZED (
+    -- each document beside the texts near it, joined first: the earlier-than comparison below then filters these
+    -- pairs, where DuckDB could otherwise join every document with every other on it before the near pairs
+    SELECT d.*, n.other_key, n.similarity FROM docs d JOIN near_pairs n ON n.hash_key = d.hash_key
 ), near_each AS (
     -- the near texts' documents before each one: their summary from before `_since` (all earlier), and one by one
     -- the later ones
     SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
-           (TRUE, b.first[1], b.first[2], b.first[3], b.first[4], n.similarity) AS first, b.still_in,
+           (TRUE, b.first[1], b.first[2], b.first[3], b.first[4], d.similarity) AS first, b.still_in,
            b.last_withdrawn_at
-    FROM docs d
-    JOIN near_pairs n ON n.hash_key = d.hash_key
-    JOIN before b ON b.hash_key = n.other_key
+    FROM near_docs d JOIN before b ON b.hash_key = d.other_key
     UNION ALL
     SELECT d.contributor_id, d.period, d.file, d.position, d.gone,
-           (TRUE, e.submitted_at, e.contributor_id, e.file, e.position, n.similarity),
+           (TRUE, e.submitted_at, e.contributor_id, e.file, e.position, d.similarity),
            CASE WHEN e.withdrawn_at IS NULL THEN 1 ELSE 0 END, e.withdrawn_at
-    FROM docs d
-    JOIN near_pairs n ON n.hash_key = d.hash_key
-    JOIN later e ON e.hash_key = n.other_key
+    FROM near_docs d JOIN later e ON e.hash_key = d.other_key
     WHERE (e.submitted_at, e.contributor_id, e.file, e.position, e.gone)
         < (d.submitted_at, d.contributor_id, d.file, d.position, d.gone)
 ), near AS (
