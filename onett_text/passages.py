@@ -28,7 +28,7 @@ import polars as pl
 from onett_text.tokens import encode, load_encoding
 
 __all__ = ["GUARANTEED_SPAN", "K", "MIN_PASSAGE_TOKENS", "W", "batch_passages", "byte_offsets", "char_offsets", "encode",
-           "fingerprints", "kgram_hashes", "passage_keys", "passages", "vocabulary"]
+           "batch_fingerprints", "fingerprints", "kgram_hashes", "passage_keys", "passages", "vocabulary"]
 
 MIN_PASSAGE_TOKENS = 20  # a shorter piece is joined to the next passage: too common to tell a copy by
 K = 16  # tokens per hashed span
@@ -163,19 +163,31 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 def kgram_hashes(ids: np.ndarray) -> np.ndarray:
     """The hash of every run of K consecutive token ids (len(ids) - K + 1 values, none for a shorter text): the
     polynomial sum(id[i + j] * B^(K-1-j)) mod 2^64 from prefix sums, then the MurmurHash3 finalizer."""
-    n = len(ids) - K + 1
-    if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    up, down = _powers(len(ids) + K)
-    prefix = np.zeros(len(ids) + 1, dtype=np.uint64)
-    np.cumsum(ids.astype(np.uint64) * down[:len(ids)], out=prefix[1:])
-    h = (prefix[K:] - prefix[:n]) * up[K - 1:K - 1 + n]
+    return _kgrams(np.asarray(ids), np.array([len(ids)], dtype=np.int64))[0]
+
+
+def _kgrams(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """kgram_hashes of texts whose ids are concatenated in `ids` (`lengths` each), text after text: (hashes, the
+    text of each, its position in the text). Each id is weighted by its position in its own text, so a text's
+    hashes do not depend on what lies before it, and the powers needed stop at the longest text."""
+    lengths = lengths.astype(np.int64, copy=False)
+    total = int(lengths.sum())
+    text_starts = np.cumsum(lengths) - lengths
+    local = np.arange(total, dtype=np.int64) - np.repeat(text_starts, lengths)
+    up, down = _powers(int(lengths.max(initial=0)) + K)
+    prefix = np.zeros(total + 1, dtype=np.uint64)
+    np.cumsum(ids.astype(np.uint64) * down[local], out=prefix[1:])
+    grams = np.maximum(lengths - K + 1, 0)
+    text = np.repeat(np.arange(len(lengths), dtype=np.int64), grams)
+    at = np.arange(int(grams.sum()), dtype=np.int64) - np.repeat(np.cumsum(grams) - grams, grams)  # in its text
+    start = text_starts[text] + at
+    h = (prefix[start + K] - prefix[start]) * up[at + K - 1]
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     h ^= h >> np.uint64(33)
-    return h
+    return h, text, at
 
 
 def _sliding(values: np.ndarray, width: int, pick) -> np.ndarray:
@@ -190,17 +202,35 @@ def _sliding(values: np.ndarray, width: int, pick) -> np.ndarray:
 def fingerprints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(hash, position) of the winnowed K-grams of a text: every K-gram whose hash is the smallest of some W
     consecutive ones (all of them when a hash repeats); the smallest overall for a text of fewer than W."""
-    h = kgram_hashes(ids)
+    h, p, _ = batch_fingerprints(np.asarray(ids), np.array([len(ids)], dtype=np.int64))
+    return h, p
+
+
+def batch_fingerprints(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`fingerprints` of many texts at once, their ids concatenated in `ids` (`lengths` each): (hashes, positions,
+    count per text), text after text. A few numpy passes over the whole batch instead of a dozen calls per text:
+    the guard's index is built from tens of thousands of short texts."""
+    h, text, at = _kgrams(ids, lengths)
     if len(h) == 0:
-        return h, np.zeros(0, dtype=np.uint32)
-    if len(h) <= W:
-        chosen = np.flatnonzero(h == h.min())
-    else:
+        return h, at.astype(np.uint32), np.zeros(len(lengths), dtype=np.int64)
+    grams = np.bincount(text, minlength=len(lengths))
+    first = np.cumsum(grams) - grams  # each text's first K-gram
+    if len(h) >= W:
+        # window w (W K-grams from w) counts only inside one text; the others are 0, as the padding at a text's ends
         window_min = _sliding(h, W, np.minimum)
-        # K-gram i is some window's smallest iff the largest smallest of the windows holding it is its own hash
+        window_min[at[:len(window_min)] > grams[text[:len(window_min)]] - W] = 0
         padded = np.concatenate([np.zeros(W - 1, np.uint64), window_min, np.zeros(W - 1, np.uint64)])
-        chosen = np.flatnonzero(_sliding(padded, W, np.maximum) == h)
-    return h[chosen], chosen.astype(np.uint32)
+        chosen = _sliding(padded, W, np.maximum) == h
+    else:
+        chosen = np.zeros(len(h), dtype=bool)
+    # a text of fewer than W K-grams has no whole window: its smallest hash stands for it
+    short = (grams > 0) & (grams < W)
+    if short.any():
+        smallest = np.zeros(len(lengths), dtype=np.uint64)
+        smallest[grams > 0] = np.minimum.reduceat(h, first[grams > 0])
+        in_short = short[text]
+        chosen[in_short] = h[in_short] == smallest[text[in_short]]
+    return h[chosen], at[chosen].astype(np.uint32), np.bincount(text[chosen], minlength=len(lengths))
 
 
 def char_offsets(text: str, ids: np.ndarray, encoding: str) -> np.ndarray:

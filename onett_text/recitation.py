@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from onett_text.passages import GUARANTEED_SPAN, K, W, char_offsets, encode, fingerprints, kgram_hashes
+from onett_text.passages import GUARANTEED_SPAN, K, W, batch_fingerprints, char_offsets, encode, kgram_hashes
 
 DEFAULT_MIN_TOKENS = 50
 GROWTH = 2  # block width factor of the run extension
@@ -48,6 +48,7 @@ FORMAT = 2  # 2: segments
 MERGE_FANOUT = 4  # segments of one size merged into one
 SEGMENT_TOKENS = 1 << 26  # at most this many tokens per segment (256 MiB of ids): bounds the memory of an update
 BUILD_TEXTS = 1 << 14  # texts whose pieces a segment being built joins at once
+BUILD_TOKENS = 1 << 20  # ... or tokens: fingerprinting a batch takes about 100 bytes a token for a moment
 MANIFEST = "manifest.json"
 SOURCES = "sources.json"  # text id -> entry, as given by a caller
 SOURCE_ROWS = "sources.parquet"  # one row per (text, document holding it), in one file
@@ -180,30 +181,35 @@ class Segment:
     # ---- building -----------------------------------------------------------------------------------------
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]]) -> "Segment":
-        """A segment of `(text_id, token ids)` pairs, fingerprinted as they come. The pieces are joined every
-        BUILD_TEXTS texts and each is let go of once gathered, so a segment of many short texts holds no Python
-        object per text (a segment of SEGMENT_TOKENS tokens is about 11 bytes a token at its peak)."""
+        """A segment of `(text_id, token ids)` pairs, fingerprinted as they come, BUILD_TEXTS texts or BUILD_TOKENS
+        tokens at a time (batch_fingerprints: a few numpy passes per batch, not per text). Each batch's pieces are let
+        go of once gathered, so a segment of many short texts holds no Python object per text (a segment of
+        SEGMENT_TOKENS tokens is about 11 bytes a token at its peak)."""
         chunks: dict[str, list[np.ndarray]] = {"ids": [], "hashes": [], "pos": [], "lengths": [], "counts": [],
                                                "text_ids": []}
-        pending: dict[str, list] = {name: [] for name in chunks}
+        pending_ids: list[np.ndarray] = []
+        pending_text_ids: list[int] = []
+        pending_tokens = 0
 
         def join() -> None:
-            for name, dtype in (("ids", np.uint32), ("hashes", np.uint64), ("pos", np.uint32)):
-                chunks[name].append(_gathered(pending[name], dtype))
-            for name in ("lengths", "counts", "text_ids"):
-                chunks[name].append(np.array(pending[name], dtype=np.int64))
-                pending[name].clear()
+            lengths = np.fromiter((len(x) for x in pending_ids), dtype=np.int64, count=len(pending_ids))
+            ids = _gathered(pending_ids, np.uint32)
+            hashes, positions, counts = batch_fingerprints(ids, lengths)
+            for name, value in (("ids", ids), ("hashes", hashes), ("pos", positions), ("lengths", lengths),
+                                ("counts", counts), ("text_ids", np.array(pending_text_ids, dtype=np.int64))):
+                chunks[name].append(value)
+            pending_text_ids.clear()
 
         for text_id, ids in texts:
             ids = np.asarray(ids, dtype=np.uint32)
             if len(ids) < GUARANTEED_SPAN:
                 continue
-            h, p = fingerprints(ids)
-            for name, value in (("ids", ids), ("hashes", h), ("pos", p), ("lengths", len(ids)), ("counts", len(h)),
-                                ("text_ids", int(text_id))):
-                pending[name].append(value)
-            if len(pending["text_ids"]) == BUILD_TEXTS:
+            pending_ids.append(ids)
+            pending_text_ids.append(int(text_id))
+            pending_tokens += len(ids)
+            if len(pending_ids) == BUILD_TEXTS or pending_tokens >= BUILD_TOKENS:
                 join()
+                pending_tokens = 0
         join()
         lengths, counts = _gathered(chunks["lengths"], np.int64), _gathered(chunks["counts"], np.int64)
         tokens = _gathered(chunks["ids"], np.uint32)

@@ -107,3 +107,27 @@ def test_char_offsets_point_at_each_token():
         ids = passages.encode(text, ENC)
         offsets = passages.char_offsets(text, ids, ENC)
         assert offsets[0] == 0 and offsets[-1] == len(text) and np.all(np.diff(offsets) >= 0)
+
+
+def test_fingerprints_of_many_texts_at_once_are_each_text_s_own():
+    """The guard's index fingerprints texts in batches: a batch must give every text exactly what it gives alone,
+    whatever its neighbours, for texts shorter than a K-gram, shorter than a window, and long ones."""
+    rng = np.random.default_rng(13)
+    texts = [passages.encode(t, ENC) for t in court(60)]
+    texts += [t[:n] for t, n in zip(texts, [0, 1, K - 1, K, K + 1, K + W - 2, K + W - 1, K + W, 2 * W])]
+    texts += [rng.integers(0, 30, size=n).astype(np.uint32) for n in (20, 40, 47, 48, 300)]  # repeated hashes
+    for _ in range(5):
+        order = rng.permutation(len(texts))
+        group = [texts[i] for i in order]
+        lengths = np.array([len(t) for t in group], dtype=np.int64)
+        hashes, positions, counts = passages.batch_fingerprints(np.concatenate(group), lengths)
+        assert counts.sum() == len(hashes) == len(positions)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for i, ids in enumerate(group):
+            alone = passages.fingerprints(ids)
+            got = hashes[bounds[i]:bounds[i + 1]], positions[bounds[i]:bounds[i + 1]]
+            assert np.array_equal(got[0], alone[0]) and np.array_equal(got[1], alone[1])
+            h = passages.kgram_hashes(ids)
+            if 0 < len(h) < W:  # no whole window: the smallest hash stands for the text
+                assert np.array_equal(got[1], np.flatnonzero(h == h.min()))
+            assert np.array_equal(got[0], h[got[1]])
