@@ -158,14 +158,15 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
         scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
     else:
         key_shards.invalidate(conn)  # the shards do not follow the documents decided here
+        scratch.table("_decided_texts", _step("decided_texts"))
         if backfill:  # gathered, they would not fit memory: read where each slice joins them
             scratch.view("_ranked", _step("competing_documents"))
             scratch.view("_summarized", _step("summarized_documents"))
         else:
             scratch.table("_ranked", _step("ranked_documents"))
             scratch.table("_summarized", _step("summarized_documents"))
-        _in_slices(conn, scratch, "_decision", _step("first_come_decision"),
-                   _step("documents_to_decide") if backfill else None, "_touched", "hash_key", "_deciding")
+        _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
+                   key="hash_key", count=_step("documents_to_decide") if backfill else None)
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
@@ -173,8 +174,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     clock.lap("credit")
     scratch.table("_passage_seeds", _step("passage_seeds"))
     scratch.table("_passage_holders", _step("passage_holders"))
-    _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"),
-               _step("passage_rows_to_judge") if backfill else None, "_passage_seeds", "text_id", "_judging")
+    _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"), view="_judging", keys="_passage_seeds",
+               key="text_id", count=_step("passage_rows_to_judge") if backfill else None)
     scratch.table("_passage_moved", _step("passage_moved"))
     moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
     clock.lap("passage credit")
@@ -182,18 +183,18 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     return [(c, p) for c, p in moved]
 
 
-def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, select: str, rows: str | None,
-               keys: str, key: str, part: str) -> int:
-    """`table` from `select`, which reads the `key`s it decides from the view `part`: all of `keys` at once, or, when
-    the `rows` it would decide (a count query; None: few) exceed SLICE_DOCUMENTS, in slices of them, so that a
+def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, select: str, *, view: str, keys: str,
+               key: str, count: str | None) -> int:
+    """`table` from `select`, which reads the `key`s it decides from `view`: all of table `keys` at once, or, when
+    the rows it would decide (`count`, a count query; None: few) exceed SLICE_DOCUMENTS, in slices of them, so that a
     backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again. Every row
     is decided in the slice of its own key, so the slices decide what one statement does. Returns the slices."""
     slices = 1
-    if rows is not None:
-        (count,), = conn.execute(rows).fetchall()
-        slices = max(1, -(-int(count) // SLICE_DOCUMENTS))
+    if count is not None:
+        (rows,), = conn.execute(count).fetchall()
+        slices = max(1, -(-int(rows) // SLICE_DOCUMENTS))
     for n in range(slices):
-        scratch.view(part, f"SELECT {key} FROM {keys}" + (f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""))
+        scratch.view(view, f"SELECT {key} FROM {keys}" + (f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""))
         if n == 0:
             scratch.table(table, select)
         else:

@@ -145,7 +145,8 @@ def test_a_backfill_decided_in_slices_of_its_texts_equals_one_decision(platform,
     monkeypatch.setattr(decision, "ONE_THREAD_TEXTS", 1)  # every submission decided as a backfill
     monkeypatch.setattr(decision, "SLICE_DOCUMENTS", 2)
     slices, in_slices = [], decision._in_slices
-    monkeypatch.setattr(decision, "_in_slices", lambda *a: slices.append((a[2], in_slices(*a))) or slices[-1][1])
+    monkeypatch.setattr(decision, "_in_slices",
+                        lambda *a, **k: slices.append((a[2], in_slices(*a, **k))) or slices[-1][1])
     submissions = _submissions(platform)
     for order, run in ((submissions, None), (submissions[::-1], None), (submissions, _pool_runner)):
         _decide_all(platform, order, run)
