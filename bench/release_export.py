@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import ONETT, ROOT, _tree_rss, build_landing, corpus_texts, edited  # noqa: E402
+from throughput import ONETT, ROOT, _tree, build_landing, corpus_texts, edited  # noqa: E402
 
 MONTH = "2026-11"
 SUBMITTED = 1_794_000_000  # 2026-11-06 21:20 UTC: every upload in November (Seoul time too)
@@ -40,7 +40,7 @@ def onett(home: Path, *args: str) -> tuple[float, float, str]:
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen([str(ONETT), *args], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid)[0])
+            peak = max(peak, sum(rss for _, rss, _ in _tree(proc.pid).values()))
             time.sleep(0.1)
         wall = time.perf_counter() - started
         out.seek(0)

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ONETT = Path(sys.executable).parent / "onett"  # the onett of the Python running this script
 STAGES = ("raw_submission", "filtered", "deduped", "token_counts", "recitation_index", "near_duplicate_index")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def corpus_texts(corpora: Path) -> dict[str, list[str]]:
@@ -105,29 +106,36 @@ def tokenizer_only(texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _tree_rss(root: int) -> tuple[int, int, int]:
-    """(summed RSS of `root` and all its descendants, RSS of the largest of them, the largest anonymous RSS of
-    them), in bytes, from /proc. RSS also counts the pages of memory-mapped files a process has read (the index's
-    sorted rows and signature files), which the kernel drops under pressure; anonymous RSS is what it cannot."""
+def _tree(root: int) -> dict[int, tuple[str, int, float]]:
+    """Every process of `root`'s tree, from /proc: pid -> (name, RSS in bytes, CPU seconds so far). The platform
+    names its processes (`onett-worker`, `onett-warehouse`); the rest go by their executable's name."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    seen: dict[int, tuple[str, int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
+                stat = handle.read()
         except OSError:
             continue  # the process ended meanwhile
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(fields[21]) * PAGE
-    total, largest, anonymous, todo = 0, 0, 0, [root]
+        seen[int(entry)] = (name, int(fields[21]) * PAGE, (int(fields[11]) + int(fields[12])) / TICKS)
+    tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total, largest = total + rss.get(pid, 0), max(largest, rss.get(pid, 0))
-        anonymous = max(anonymous, _anonymous_rss(pid))
+        if pid in seen:
+            tree[pid] = seen[pid]
         todo += children.get(pid, [])
-    return total, largest, anonymous
+    return tree
+
+
+def _busy_cores() -> tuple[float, float]:
+    """(CPU seconds busy, CPU seconds in all) of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as handle:
+        ticks = [int(x) for x in handle.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS, sum(ticks) / TICKS
 
 
 def _anonymous_rss(pid: int) -> int:
@@ -147,14 +155,25 @@ def run_ingest(home: Path, landing: Path) -> dict:
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     cpu_before = _children_cpu()
     started = time.perf_counter()
+    cpu_of: dict[int, tuple[str, float]] = {}  # pid -> (name, CPU seconds when last seen)
+    cores = os.cpu_count() or 1
+    short_handed = 0.0  # wall seconds in which the machine had a core idle
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([str(ONETT), "ingest"], env=env, stdout=out, stderr=err, text=True)
         peak_total = peak_one = peak_anonymous = 0
+        last = _busy_cores() if os.path.isdir("/proc") else None
         while proc.poll() is None:
-            if os.path.isdir("/proc"):
-                total, largest, anonymous = _tree_rss(proc.pid)
-                peak_total, peak_one = max(peak_total, total), max(peak_one, largest)
-                peak_anonymous = max(peak_anonymous, anonymous)
+            if last is not None:
+                tree = _tree(proc.pid)
+                sizes = [rss for _, rss, _ in tree.values()]
+                peak_total, peak_one = max(peak_total, sum(sizes)), max([peak_one, *sizes])
+                peak_anonymous = max([peak_anonymous, *map(_anonymous_rss, tree)])
+                cpu_of |= {pid: ("onett ingest" if pid == proc.pid else name, cpu)
+                           for pid, (name, _, cpu) in tree.items()}
+                now = _busy_cores()
+                if now[1] > last[1] and cores * (now[0] - last[0]) / (now[1] - last[1]) < cores - 0.5:
+                    short_handed += (now[1] - last[1]) / cores
+                last = now
             time.sleep(0.2)
         wall = time.perf_counter() - started
         out.seek(0)
@@ -162,9 +181,14 @@ def run_ingest(home: Path, landing: Path) -> dict:
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         sys.exit(f"onett ingest failed:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    by_name: dict[str, list[float]] = {}
+    for name, cpu in cpu_of.values():
+        by_name.setdefault(name, []).append(cpu)
     return {"wall": wall, "cpu": _children_cpu() - cpu_before, "peak_rss_mb": peak_one / 2**20 or None,
             "peak_total_rss_mb": peak_total / 2**20 or None, "peak_anonymous_rss_mb": peak_anonymous / 2**20 or None,
-            "stdout": stdout}
+            "cpu_by_process": {name: [round(c, 1) for c in sorted(cpus, reverse=True)]
+                               for name, cpus in sorted(by_name.items(), key=lambda item: -sum(item[1]))},
+            "core_idle_seconds": short_handed, "stdout": stdout}
 
 
 # Bytes on disk per byte of JSONL ingested: the landing file, the upload archive, raw_submission parts (a third of
@@ -318,6 +342,12 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
           f"{docs / ingest['wall']:9.0f}")
     print(f"  CPU seconds of all its processes: {ingest['cpu']:.1f} ({ingest['cpu'] / ingest['wall']:.2f} cores busy "
           f"on average, of {os.cpu_count()})")
+    if ingest.get("cpu_by_process"):
+        print("  CPU seconds by process (sampled every 0.2 s; several of a name listed largest first): " + ", ".join(
+            f"{name} {sum(cpus):.1f}" + (f" ({' + '.join(map(str, cpus))})" if len(cpus) > 1 else "")
+            for name, cpus in ingest["cpu_by_process"].items() if sum(cpus) >= 0.1))
+        print(f"  wall seconds with a core idle (machine-wide, fewer than {os.cpu_count()} - 0.5 busy): "
+              f"{ingest['core_idle_seconds']:.1f} of {ingest['wall']:.1f}")
     if ingest["peak_rss_mb"]:
         print(f"  peak RSS: largest process {ingest['peak_rss_mb']:.0f} MB (anonymous, not mapped files: "
               f"{ingest['peak_anonymous_rss_mb']:.0f} MB), all of onett ingest's processes together "
@@ -330,8 +360,8 @@ def report_run(label: str, size: int, docs: int, ingest: dict, times: dict, toke
         print("  seconds inside `deduped` by step: " + ", ".join(f"{k} {v:.1f}" for k, v in times["credit"].items()))
     result = {"mb": mb(size), "documents": docs, "wall": ingest["wall"], "cpu": ingest["cpu"],
               "peak_rss_mb": ingest["peak_rss_mb"], "peak_total_rss_mb": ingest["peak_total_rss_mb"],
-              "peak_anonymous_rss_mb": ingest["peak_anonymous_rss_mb"],
-              "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
+              "peak_anonymous_rss_mb": ingest["peak_anonymous_rss_mb"], "cpu_by_process": ingest.get("cpu_by_process"),
+              "core_idle_seconds": ingest.get("core_idle_seconds"), "stages": dict(rows), "cpu_seconds": times["cpu"], "runs": times["runs"]}
     if tokenizer:
         result["tokenizer_seconds"] = tokenizer
         result["ratio_to_tokenizer"] = ingest["wall"] / tokenizer

@@ -15,6 +15,21 @@ def init_worker() -> None:
     os.environ.update(WORKER_ENV)
 
 
+def init_local_worker() -> None:
+    """A worker of the local process pool: thread limits, and its name in `top`."""
+    init_worker()
+    name_process("onett-worker")
+
+
+def name_process(name: str) -> None:
+    """Show this process as `name` (at most 15 bytes) in top, `ps -o comm` and /proc/<pid>/comm, so an operator (and
+    bench/throughput.py) tells the workers and the warehouse process from the command. A no-op without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
 def run_job(target: str, *args):
     """`module:function`(*args) in a Ray task, with the node that ran it: the function is imported here, after the
     worker's thread limits are set, rather than unpickled with whatever its module imports."""

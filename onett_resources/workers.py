@@ -20,7 +20,7 @@ from dagster import ConfigurableResource
 
 from onett_resources import ray_engine
 from onett_resources.ray_engine import RayJobs
-from onett_resources.worker_process import init_worker
+from onett_resources.worker_process import init_local_worker
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 
@@ -30,7 +30,7 @@ def _pool(processes: int) -> ProcessPoolExecutor:
     if pool is None:
         # spawn, not fork: the parent runs threads (polars, Dagster) that a forked child would inherit mid-lock.
         pool = _pools[processes] = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=init_local_worker
         )
     return pool
 
