@@ -5,9 +5,10 @@ on the same text, on the same machine, in the same run.
         [--incremental-mb 10] [--pool-mb 0] [--big-upload-mb 0 [--verbatim]] [--engine processes|ray]
         [--json bench/results/throughput.json]
 
-Prints, per stage and in total: MB/s of raw input, documents/s, and peak RSS of the ingest's processes; the
-tokenizer-only time (tiktoken `encode_ordinary_batch` over every document on all cores) measured before and
-after the ingest; the ratio ingest / tokenizer. With --incremental-mb, a new submission of that size is then
+Prints, per stage and in total: MB/s of raw input, documents/s, and peak RSS of the ingest's processes; the CPU
+seconds of each of its processes and the wall seconds in which a core was idle; the tokenizer-only time (tiktoken
+`encode_ordinary_batch` over every document on all cores) measured before and after the ingest; the ratio
+ingest / tokenizer. With --incremental-mb, a new submission of that size is then
 ingested into the full pool and, separately, into an empty platform (the incremental cost). With
 --big-upload-mb, one JSONL file of that size is ingested on its own (memory bound by streaming): the corpora
 repeated, each copy prefixed `[k] ` (every copy a near copy of the others: near pairs grow with the square of the
