@@ -162,8 +162,16 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def kgram_hashes(ids: np.ndarray) -> np.ndarray:
     """The hash of every run of K consecutive token ids (len(ids) - K + 1 values, none for a shorter text): the
-    polynomial sum(id[i + j] * B^(K-1-j)) mod 2^64 from prefix sums, then the MurmurHash3 finalizer."""
-    return _kgrams(np.asarray(ids), np.array([len(ids)], dtype=np.int64))[0]
+    polynomial sum(id[i + j] * B^(K-1-j)) mod 2^64 from prefix sums, then the MurmurHash3 finalizer. One text, with
+    slices: every recitation query hashes its output here (`_kgrams` does many texts, by index, at about 3x the cost
+    for one)."""
+    n = len(ids) - K + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    up, down = _powers(len(ids) + K)
+    prefix = np.zeros(len(ids) + 1, dtype=np.uint64)
+    np.cumsum(ids.astype(np.uint64) * down[:len(ids)], out=prefix[1:])
+    return _mix((prefix[K:] - prefix[:n]) * up[K - 1:K - 1 + n])
 
 
 def _kgrams(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,13 +189,17 @@ def _kgrams(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarra
     text = np.repeat(np.arange(len(lengths), dtype=np.int64), grams)
     at = np.arange(int(grams.sum()), dtype=np.int64) - np.repeat(np.cumsum(grams) - grams, grams)  # in its text
     start = text_starts[text] + at
-    h = (prefix[start + K] - prefix[start]) * up[at + K - 1]
+    return _mix((prefix[start + K] - prefix[start]) * up[at + K - 1]), text, at
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, in place."""
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     h ^= h >> np.uint64(33)
-    return h, text, at
+    return h
 
 
 def _sliding(values: np.ndarray, width: int, pick) -> np.ndarray:
