@@ -200,38 +200,40 @@ class Reading:
 
     def texts(self, contributor_id: str, period: date, texts: int, token_parts: list[Path],
               batches: Callable[[list[Path], list[str]], Iterable[pl.DataFrame]], text_parts: list[Path],
-              encoding: str) -> Iterator[tuple[int, np.ndarray]]:
+              encoding: str, min_tokens: int = 0) -> Iterator[tuple[int, np.ndarray]]:
         """(text id, token ids) of each of the partition's `texts` new texts not read yet: from the token ids its
         `token_parts` keep, else (parts from before token ids were kept) tokenized again from its `text_parts`.
-        `batches(parts, columns)` reads parts a written batch at a time, in order."""
-        found = 0
-        for text_id, ids in self._taken(contributor_id, period, token_parts, [], batches, "token_ids"):
-            found += 1
-            if ids is not None:
-                yield text_id, ids
-        if found < texts and text_parts:
-            for text_id, text in self._taken(contributor_id, period, text_parts, token_parts, batches, "text"):
-                if text is not None:
-                    self.recoded += 1
-                    yield text_id, encode(text, encoding)
+        `batches(parts, columns)` reads parts a written batch at a time, in order. A text of fewer than
+        `min_tokens` stored ids is read but not given (the index could not hold it)."""
+        found = [0]
+        yield from self._taken(contributor_id, period, token_parts, [], batches, "token_ids", found, min_tokens)
+        if found[0] < texts and text_parts:
+            for text_id, text in self._taken(contributor_id, period, text_parts, token_parts, batches, "text",
+                                             found, 0):
+                self.recoded += 1
+                yield text_id, encode(text, encoding)
 
     def _taken(self, contributor_id: str, period: date, parts: list[Path], besides: list[Path],
-               batches: Callable[[list[Path], list[str]], Iterable[pl.DataFrame]],
-               column: str) -> Iterator[tuple[int, object]]:
+               batches: Callable[[list[Path], list[str]], Iterable[pl.DataFrame]], column: str,
+               found: list[int], min_tokens: int) -> Iterator[tuple[int, object]]:
         """(text id, `column` of its first row in `parts`) for each of the partition's new texts found there and in
-        none of `besides`; (text id, None) for one read already."""
+        none of `besides`, not read yet (nor, for token ids, shorter than `min_tokens`); `found[0]` counts every
+        new text found, given or not."""
         if not parts:
             return
         picks = self._picks(contributor_id, period, parts, besides)
         try:
-            yield from self._walk(contributor_id, period, picks, batches(parts, ["content_hash", column]), column)
+            yield from self._walk(contributor_id, period, picks, batches(parts, ["content_hash", column]), column,
+                                  found, min_tokens)
         finally:
             picks.close()  # its query let go of before the connection is
 
     def _walk(self, contributor_id: str, period: date, picks: Iterator[pa.RecordBatch],
-              batches: Iterable[pl.DataFrame], column: str) -> Iterator[tuple[int, object]]:
-        """The picked rows taken from the parts' batches: both in row order, so one pass over each."""
-        rows, ids, hashes = np.zeros(0, np.int64), np.zeros(0, np.int64), []
+              batches: Iterable[pl.DataFrame], column: str, found: list[int],
+              min_tokens: int) -> Iterator[tuple[int, object]]:
+        """The picked rows taken from the parts' batches: both in row order, so one pass over each, and every
+        check and flag a batch at a time (a partition may hold millions of short texts)."""
+        rows, ids, hashes = np.zeros(0, np.int64), np.zeros(0, np.int64), pl.Series("content_hash", [], pl.String)
         start, done = 0, False
         for batch in batches:
             end = start + batch.height
@@ -242,22 +244,24 @@ class Reading:
                 else:
                     rows = np.concatenate([rows, chunk.column("row").to_numpy()])
                     ids = np.concatenate([ids, chunk.column("text_id").to_numpy()])
-                    hashes += chunk.column("content_hash").to_pylist()
+                    hashes = hashes.append(pl.Series("content_hash", chunk.column("content_hash"), pl.String))
             taken = int(np.searchsorted(rows, end))
             if taken:
                 local = rows[:taken] - start
-                if batch["content_hash"].gather(local).to_list() != hashes[:taken]:
+                if not batch["content_hash"].gather(local).cast(pl.String).equals(hashes.head(taken),
+                                                                                  check_names=False):
                     raise ValueError(f"the filtered parts of {contributor_id} {period:%Y-%m} changed while the "
                                      "recitation index read them: run the update again")
-                values = _values(batch[column], local)
-                for n, text_id in enumerate(ids[:taken].tolist()):
-                    slot = text_id - self.plan.first_id
-                    if self.indexed[slot]:
-                        yield text_id, None
-                    else:
-                        self.indexed[slot] = True
-                        yield text_id, values(n)
-                rows, ids, hashes = rows[taken:], ids[taken:], hashes[taken:]
+                slots = ids[:taken] - self.plan.first_id
+                fresh = ~self.indexed[slots]
+                self.indexed[slots] = True
+                found[0] += taken
+                values, lengths = _values(batch[column], local)
+                if lengths is not None:
+                    fresh &= lengths >= min_tokens
+                for n in np.flatnonzero(fresh).tolist():
+                    yield int(ids[n]), values(n)
+                rows, ids, hashes = rows[taken:], ids[taken:], hashes.slice(taken)
             start = end
             if done and not len(rows):
                 break
@@ -320,17 +324,17 @@ class Reading:
         return SourceParts(listed, frames)
 
 
-def _values(column: pl.Series, rows: np.ndarray) -> Callable[[int], object]:
-    """The value of `column` at each of `rows`, by position among them: token ids as an array of their own, texts
-    as strings."""
+def _values(column: pl.Series, rows: np.ndarray) -> tuple[Callable[[int], object], np.ndarray | None]:
+    """The value of `column` at each of `rows`, by position among them (token ids as an array of their own, texts
+    as strings), and for token ids the length of each."""
     if column.dtype == pl.String:
         texts = column.gather(rows).to_list()
-        return texts.__getitem__
+        return texts.__getitem__, None
     ids = column.gather(rows).to_arrow()
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     offsets, values = np.asarray(ids.offsets), np.asarray(ids.values)
-    return lambda n: values[offsets[n]:offsets[n + 1]].copy()
+    return (lambda n: values[offsets[n]:offsets[n + 1]].copy()), np.diff(offsets)
 
 
 def catalog(digests: pl.DataFrame, last_ids: dict[str, int], earlier: pl.DataFrame | None,

@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator, Mapping
@@ -182,35 +183,46 @@ class Segment:
     @classmethod
     def build(cls, texts: Iterable[tuple[int, np.ndarray]]) -> "Segment":
         """A segment of `(text_id, token ids)` pairs, fingerprinted as they come, BUILD_TEXTS texts or BUILD_TOKENS
-        tokens at a time (batch_fingerprints: a few numpy passes per batch, not per text). Each batch's pieces are let
-        go of once gathered, so a segment of many short texts holds no Python object per text (a segment of
-        SEGMENT_TOKENS tokens is about 11 bytes a token at its peak)."""
+        tokens at a time (batch_fingerprints: a few numpy passes per batch, not per text). A batch is fingerprinted on
+        a thread of its own while the next one is read (numpy lets go of the GIL: a reader that tokenizes or reads
+        Parquet and the hashing share two cores), at most one batch ahead. Each batch's pieces are let go of once
+        gathered, so a segment of many short texts holds no Python object per text (a segment of SEGMENT_TOKENS
+        tokens is about 11 bytes a token at its peak)."""
         chunks: dict[str, list[np.ndarray]] = {"ids": [], "hashes": [], "pos": [], "lengths": [], "counts": [],
                                                "text_ids": []}
         pending_ids: list[np.ndarray] = []
         pending_text_ids: list[int] = []
         pending_tokens = 0
+        hashing: list[Future] = []  # the batch being fingerprinted
+
+        def collect() -> None:
+            if hashing:
+                for name, value in zip(("hashes", "pos", "counts"), hashing.pop().result()):
+                    chunks[name].append(value)
 
         def join() -> None:
             lengths = np.fromiter((len(x) for x in pending_ids), dtype=np.int64, count=len(pending_ids))
             ids = _gathered(pending_ids, np.uint32)
-            hashes, positions, counts = batch_fingerprints(ids, lengths)
-            for name, value in (("ids", ids), ("hashes", hashes), ("pos", positions), ("lengths", lengths),
-                                ("counts", counts), ("text_ids", np.array(pending_text_ids, dtype=np.int64))):
+            collect()
+            hashing.append(fingerprinting.submit(batch_fingerprints, ids, lengths))
+            for name, value in (("ids", ids), ("lengths", lengths),
+                                ("text_ids", np.array(pending_text_ids, dtype=np.int64))):
                 chunks[name].append(value)
             pending_text_ids.clear()
 
-        for text_id, ids in texts:
-            ids = np.asarray(ids, dtype=np.uint32)
-            if len(ids) < GUARANTEED_SPAN:
-                continue
-            pending_ids.append(ids)
-            pending_text_ids.append(int(text_id))
-            pending_tokens += len(ids)
-            if len(pending_ids) == BUILD_TEXTS or pending_tokens >= BUILD_TOKENS:
-                join()
-                pending_tokens = 0
-        join()
+        with ThreadPoolExecutor(1, thread_name_prefix="fingerprints") as fingerprinting:
+            for text_id, ids in texts:
+                ids = np.asarray(ids, dtype=np.uint32)
+                if len(ids) < GUARANTEED_SPAN:
+                    continue
+                pending_ids.append(ids)
+                pending_text_ids.append(int(text_id))
+                pending_tokens += len(ids)
+                if len(pending_ids) == BUILD_TEXTS or pending_tokens >= BUILD_TOKENS:
+                    join()
+                    pending_tokens = 0
+            join()
+            collect()
         lengths, counts = _gathered(chunks["lengths"], np.int64), _gathered(chunks["counts"], np.int64)
         tokens = _gathered(chunks["ids"], np.uint32)
         hashes = _gathered(chunks["hashes"], np.uint64)

@@ -23,7 +23,7 @@ from onett_resources import DocumentStore, OutputLogs, RecitationStore, Tokenize
 from onett_resources.document_store import MissingStage
 from onett_resources.parquet_parts import read_batches
 from onett_resources.warehouse import transaction
-from onett_text.passages import char_offsets, encode
+from onett_text.passages import GUARANTEED_SPAN, char_offsets, encode
 from onett_text.recitation import RecitationIndex
 
 GROUP = "recitation"
@@ -68,7 +68,7 @@ def recitation_assets(policy: Policy) -> list[AssetsDefinition]:
                             missing.append(f"{contributor_id} {period:%Y-%m}")
                             continue
                         yield from reading.texts(contributor_id, period, texts, token_parts, read_batches,
-                                                 text_parts, tokenizer.encoding)
+                                                 text_parts, tokenizer.encoding, min_tokens=GUARANTEED_SPAN)
 
                 sources = partial(reading.sources, current)  # once every text is read
                 if current is None:

@@ -185,3 +185,28 @@ def test_parts_from_before_token_ids_were_kept_are_tokenized_again(tmp_path):
     ids = dict(pl.read_parquet(plan.ids).select("content_hash", "text_id").iter_rows())
     for label, text in texts.items():
         assert read[ids[HASH[label]]].tolist() == encode(text, "cl100k_base").tolist()
+
+
+def test_texts_too_short_for_the_index_are_read_but_not_given(tmp_path):
+    """A text with fewer stored ids than the index can hold is marked read without being handed on (nor tokenized
+    again from the text parts): a partition of many short texts costs its batches, not a step per text."""
+    conn = warehouse()
+    for position, label in enumerate("abcd"):
+        add(conn, "amy", 9, position, label)
+    short = {HASH["b"]: 5, HASH["d"]: 46}  # ids kept for b and d: fewer than the 47 asked for below
+    parts = tmp_path / "passages-00000.parquet"
+    pl.DataFrame({"content_hash": [HASH[label] for label in "abcd"],
+                  "token_ids": [TOKENS[label][:short.get(HASH[label], 80)] for label in "abcd"]},
+                 schema={"content_hash": pl.String, "token_ids": pl.List(pl.UInt32)}).write_parquet(
+        parts, row_group_size=2)
+    docs = tmp_path / "docs-00000.parquet"
+    pl.DataFrame({"content_hash": [HASH[label] for label in "abcd"], "text": ["never read"] * 4}).write_parquet(docs)
+    plan = recitation_update.plan(conn, None, tmp_path / "spill")
+    ids = dict(pl.read_parquet(plan.ids).select("content_hash", "text_id").iter_rows())
+    with recitation_update.Reading(plan) as reading:
+        (contributor, period, count), = reading.partitions()
+        given = dict(reading.texts(contributor, period, count, [parts], read_batches, [docs], "cl100k_base",
+                                   min_tokens=47))
+        assert sorted(given) == sorted(ids[HASH[label]] for label in "ac")
+        assert all(given[ids[HASH[label]]].tolist() == TOKENS[label].tolist() for label in "ac")
+        assert reading.recoded == 0 and reading.unread().tolist() == [] and reading.indexed.all()
