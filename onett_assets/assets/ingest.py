@@ -2,6 +2,7 @@
 
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 from dagster import (
     AssetExecutionContext,
@@ -206,9 +207,9 @@ def ingest_assets(partitions: Partitions) -> list[AssetsDefinition]:
         since are copied to the signature files their candidate verification reads."""
         started = time.perf_counter()
         with warehouse.connection() as conn:
-            with transaction(conn):
-                done = bucket_index.compact(conn)
-                copied = signature_files.update(conn)
+            with transaction(conn):  # the signatures are copied while the bucket files are sorted
+                done = bucket_index.compact(conn, meanwhile=partial(signature_files.update, conn))
+                copied = done["meanwhile"]
             removed = (bucket_index.sweep(conn) + signature_files.sweep(conn)  # what nothing names now
                        + key_shards.sweep(conn))
             (files, rows), = conn.execute("SELECT count(*), coalesce(sum(rows), 0) FROM near_index_files").fetchall()

@@ -22,7 +22,9 @@ warehouse from before the shards, is rebuilt from the signatures (`ensure`)."""
 from __future__ import annotations
 
 import math
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -40,6 +42,7 @@ BASE_ROWS = 1 << 16  # files up to this many rows are of the smallest size
 MAX_FILES = 64  # files a shard may hold before a submission merges them itself (compaction has not run)
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
+SORT_THREADS = min(4, os.cpu_count() or 1)  # files sorted at once by compaction, up to 160 MiB each (SORT_RUN)
 LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
@@ -101,23 +104,31 @@ def append(conn: duckdb.DuckDBPyConnection, select: str) -> int:
     return sum(n for _, _, n in written)
 
 
-def compact(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Merges every shard's files of one size FANOUT at a time, until no size has FANOUT files; run in a
+def compact(conn: duckdb.DuckDBPyConnection, meanwhile: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Merges every shard's files of one size FANOUT at a time, until no size has FANOUT files, then writes the
+    sorted rows of every file that has none yet (so that no submission's lookup sorts a large file); run in a
     transaction of its own (the merged files leave the disk with `sweep` after it commits). Returns the merges
-    made, the rows they wrote and the files whose sorted rows were written."""
+    made, the rows they wrote and the files whose sorted rows were written. The files are sorted side by side on
+    threads (numpy and Arrow let go of the GIL), and `meanwhile` (other work on this connection) runs beside them:
+    its result is returned as "meanwhile"."""
     base = folder(conn)
-    done = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
+    done: dict[str, Any] = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
     for shard in range(SHARDS):
         for merged in _merge_tiers(conn, base, shard, sort=True):  # each merged file's sorted rows with it
             done["merges"] += 1
             done["rows rewritten"] += merged
             done["files sorted"] += 1
-    for path in map(Path, files(conn)):  # so that no submission's lookup sorts a large file
-        if not sorted_buckets.sorted_path(path).exists():
-            sorted_buckets.write(path)
-            done["files sorted"] += 1
-        elif not sorted_buckets.filter_path(path).exists():  # sorted before the filters were kept
-            sorted_buckets.write_filter(path)
+    paths = [Path(f) for f in files(conn)]
+    unsorted = [p for p in paths if not sorted_buckets.sorted_path(p).exists()]
+    unfiltered = [p for p in paths if p not in unsorted and not sorted_buckets.filter_path(p).exists()]
+    with ThreadPoolExecutor(SORT_THREADS, thread_name_prefix="sort-buckets") as pool:
+        sorting = [pool.submit(sorted_buckets.write, p) for p in unsorted]
+        sorting += [pool.submit(sorted_buckets.write_filter, p) for p in unfiltered]  # sorted before filters were kept
+        if meanwhile is not None:
+            done["meanwhile"] = meanwhile()
+        for future in sorting:
+            future.result()
+    done["files sorted"] += len(unsorted)
     return done
 
 
