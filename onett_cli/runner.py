@@ -14,6 +14,7 @@ on the same instance, visible in the UI.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import queue
 import time
@@ -31,6 +32,7 @@ PIPELINE_MIN_BYTES = 16 << 20  # below this, the second process costs more than 
 SPLIT_MIN_BYTES = 4 << 20  # a smaller partition runs whole: three runs would cost more than the overlap saves
 WARM_MIN_BYTES = 3 << 20  # smaller uploads make under 1 MB of compressed Parquet: `filtered` then runs without
 # workers (onett_assets/assets/ingest.py: IN_PROCESS_BYTES)
+HELPER_EXIT_SECONDS = 30  # the second process is stopped if it has not exited by then
 
 
 @dataclass
@@ -171,16 +173,26 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
             ask("credit_submission", p)
             collect(block=False)
         todo.put(None)
+        session.resources["workers"].release(wait=False)  # filtering is over: they exit beside the last credits
         for job, key in asked:
             error, _ = answer(job, key)
             if error and job == "credit_submission" and not by_key[key].error:
                 report_credit(key, error, {})
-    finally:
-        if helper.is_alive():
-            todo.put(None)
-        helper.join(timeout=30)
-        if helper.is_alive():
-            helper.terminate()
+    except BaseException:
+        _stop(helper, todo)
+        raise
+    # Every answer is in: the second process is only exiting (about a second). This one goes on with the indexes
+    # meanwhile and waits for it when it exits itself.
+    atexit.register(_stop, helper, todo)
+
+
+def _stop(helper, todo) -> None:
+    """Lets the second process finish what it runs and exit (it is stopped after HELPER_EXIT_SECONDS)."""
+    if helper.is_alive():
+        todo.put(None)
+    helper.join(timeout=HELPER_EXIT_SECONDS)
+    if helper.is_alive():
+        helper.terminate()
 
 
 def _bytes(p: PendingSubmission) -> int:

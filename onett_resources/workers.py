@@ -76,13 +76,14 @@ class Workers(ConfigurableResource):
             for _ in range(processes):
                 pool.submit(fn)
 
-    def release(self) -> None:
-        """Stop the workers (the next `map` starts new ones): their memory goes back to what comes next."""
+    def release(self, wait: bool = True) -> None:
+        """Stop the workers (the next `map` starts new ones): their memory goes back to what comes next. Without
+        `wait`, they exit while the caller goes on (Python waits for them when it exits)."""
         if self.ray_address:
             return
         pool = _pools.pop(self.count(), None)
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
     def done(self, release: bool = False) -> None:
         """A step is over: stop the workers unless they stay for the next run (`release` stops them anyway)."""
