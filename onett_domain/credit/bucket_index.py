@@ -120,7 +120,8 @@ def compact(conn: duckdb.DuckDBPyConnection, meanwhile: Callable[[], Any] | None
             done["files sorted"] += 1
     paths = [Path(f) for f in files(conn)]
     unsorted = [p for p in paths if not sorted_buckets.sorted_path(p).exists()]
-    unfiltered = [p for p in paths if p not in unsorted and not sorted_buckets.filter_path(p).exists()]
+    to_sort = set(unsorted)
+    unfiltered = [p for p in paths if p not in to_sort and not sorted_buckets.filter_path(p).exists()]
     with ThreadPoolExecutor(SORT_THREADS, thread_name_prefix="sort-buckets") as pool:
         sorting = [pool.submit(sorted_buckets.write, p) for p in unsorted]
         sorting += [pool.submit(sorted_buckets.write_filter, p) for p in unfiltered]  # sorted before filters were kept
