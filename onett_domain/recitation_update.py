@@ -183,6 +183,7 @@ class Reading:
         self.plan = plan
         self.indexed = np.zeros(plan.next_id - plan.first_id, dtype=bool)
         self.recoded = 0
+        self.found = 0  # new texts of the partition being read found in its parts so far
         self.conn = duckdb.connect(config={"memory_limit": memory_limit,
                                            "temp_directory": str(plan.folder / "duckdb.tmp")})
         self.conn.read_parquet(str(plan.new)).create_view("new")
@@ -205,32 +206,30 @@ class Reading:
         `token_parts` keep, else (parts from before token ids were kept) tokenized again from its `text_parts`.
         `batches(parts, columns)` reads parts a written batch at a time, in order. A text of fewer than
         `min_tokens` stored ids is read but not given (the index could not hold it)."""
-        found = [0]
-        yield from self._taken(contributor_id, period, token_parts, [], batches, "token_ids", found, min_tokens)
-        if found[0] < texts and text_parts:
-            for text_id, text in self._taken(contributor_id, period, text_parts, token_parts, batches, "text",
-                                             found, 0):
+        self.found = 0
+        yield from self._taken(contributor_id, period, token_parts, [], batches, "token_ids", min_tokens)
+        if self.found < texts and text_parts:
+            for text_id, text in self._taken(contributor_id, period, text_parts, token_parts, batches, "text", 0):
                 self.recoded += 1
                 yield text_id, encode(text, encoding)
 
     def _taken(self, contributor_id: str, period: date, parts: list[Path], besides: list[Path],
                batches: Callable[[list[Path], list[str]], Iterable[pl.DataFrame]], column: str,
-               found: list[int], min_tokens: int) -> Iterator[tuple[int, object]]:
+               min_tokens: int) -> Iterator[tuple[int, object]]:
         """(text id, `column` of its first row in `parts`) for each of the partition's new texts found there and in
-        none of `besides`, not read yet (nor, for token ids, shorter than `min_tokens`); `found[0]` counts every
-        new text found, given or not."""
+        none of `besides`, not read yet (nor, for token ids, shorter than `min_tokens`); `found` counts every new
+        text found, given or not."""
         if not parts:
             return
         picks = self._picks(contributor_id, period, parts, besides)
         try:
             yield from self._walk(contributor_id, period, picks, batches(parts, ["content_hash", column]), column,
-                                  found, min_tokens)
+                                  min_tokens)
         finally:
             picks.close()  # its query let go of before the connection is
 
     def _walk(self, contributor_id: str, period: date, picks: Iterator[pa.RecordBatch],
-              batches: Iterable[pl.DataFrame], column: str, found: list[int],
-              min_tokens: int) -> Iterator[tuple[int, object]]:
+              batches: Iterable[pl.DataFrame], column: str, min_tokens: int) -> Iterator[tuple[int, object]]:
         """The picked rows taken from the parts' batches: both in row order, so one pass over each, and every
         check and flag a batch at a time (a partition may hold millions of short texts)."""
         rows, ids, hashes = np.zeros(0, np.int64), np.zeros(0, np.int64), pl.Series("content_hash", [], pl.String)
@@ -255,7 +254,7 @@ class Reading:
                 slots = ids[:taken] - self.plan.first_id
                 fresh = ~self.indexed[slots]
                 self.indexed[slots] = True
-                found[0] += taken
+                self.found += taken
                 values, lengths = _values(batch[column], local)
                 if lengths is not None:
                     fresh &= lengths >= min_tokens
