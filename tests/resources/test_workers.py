@@ -1,4 +1,4 @@
-"""Preprocessing workers never keep a run's process alive after the run."""
+"""Preprocessing workers never keep a run's process alive after the run, and give way to the warehouse process."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import multiprocessing
 import os
 
 from conftest import corpus, seoul
+
+from onett_resources.worker_process import WORKER_NICENESS
+from onett_resources.workers import Workers
 
 
 def _ingest_one_submission(home: str) -> None:
@@ -41,3 +44,19 @@ def test_a_run_process_that_used_the_workers_exits(onett):
     assert not alive, "the run's process did not exit: its preprocessing workers kept it alive"
     assert child.exitcode == 0
     assert onett.query("SELECT count(*) FROM documents")[0][0] == len(texts)
+
+
+def _priority(_: int) -> tuple[int, int]:
+    return os.getpid(), os.nice(0)
+
+
+def test_local_workers_run_at_a_lower_priority_than_the_command():
+    """In a pipelined ingest the warehouse process credits each submission beside the filtering: the workers yield
+    the cores to it (and to the portal). Their niceness is the command's plus WORKER_NICENESS (at most 19)."""
+    workers = Workers(processes=2)
+    try:
+        seen = dict(workers.map(_priority, [(n,) for n in range(8)]))
+    finally:
+        workers.release()
+    assert os.getpid() not in seen, "the jobs ran in this process, not on the workers"
+    assert set(seen.values()) == {min(os.nice(0) + WORKER_NICENESS, 19)}
