@@ -11,7 +11,6 @@ from importlib import import_module
 from onett_cli.payments import add_commands as add_payment_commands
 from onett_portal.config import DEFAULT_PORT
 from onett_resources.settings import SettingsError
-from onett_resources.worker_process import exit_without_collecting
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,7 +135,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    exit_without_collecting()
     os.umask(0o077)  # onett_resources.durable.keep_private: everything written is the platform user's alone
     if getattr(args, "contributor", None) is not None:  # one rule everywhere; never echoed raw to a terminal
         import unicodedata

@@ -25,7 +25,7 @@ from typing import Callable
 from onett_assets.partitions import submission_key
 from onett_cli.session import Session, failure, run_metadata
 from onett_domain.planning import PendingSubmission
-from onett_resources.worker_process import exit_without_collecting, name_process
+from onett_resources.worker_process import name_process
 from onett_text.pipeline import warm_up
 
 PIPELINE_MIN_BYTES = 16 << 20  # below this, the second process costs more than the overlap saves
@@ -227,7 +227,6 @@ def warehouse_process(todo, done) -> None:
     import os
 
     name_process("onett-warehouse")
-    exit_without_collecting()
     # The workers of the other process keep the cores busy: DuckDB threads beyond one would only contend with them.
     os.environ.setdefault("ONETT_WAREHOUSE_THREADS", "1")
     session = Session()

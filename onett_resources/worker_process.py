@@ -1,12 +1,9 @@
-"""What runs inside a preprocessing worker process (local or on a Ray node) before and after its jobs, and the
-process-wide settings the command and its warehouse process share with the workers (a name in `top`, a quick exit).
-Kept free of Dagster (and so is every module a job imports): a worker then starts in about a third of the time."""
+"""What runs inside a preprocessing worker process (local or on a Ray node) before and after its jobs. Kept free of
+Dagster (and so is every module a job imports): a worker then starts in about a third of the time."""
 
 from __future__ import annotations
 
-import atexit
 import ctypes
-import gc
 import importlib
 import os
 
@@ -22,21 +19,10 @@ def init_worker() -> None:
 
 
 def init_local_worker() -> None:
-    """A worker of the local process pool: thread limits, a lower priority, its name in `top`, and a quick exit."""
+    """A worker of the local process pool: thread limits, a lower priority, and its name in `top`."""
     init_worker()
     os.nice(WORKER_NICENESS)
     name_process("onett-worker")
-    exit_without_collecting()
-
-
-def exit_without_collecting() -> None:
-    """At exit, after every other exit handler, the objects alive are frozen out of the garbage collector. The
-    interpreter's last collections would otherwise walk everything the process loaded (Dagster's definitions, the
-    pipeline's tables) only to end: about half a second of a core for an `onett` command, which a pipelined ingest
-    pays in its last, one-core seconds. Exit handlers still run, and objects no cycle holds are still released one by
-    one; only the collection of cycles is skipped. Handlers registered later run first (LIFO): call this early."""
-    atexit.unregister(gc.freeze)  # once per process, however often a test calls `main`
-    atexit.register(gc.freeze)
 
 
 def name_process(name: str) -> None:
