@@ -4,6 +4,7 @@ imported only when it runs, so `onett account list` does not load Dagster."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from importlib import import_module
@@ -189,5 +190,40 @@ def disk_full(exc: BaseException) -> str | None:
     return None
 
 
+class QuickExit:
+    """Ends the process once the exit handlers have run, with the command's exit status, skipping the interpreter's
+    own teardown: its last garbage collections walked everything the command had loaded (Dagster's definitions
+    first) for about 0.7 s of a core after every command, the last one-core seconds of an ingest. Nothing is left
+    to that teardown: every run commits and closes its connections, logging and the process pools shut down in their
+    exit handlers, and standard output and error are flushed here. (Freezing the collector instead makes DuckDB's
+    binding report every object alive at exit as a leak.)"""
+
+    def __init__(self) -> None:
+        self.code = 1  # what Python exits with when an exception escapes, its traceback printed first
+
+    def __call__(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a reader gone, a stream closed: nothing more can be said
+                pass
+        os._exit(self.code)
+
+
+def run() -> None:
+    """The `onett` executable: `main`, then a quick exit. Tests call `main` itself, in their own process."""
+    leave = QuickExit()
+    atexit.register(leave)  # registered first, so it runs after every other exit handler
+    try:
+        leave.code = main() or 0
+    except SystemExit as exc:  # argparse's usage errors, a command's own exit
+        leave.code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        raise
+    except KeyboardInterrupt:
+        leave.code = 130
+        raise
+    sys.exit(leave.code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
