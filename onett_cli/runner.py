@@ -6,10 +6,10 @@ on the workers (`filter_submission`), while a second process reads the others (`
 while the first and largest is filtered, when the workers leave a core spare) and deduplicates and counts each
 partition once it is filtered (`credit_submission`). Reading and deduplicating both write the warehouse, so they
 take turns in that second process. Only the first read and the last deduplication are not overlapped: the first
-read runs here while the second process starts, and the largest partitions go first, so the last deduplication
-is a small one (credit is re-ranked over the whole warehouse, so the order never changes an outcome). A small
-partition still runs whole (three runs would cost more than they overlap). Every step is an ordinary Dagster run
-on the same instance, visible in the UI.
+read runs here while the second process starts, the largest partition goes first, and the others follow by their
+documents, most first, so the last deduplication is the smallest (credit is re-ranked over the whole warehouse, so
+the order never changes an outcome). A small partition still runs whole (three runs would cost more than they
+overlap). Every step is an ordinary Dagster run on the same instance, visible in the UI.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
         return answers[(job, key)]
 
     def collect(block: bool) -> bool:
-        """Takes the answers that have arrived (waiting up to 0.5 s for one if `block`); False if the second
-        process is gone with work outstanding."""
+        """Takes an answer that has arrived (waiting up to 0.5 s for one if `block`); False if the second process
+        is gone with work outstanding."""
         try:
             job, key, error, metadata = done.get(timeout=0.5 if block else 0)
         except queue.Empty:
@@ -130,6 +130,13 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
         if job == "credit_submission":
             report_credit(key, error, metadata)
         return True
+
+    def read_ahead() -> dict[str, int]:
+        """The documents of each partition the second process has read so far (every answer arrived taken)."""
+        while not done.empty() and collect(block=False):
+            pass
+        return {key: metadata.get("documents") or 0 for (job, key), (_, metadata) in answers.items()
+                if job == "read_submission"}
 
     def report_credit(key: str, error: str, metadata: dict) -> None:
         out = by_key[key]
@@ -144,8 +151,11 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
                 f"({time.monotonic() - out.started:.1f}s)")
 
     split = [p for p in pending if _bytes(p) >= SPLIT_MIN_BYTES]
+    waiting = list(pending)
     try:
-        for n, p in enumerate(pending, start=1):
+        for n in range(1, len(pending) + 1):
+            p = next_to_filter(waiting, split[0] if split else None, read_ahead())
+            waiting.remove(p)
             out = by_key[_key(p)]
             say(_announce(n, len(pending), p))
             if _bytes(p) < SPLIT_MIN_BYTES:
@@ -184,6 +194,18 @@ def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
     # Every answer is in: the second process is only exiting (about a second). This one goes on with the indexes
     # meanwhile and waits for it when it exits itself.
     atexit.register(_stop, helper, todo)
+
+
+def next_to_filter(waiting: list, first, documents: dict[str, int]):
+    """The partition of `waiting` (largest first) to filter next. The largest (`first`) goes first: this process
+    reads it at once and it is the longest to filter. Then, of those the second process has read (`documents`:
+    partition key -> documents read), the one with the most documents: a credit costs by the documents, and the
+    partition filtered last is credited after all the filtering, on its own, so it should be the one with the
+    fewest. Otherwise the next in size order (its read is waited for; small partitions, run whole, come last)."""
+    if first in waiting:
+        return first
+    read = [p for p in waiting if _key(p) in documents]
+    return max(read, key=lambda p: documents[_key(p)]) if read else waiting[0]
 
 
 def _stop(helper, todo) -> None:

@@ -275,3 +275,29 @@ def test_same_uploads_in_another_arrival_order_give_identical_payouts(onett):
     assert first == second
     paid = {(p.month, c): t for p, c, t, _ in first}
     assert paid[(9, "bob")] > 0 and (9, "carol") not in paid
+
+
+def test_after_the_largest_the_partitions_read_ahead_are_filtered_most_documents_first():
+    """The partition filtered last is credited on its own after all the filtering: it should be the one with the
+    fewest documents among those read ahead. Unread ones wait in size order; small ones (run whole) come last."""
+    from onett_assets.partitions import submission_key
+    from onett_cli.runner import next_to_filter
+    from onett_domain.planning import PendingSubmission
+
+    def partition(name: str) -> PendingSubmission:
+        return PendingSubmission(name, date(2026, 9, 1), "", [])
+
+    largest, big, wide, small = (partition(n) for n in ("largest", "big", "wide", "small"))
+    waiting = [largest, big, wide, small]  # by size, as the runner has them
+    def key(name: str) -> str:
+        return str(submission_key(name, date(2026, 9, 1)))
+
+    assert next_to_filter(waiting, largest, {key("big"): 5, key("wide"): 900}) is largest
+    order, read = [], {key("big"): 120, key("wide"): 40_000}
+    waiting.remove(largest)
+    while waiting:
+        chosen = next_to_filter(waiting, largest, read)
+        waiting.remove(chosen)
+        order.append(chosen.contributor_id)
+    assert order == ["wide", "big", "small"]
+    assert next_to_filter([big, wide, small], largest, {}) is big  # nothing read yet: the next in size order
