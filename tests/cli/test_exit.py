@@ -23,7 +23,8 @@ def _onett(home: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
-def test_usage_errors_and_help_keep_their_status_and_their_whole_output(tmp_path):
+def test_usage_errors_and_help_keep_their_status_and_their_whole_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # the help's width, here and in the command, whatever the terminal
     wrong = _onett(tmp_path, "--no-such-option")
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("usage: onett") and wrong.stdout == ""
