@@ -98,9 +98,9 @@ def _announce(n: int, total: int, p) -> str:
 
 
 def _pipelined(session, pending: list, by_key: dict[str, Outcome], say) -> None:
-    """Filters partition after partition (in `pending` order) in this process while a second process reads the
-    others ahead and deduplicates each one filtered: only the first read and the last deduplication are not
-    overlapped with filtering."""
+    """Filters partition after partition in this process (the largest first, then as `next_to_filter` picks) while
+    a second process reads the others ahead and deduplicates each one filtered: only the first read and the last
+    deduplication are not overlapped with filtering."""
     context = multiprocessing.get_context("spawn")
     todo, done = context.Queue(), context.Queue()
     helper = context.Process(target=warehouse_process, args=(todo, done), name="onett-warehouse", daemon=True)
