@@ -6,6 +6,8 @@ import unicodedata
 
 import polars as pl
 
+from onett_text.rewrite import rewrite_where
+
 # Zero-width characters, BOMs, soft hyphens and bidirectional marks: invisible, yet each costs tokens.
 _INVISIBLE = "[" + "".join(
     chr(c) for c in [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), 0xFEFF]
@@ -18,21 +20,38 @@ _SPACE = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
 _SPACES = f"[{_SPACE}]*[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][{_SPACE}]*| {{2,}}"
 
 
+# (pattern, replacement) in order. A step only changes a text its pattern is in, and a text that no step's pattern
+# is in stays as it is through all of them: `tidied` and `visible` rewrite only the texts one of them finds.
+_TIDY = (("\r\n?", "\n"), (_SPACES, " "), ("(?m) +$", ""), ("(?m)^ +", ""), ("\n{3,}", "\n\n"))
+_VISIBLE = (("\r\n?", "\n"), (_INVISIBLE, ""), (_CONTROL, ""))
+_UNTIDY = "|".join(f"(?:{pattern})" for pattern, _ in _TIDY) + r"|^\s|\s$"  # or whitespace to strip at either end
+_HIDDEN = "|".join(f"(?:{pattern})" for pattern, _ in _VISIBLE)
+
+
+def _replaced(text: pl.Expr, steps: tuple[tuple[str, str], ...]) -> pl.Expr:
+    for pattern, replacement in steps:
+        text = text.str.replace_all(pattern, replacement)
+    return text
+
+
 def tidy_whitespace(text: pl.Expr) -> pl.Expr:
     """Unix line ends, single spaces, no spaces at line ends, at most one blank line, nothing around the text."""
-    return (
-        text.str.replace_all("\r\n?", "\n")
-        .str.replace_all(_SPACES, " ")
-        .str.replace_all("(?m) +$", "")
-        .str.replace_all("(?m)^ +", "")
-        .str.replace_all("\n{3,}", "\n\n")
-        .str.strip_chars()
-    )
+    return _replaced(text, _TIDY).str.strip_chars()
 
 
 def remove_invisible(text: pl.Expr) -> pl.Expr:
     """Unix line ends, no invisible or control characters."""
-    return text.str.replace_all("\r\n?", "\n").str.replace_all(_INVISIBLE, "").str.replace_all(_CONTROL, "")
+    return _replaced(text, _VISIBLE)
+
+
+def tidied(texts: pl.Series) -> pl.Series:
+    """`tidy_whitespace` of a column, searched once: most texts are tidy already and are not rewritten."""
+    return rewrite_where(texts, _UNTIDY, tidy_whitespace)
+
+
+def visible(texts: pl.Series) -> pl.Series:
+    """`remove_invisible` of a column, searched once: few texts hold a carriage return or an invisible character."""
+    return rewrite_where(texts, _HIDDEN, remove_invisible)
 
 
 def clean_unicode(text: pl.Expr) -> pl.Expr:

@@ -8,20 +8,21 @@ the digits of someone's phone number, and a hole in the sentence does not make t
 sentences look alike. The placeholders hold no digits and no `@`, so no pattern can match inside one:
 masking is idempotent.
 
-Everything runs as polars expressions over the whole `text` column (`str.replace_all`,
-`str.count_matches`). Three kinds need a check a regular expression cannot make (the Luhn checksum
-of card numbers, the digit total of an account number across its groups, the date-stamped document
-numbers that look like resident numbers). For those the candidates are first wrapped in two Unicode
+Everything runs as polars expressions over the `text` column, each pattern rewriting only the texts
+it is in (rewrite.py; most documents hold no personal data). Three kinds need a check a regular
+expression cannot make (the Luhn checksum of card numbers, the digit total of an account number
+across its groups, the date-stamped document numbers that look like resident numbers). For those the candidates are first wrapped in two Unicode
 noncharacters, only the documents holding a candidate are looked at, the distinct candidates are
 validated (still with polars expressions, no Python loop), the valid ones are replaced with one
-`str.replace_many` over the column, and the wrappers of the rejected ones are removed again.
+`str.replace_many` over those documents, and the wrappers of the rejected ones are removed again.
 
 Polars uses Rust's regex engine: no look-around. A number must not be part of a longer number, so
 each numeric pattern is framed by a left and a right context group that consume the neighbouring
 character and put it back in the replacement. Two values separated by a single character
 ("010-1234-5678 010-2345-6789") share that character, so the second is not found in the same pass;
-every numeric pattern therefore runs twice (a second pass always suffices: a value skipped in pass 1
-directly follows a value that was masked in pass 1).
+every numeric pattern therefore runs twice, the second time over the texts the first changed (a
+second pass always suffices: a value skipped in pass 1 directly follows a value that was masked in
+pass 1).
 
 Order matters (`MASK_ORDER`): e-mail first (a local part such as `01012345678@naver.com` would
 otherwise lose its digits to the phone pattern and leave half an address), then resident registration
@@ -40,6 +41,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import polars as pl
+
+from onett_text.rewrite import replace_where
 
 PII_KINDS = ("pii_rrn", "pii_phone", "pii_email", "pii_card", "pii_account")
 """The count columns `mask_pii` adds (Int64, values masked per document), in reporting order."""
@@ -201,22 +204,21 @@ _T = "text"
 _MAY_HOLD_PII = "@|[0-9]{3}"
 
 
-def _mask_plain(work: pl.DataFrame, core: str, left: str, placeholder: str) -> pl.DataFrame:
-    pattern = f"{left}{core}{_RIGHT}"
-    for _ in range(2):  # the second pass finds values whose left neighbour the first pass consumed
-        work = work.with_columns(pl.col(_T).str.replace_all(pattern, "${1}" + placeholder + "${2}"))
-    return work
+def _mask_plain(texts: pl.Series, core: str, left: str, placeholder: str) -> pl.Series:
+    # the second pass finds values whose left neighbour the first pass consumed
+    return replace_where(texts, f"{left}{core}{_RIGHT}", "${1}" + placeholder + "${2}", passes=2)
 
 
 def _mask_validated(
-    work: pl.DataFrame, core: str, left: str, placeholder: str, valid: Callable[[pl.Expr], pl.Expr]
-) -> pl.DataFrame:
-    pattern = f"{left}({core}){_RIGHT}"
-    for _ in range(2):
-        work = work.with_columns(pl.col(_T).str.replace_all(pattern, "${1}" + _OPEN + "${2}" + _CLOSE + "${3}"))
+    texts: pl.Series, core: str, left: str, placeholder: str, valid: Callable[[pl.Expr], pl.Expr]
+) -> pl.Series:
+    texts = replace_where(texts, f"{left}({core}){_RIGHT}", "${1}" + _OPEN + "${2}" + _CLOSE + "${3}", passes=2)
+    framed = texts.str.contains(_OPEN, literal=True).fill_null(False).arg_true()  # the (few) holding a candidate
+    if not len(framed):
+        return texts
+    held = texts.gather(framed)
     accepted = (
-        work.lazy()
-        .filter(pl.col(_T).str.contains(_OPEN, literal=True))  # only the (few) documents holding a candidate
+        held.to_frame(_T).lazy()
         .select(candidate=pl.col(_T).str.extract_all(_CANDIDATE))
         .explode("candidate")
         .drop_nulls()
@@ -227,8 +229,8 @@ def _mask_validated(
         .to_list()
     )
     if accepted:
-        work = work.with_columns(pl.col(_T).str.replace_many({c: placeholder for c in accepted}))
-    return work.with_columns(pl.col(_T).str.replace_all(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}", "${1}"))
+        held = held.str.replace_many({c: placeholder for c in accepted})
+    return texts.scatter(framed, held.str.replace_all(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}", "${1}"))
 
 
 def mask_pii(frame: pl.DataFrame) -> pl.DataFrame:
@@ -240,23 +242,24 @@ def mask_pii(frame: pl.DataFrame) -> pl.DataFrame:
     # searched, the rest keep their text and count nothing.
     candidates = text.str.contains(_MAY_HOLD_PII).fill_null(False)
     original = text.filter(candidates)
-    work = pl.DataFrame({_T: original})
+    masked = original
     for kind in MASK_ORDER:
         placeholder = PLACEHOLDERS[kind]
         if kind == "pii_email":  # no framing needed: the greedy local part starts where the address does
-            work = work.with_columns(pl.col(_T).str.replace_all(EMAIL, placeholder))
+            masked = replace_where(masked, EMAIL, placeholder)
             continue
         core, left, valid = _STEPS[kind]
         if valid is None:
-            work = _mask_plain(work, core, left, placeholder)
+            masked = _mask_plain(masked, core, left, placeholder)
         else:
-            work = _mask_validated(work, core, left, placeholder, valid)
-    masked = work.get_column(_T)
-    rows = candidates.arg_true()
+            masked = _mask_validated(masked, core, left, placeholder, valid)
+    # Counted as placeholders gained in the texts masking changed, so a text that already held "[전화번호]" counts
+    # only new masks.
+    changed = (masked != original).fill_null(False).arg_true()
+    rows = candidates.arg_true().gather(changed)
     counts = {}
     for kind in PII_KINDS:
-        # Counted as placeholders gained, so a text that already held "[전화번호]" counts only new masks.
-        gained = (masked.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)
-                  - original.str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)).fill_null(0)
+        gained = (masked.gather(changed).str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64)
+                  - original.gather(changed).str.count_matches(PLACEHOLDERS[kind], literal=True).cast(pl.Int64))
         counts[kind] = pl.zeros(len(text), pl.Int64, eager=True).scatter(rows, gained)
-    return frame.with_columns(text.scatter(rows, masked).alias(_T), **counts)
+    return frame.with_columns(text.scatter(rows, masked.gather(changed)).alias(_T), **counts)

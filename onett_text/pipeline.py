@@ -32,7 +32,7 @@ from onett_text import minhash, passages
 from onett_text.hashing import content_hash
 from onett_text.language import detect_language
 from onett_text.minhash import INDEX_SCHEMA, index_frame
-from onett_text.normalize import compose, remove_invisible, tidy_whitespace
+from onett_text.normalize import compose, tidied, visible
 from onett_text.pii import PII_KINDS, mask_pii
 from onett_text.quality import apply_rules
 from onett_text.stats import PipelineStats, StepStats
@@ -100,8 +100,8 @@ class Pipeline:
 
 def _normalize(b: BatchState) -> None:
     raw = b.raw
-    cleaned = compose(raw.select(remove_invisible(pl.col("text")))["text"])  # = clean_unicode, composing only what needs it
-    normalized = cleaned.to_frame().select(tidy_whitespace(pl.col("text")))["text"]
+    cleaned = compose(visible(raw["text"]))  # = clean_unicode, composing only what needs it
+    normalized = tidied(cleaned)
     if b.count_raw:
         before = raw["text"]
     else:
@@ -110,7 +110,7 @@ def _normalize(b: BatchState) -> None:
         before = normalized.clone()
         touched = (cleaned != raw["text"]).fill_null(True).arg_true()
         if len(touched):
-            before.scatter(touched, raw["text"].gather(touched).to_frame().select(tidy_whitespace(pl.col("text")))["text"])
+            before.scatter(touched, tidied(raw["text"].gather(touched)))
     b.before = before
     b.frame = raw.with_columns(text=normalized)
 
