@@ -43,6 +43,10 @@ MAX_FILES = 64  # files a shard may hold before a submission merges them itself 
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
 SORT_THREADS = min(4, os.cpu_count() or 1)  # files sorted at once by compaction, up to 160 MiB each (SORT_RUN)
+# From this many queried texts (a backfill), the candidate join runs shard by shard on connections of their own, the
+# engine's jobs in this process: one join over every shard at once, and its DISTINCT, outgrew DuckDB's memory at 3.9 M
+# texts (2 GB of near copies).
+JOIN_BY_SHARD_TEXTS = 100_000
 LOOKUP_ROWS = 40_000_000  # index rows from which a lookup beats the join (bench/candidate_search.py: 1.1x at 44 M)
 
 Runner = Callable[[Callable[..., Any], Iterable[tuple]], Iterator[Any]]
@@ -269,15 +273,19 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         _query_rows(conn, query_ids, work / "queries")
         if stored >= LOOKUP_ROWS and sorted_buckets.lookup(work / "queries", by_shard, work / "looked-up.parquet"):
             return f"SELECT DISTINCT a, b FROM read_parquet({literal(str(work / 'looked-up.parquet'))})"
-    if run is None:
+    if run is None and texts < JOIN_BY_SHARD_TEXTS:
         rows = (f"read_parquet({literal(str(work / 'queries' / '*' / '*.parquet'))})" if computed
                 else _selected_rows(indexed, query_ids))
         return pairs_sql(rows, indexed) if not computed or (work / "queries").exists() else \
             "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
+    if run is None:  # a backfill: its join shard by shard, as the engine's jobs run it, within half the memory
+        run = _one_by_one
     if not computed:
         conn.execute(f"COPY (SELECT text_id FROM {query_ids}) TO {literal(str(work / 'ids.parquet'))} "
                      "(FORMAT parquet)").fetchall()
     (memory,), = conn.execute("SELECT current_setting('memory_limit')").fetchall()
+    if run is _one_by_one:  # beside this connection's own buffers
+        memory = f"{_bytes(memory) // 2}B"
     jobs = [(str(work / "queries" / f"shard={s}") if computed else str(work / "ids.parquet"), computed,
              by_shard.get(s, []), str(work / f"candidates-{s}.parquet"), memory) for s in range(SHARDS)]
     jobs = [job for job in jobs if job[2] and (not computed or Path(job[0]).exists())]
@@ -287,6 +295,17 @@ def candidates(conn: duckdb.DuckDBPyConnection, query_ids: str, work: Path, run:
         return "SELECT NULL::BIGINT AS a, NULL::BIGINT AS b WHERE FALSE"
     # a pair sharing buckets in several shards is found in each
     return f"SELECT DISTINCT a, b FROM read_parquet({literal_list([job[3] for job in jobs])})"
+
+
+def _bytes(size: str) -> int:
+    """DuckDB's memory size ('953.6 MiB', '1.0 GiB') in bytes."""
+    number, unit = size.split()
+    return int(float(number) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit))
+
+
+def _one_by_one(fn: Callable[..., Any], jobs: Iterable[tuple]) -> Iterator[Any]:
+    """The jobs run in this process, one after the other."""
+    return (fn(*job) for job in jobs)
 
 
 def _query_rows(conn: duckdb.DuckDBPyConnection, query_ids: str, target: Path) -> None:

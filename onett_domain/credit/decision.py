@@ -55,7 +55,9 @@ COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete
 # limit; a smaller one is decided on every thread (the joins scan the pool's documents and passages, whose cost
 # grows with the pool: two threads take 0.45 s off a 10 MB submission into a 1 GB pool).
 ONE_THREAD_TEXTS = 100_000
-SLICE_DOCUMENTS = 1_000_000  # documents (passage holdings) a backfill decides at a time
+# Rows a backfill decides at a time: documents and the pairs of them the first-come decision compares, or passage
+# holdings. A slice of a million documents, each with twelve near pairs, outgrew DuckDB's 1 GB.
+SLICE_ROWS = 2_000_000
 
 
 @dataclass
@@ -166,7 +168,7 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
             scratch.table("_ranked", _step("ranked_documents"))
             scratch.table("_summarized", _step("summarized_documents"))
         _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
-                   key="hash_key", count=_step("documents_to_decide") if backfill else None)
+                   key="hash_key", count=_step("rows_to_decide") if backfill else None)
     scratch.table("_credit", _step("first_come"))
     moved = execute(conn, _step("moved_submissions"))
     execute(conn, _step("apply_credit"))
@@ -186,13 +188,13 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
 def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, select: str, *, view: str, keys: str,
                key: str, count: str | None) -> int:
     """`table` from `select`, which reads the `key`s it decides from `view`: all of table `keys` at once, or, when
-    the rows it would decide (`count`, a count query; None: few) exceed SLICE_DOCUMENTS, in slices of them, so that a
+    the rows it would hold (`count`, a count query; None: few) exceed SLICE_ROWS, in slices of them, so that a
     backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again. Every row
     is decided in the slice of its own key, so the slices decide what one statement does. Returns the slices."""
     slices = 1
     if count is not None:
         (rows,), = conn.execute(count).fetchall()
-        slices = max(1, -(-int(rows) // SLICE_DOCUMENTS))
+        slices = max(1, -(-int(rows) // SLICE_ROWS))
     for n in range(slices):
         scratch.view(view, f"SELECT {key} FROM {keys}" + (f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""))
         if n == 0:

@@ -117,6 +117,9 @@ def test_shards_give_the_same_pairs_whatever_runs_them_and_however_they_were_wri
     edited = content_hash(pl.Series(texts[-60:])).to_list()
     assert all(any(h in pair for pair in copies) for h in edited)  # every edited copy is found
     assert all(s >= minhash.THRESHOLD for *_, s in found)
+    monkeypatch.setattr(bucket_index, "JOIN_BY_SHARD_TEXTS", 1)  # as for a backfill: shard by shard, in this process
+    many.execute("DELETE FROM near_pairs")
+    assert _pairs(many, hashes) == found
     bucket_index.sweep(many)  # as the warehouse's next writing connection does
     assert _on_disk(many) == set(bucket_index.files(many)) == _sorted_on_disk(many) \
         == _sorted_on_disk(many, sorted_buckets.FILTER)  # merges left nothing behind

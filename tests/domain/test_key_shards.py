@@ -138,12 +138,12 @@ def test_deciding_from_the_submission_on_equals_deciding_every_copy_again(platfo
 
 
 def test_a_backfill_decided_in_slices_of_its_texts_equals_one_decision(platform, monkeypatch):
-    """A large submission (a backfill) is decided in slices of its texts, a bounded number of documents each, so its
+    """A large submission (a backfill) is decided in slices of its texts, a bounded number of rows each, so its
     memory holds however many later copies it decides again: first-come credit here (on the shards, their jobs) and
     passage credit. The slices must store exactly what one decision did."""
     expected = _tables(platform)
     monkeypatch.setattr(decision, "ONE_THREAD_TEXTS", 1)  # every submission decided as a backfill
-    monkeypatch.setattr(decision, "SLICE_DOCUMENTS", 2)
+    monkeypatch.setattr(decision, "SLICE_ROWS", 2)
     slices, in_slices = [], decision._in_slices
     monkeypatch.setattr(decision, "_in_slices",
                         lambda *a, **k: slices.append((a[2], in_slices(*a, **k))) or slices[-1][1])
