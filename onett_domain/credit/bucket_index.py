@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from onett_domain.credit import sorted_buckets
 from onett_domain.sql import literal, literal_list
@@ -42,7 +44,10 @@ BASE_ROWS = 1 << 16  # files up to this many rows are of the smallest size
 MAX_FILES = 64  # files a shard may hold before a submission merges them itself (compaction has not run)
 REBUILD_BATCH = 50_000  # signatures read at once (50 MiB)
 COMPUTE_BELOW = 16  # queried texts' bucket rows are computed when 16x their number is at most the index's rows
-SORT_THREADS = min(4, os.cpu_count() or 1)  # files sorted at once by compaction, up to 160 MiB each (SORT_RUN)
+SORT_THREADS = min(4, os.cpu_count() or 1)  # files sorted at once by compaction
+# Files of more rows are sorted one at a time: sorting holds about 50 bytes a row (0.5 GiB for the 11 M rows of a
+# bucket file of 2 GB of near copies; two at once took a 2 GB upload's ingest past 2.5 GB of RSS).
+SORT_ALONE_ROWS = 1 << 20
 # From this many queried texts (a backfill), the candidate join runs shard by shard on connections of their own, the
 # engine's jobs in this process: one join over every shard at once, and its DISTINCT, outgrew DuckDB's memory at 3.9 M
 # texts (2 GB of near copies).
@@ -113,7 +118,7 @@ def compact(conn: duckdb.DuckDBPyConnection, meanwhile: Callable[[], Any] | None
     sorted rows of every file that has none yet (so that no submission's lookup sorts a large file); run in a
     transaction of its own (the merged files leave the disk with `sweep` after it commits). Returns the merges
     made, the rows they wrote and the files whose sorted rows were written. The files are sorted side by side on
-    threads (numpy and Arrow let go of the GIL), and `meanwhile` (other work on this connection) runs beside them:
+    threads (numpy and Arrow let go of the GIL), a large one beside small ones only, and `meanwhile` (other work on this connection) runs beside them:
     its result is returned as "meanwhile"."""
     base = folder(conn)
     done: dict[str, Any] = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
@@ -126,8 +131,17 @@ def compact(conn: duckdb.DuckDBPyConnection, meanwhile: Callable[[], Any] | None
     unsorted = [p for p in paths if not sorted_buckets.sorted_path(p).exists()]
     to_sort = set(unsorted)
     unfiltered = [p for p in paths if p not in to_sort and not sorted_buckets.filter_path(p).exists()]
+    large = threading.Lock()
+
+    def sort(path: Path) -> None:
+        if pq.ParquetFile(path).metadata.num_rows > SORT_ALONE_ROWS:
+            with large:
+                sorted_buckets.write(path)
+        else:
+            sorted_buckets.write(path)
+
     with ThreadPoolExecutor(SORT_THREADS, thread_name_prefix="sort-buckets") as pool:
-        sorting = [pool.submit(sorted_buckets.write, p) for p in unsorted]
+        sorting = [pool.submit(sort, p) for p in unsorted]
         sorting += [pool.submit(sorted_buckets.write_filter, p) for p in unfiltered]  # sorted before filters were kept
         if meanwhile is not None:
             done["meanwhile"] = meanwhile()

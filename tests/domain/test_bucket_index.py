@@ -4,6 +4,7 @@ failed run, a merge, an erasure)."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -172,6 +173,36 @@ def test_a_file_larger_than_a_sort_run_is_sorted_in_runs_in_bounded_memory(tmp_p
     assert key_filter.may_hold(np.load(sorted_buckets.filter_path(parquet)), buckets).all()
     assert not list(tmp_path.glob("shard=0/*.partial"))  # the runs leave the disk
     assert runs_peak * 4 < whole_peak, (runs_peak, whole_peak)
+
+
+def test_compaction_sorts_small_files_side_by_side_and_large_ones_one_at_a_time(texts, tmp_path, monkeypatch):
+    """Sorting a file holds about 50 bytes a row: files above SORT_ALONE_ROWS are never sorted two at once."""
+    conn = warehouse(tmp_path / "w.duckdb")
+    _index(conn, texts, 1)
+    paths = [Path(f) for f in bucket_index.files(conn)]
+    for path in paths:
+        for derived in sorted_buckets.derived(path):
+            derived.unlink(missing_ok=True)
+    rows = sorted(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    monkeypatch.setattr(bucket_index, "SORT_THREADS", 4)
+    monkeypatch.setattr(bucket_index, "SORT_ALONE_ROWS", rows[len(rows) // 2])
+    running: list[bool] = []  # whether each file being sorted now is large
+    most = {"large": 0, "all": 0}
+    write = sorted_buckets.write
+
+    def watched(path: Path) -> None:
+        large = pq.ParquetFile(path).metadata.num_rows > bucket_index.SORT_ALONE_ROWS
+        running.append(large)
+        most["large"], most["all"] = max(most["large"], sum(running)), max(most["all"], len(running))
+        time.sleep(0.05)
+        write(path)
+        running.remove(large)
+
+    monkeypatch.setattr(sorted_buckets, "write", watched)
+    with transaction(conn):
+        done = bucket_index.compact(conn)
+    assert done["files sorted"] == len(paths) and _sorted_rows_match(conn) == len(paths)
+    assert most == {"large": 1, "all": most["all"]} and most["all"] >= 2, most
 
 
 def test_files_of_a_failed_run_are_never_read_and_are_removed_by_the_next(texts, tmp_path):
