@@ -11,10 +11,11 @@ masking is idempotent.
 Everything runs as polars expressions over the `text` column, each pattern rewriting only the texts
 it is in (rewrite.py; most documents hold no personal data). Three kinds need a check a regular
 expression cannot make (the Luhn checksum of card numbers, the digit total of an account number
-across its groups, the date-stamped document numbers that look like resident numbers). For those the candidates are first wrapped in two Unicode
-noncharacters, only the documents holding a candidate are looked at, the distinct candidates are
-validated (still with polars expressions, no Python loop), the valid ones are replaced with one
-`str.replace_many` over those documents, and the wrappers of the rejected ones are removed again.
+across its groups, the date-stamped document numbers that look like resident numbers). For those the
+candidates are first wrapped in two Unicode noncharacters, only the documents holding a candidate
+are looked at, the distinct candidates are validated (still with polars expressions, no Python
+loop), the valid ones are replaced with one `str.replace_many` over those documents, and the
+wrappers of the rejected ones are removed again.
 
 Polars uses Rust's regex engine: no look-around. A number must not be part of a longer number, so
 each numeric pattern is framed by a left and a right context group that consume the neighbouring

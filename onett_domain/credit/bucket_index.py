@@ -118,8 +118,8 @@ def compact(conn: duckdb.DuckDBPyConnection, meanwhile: Callable[[], Any] | None
     sorted rows of every file that has none yet (so that no submission's lookup sorts a large file); run in a
     transaction of its own (the merged files leave the disk with `sweep` after it commits). Returns the merges
     made, the rows they wrote and the files whose sorted rows were written. The files are sorted side by side on
-    threads (numpy and Arrow let go of the GIL), a large one beside small ones only, and `meanwhile` (other work on this connection) runs beside them:
-    its result is returned as "meanwhile"."""
+    threads (numpy and Arrow let go of the GIL), a large one beside small ones only, and `meanwhile` (other work on
+    this connection) runs beside them: its result is returned as "meanwhile"."""
     base = folder(conn)
     done: dict[str, Any] = {"merges": 0, "rows rewritten": 0, "files sorted": 0}
     for shard in range(SHARDS):
