@@ -6,9 +6,10 @@ parameters (`$name`) it uses, since DuckDB refuses extra ones."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 
@@ -46,6 +47,31 @@ def execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | 
         result = conn.execute(statement, used) if used else conn.execute(statement)
         rows = result.fetchall() if result.description else []
     return rows
+
+
+@contextmanager
+def settings(conn: duckdb.DuckDBPyConnection, **values: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """DuckDB settings for a block, the connection's own restored after it (a size as DuckDB prints it, to a tenth
+    of its unit). After an error too, unless the error aborted a transaction: DuckDB then refuses any statement
+    until it is rolled back, and the error the block raised is the one to see."""
+    if not values:
+        yield conn
+        return
+    names = list(values)
+    before = conn.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchall()[0]
+
+    def apply(pairs) -> None:
+        for name, value in pairs:
+            conn.execute(f"SET {name} = {literal(str(value))}")
+
+    apply(values.items())
+    try:
+        yield conn
+    except BaseException:
+        with suppress(duckdb.TransactionException):
+            apply(zip(names, before))
+        raise
+    apply(zip(names, before))
 
 
 class Scratch:

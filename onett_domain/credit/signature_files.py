@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from onett_domain.credit import bucket_index
+from onett_domain.sql import settings
 from onett_text import minhash
 
 SUBFOLDER = "signatures"
@@ -32,6 +33,9 @@ FANOUT = 4  # trailing files of one size merged into one
 BASE_ROWS = 1 << 12  # files up to this many rows are of the smallest size
 CAP_ROWS = 1 << 16  # rows per file at most (64 MiB of signatures): what a write, a merge or an erasure holds
 READ_BATCH = 1 << 14  # signatures read from the warehouse at once (16 MiB)
+# DuckDB's memory while the new texts' signatures are copied: the copy reads the signature table through, a batch at
+# a time, and DuckDB would keep the blocks read cached up to its whole limit, beside compaction's sorts.
+COPY_MEMORY = "256MB"
 FETCH_THREADS = 8  # files read at once by `fetch`: their page faults overlap when the files are on disk
 IDS, SIGNATURES = ".ids.npy", ".sig.npy"
 
@@ -43,12 +47,13 @@ def update(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     done = {"signatures written": 0, "files merged": 0}
     listed = conn.execute("SELECT file, first_id, last_id FROM signature_files ORDER BY first_id").fetchall()
     base = bucket_index.folder(conn)
-    for file, first, last in listed:
-        if _open(base / file) is None:
-            done["signatures written"] += _write_range(conn, f"text_id BETWEEN {int(first)} AND {int(last)}")
-            _unlist(conn, [file])  # after the write: its name is above this one
-    (covered,), = conn.execute("SELECT coalesce(max(last_id), 0) FROM signature_files").fetchall()
-    done["signatures written"] += _write_range(conn, f"text_id > {int(covered)}")
+    with settings(conn, memory_limit=COPY_MEMORY):
+        for file, first, last in listed:
+            if _open(base / file) is None:
+                done["signatures written"] += _write_range(conn, f"text_id BETWEEN {int(first)} AND {int(last)}")
+                _unlist(conn, [file])  # after the write: its name is above this one
+        (covered,), = conn.execute("SELECT coalesce(max(last_id), 0) FROM signature_files").fetchall()
+        done["signatures written"] += _write_range(conn, f"text_id > {int(covered)}")
     while merged := _trailing_tier(conn):
         _merge(conn, merged)
         done["files merged"] += len(merged)

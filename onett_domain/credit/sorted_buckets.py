@@ -259,8 +259,12 @@ def _save_sorted(path: Path, buckets: np.ndarray, ids: np.ndarray) -> None:
     """Rows as a (2, rows) int64 array sorted by bucket (the order of equal buckets does not matter: pairs are a
     set)."""
     order = np.argsort(buckets)
+    rows = np.empty((2, len(order)), np.int64)  # taken into place: no copy of either column beside it
+    np.take(buckets, order, out=rows[0])
+    np.take(ids, order, out=rows[1])
+    del order
     with open(path, "wb") as handle:
-        np.save(handle, np.stack([buckets[order], ids[order]]).astype(np.int64))
+        np.save(handle, rows)
 
 
 def merge(inputs: list[Path], parquet: Path, rows: int, chunk: int = MERGE_CHUNK) -> None:

@@ -4,8 +4,6 @@ leaves them; and near pairs verified through them equal those verified by the wa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import numpy as np
 import polars as pl
@@ -131,3 +129,42 @@ def test_near_pairs_equal_through_the_files(tmp_path, texts):
         found[how] = set(conn.execute("SELECT content_hash, other_hash, similarity FROM near_pairs").fetchall())
     assert len(found["files"]) >= 2 * 60  # most edited copies find their original (both ways)
     assert found["files"] == found["join"]
+
+
+def test_the_copy_reads_within_a_small_memory_limit_and_gives_the_connections_back(tmp_path, texts, monkeypatch):
+    """The copy reads the signature table through: under the warehouse's own limit DuckDB would keep up to all of
+    it cached beside compaction's sorts. The connection's limit is back after the copy, and after a failed one."""
+    conn = warehouse(tmp_path / "w.duckdb")
+    conn.execute("SET memory_limit = '1GB'")
+    limit = "SELECT current_setting('memory_limit')"
+    (own,), = conn.execute(limit).fetchall()
+    probe = duckdb.connect()
+    probe.execute(f"SET memory_limit = '{signature_files.COPY_MEMORY}'")
+    (small,), = probe.execute(limit).fetchall()
+    assert small != own
+    seen, write_range = [], signature_files._write_range
+
+    def watched(conn, where):
+        seen.append(conn.execute(limit).fetchall()[0][0])
+        return write_range(conn, where)
+
+    monkeypatch.setattr(signature_files, "_write_range", watched)
+    _add(conn, texts[:200])
+    (indexed,), = conn.execute("SELECT count(*) FROM minhash_texts").fetchall()
+    assert _update(conn)["signatures written"] == indexed > 0
+    assert seen and set(seen) == {small}
+
+    def restored() -> bool:  # DuckDB prints (and so gives back) a size to a tenth of its unit
+        (now,), = conn.execute(limit).fetchall()
+        return now.split()[1] == own.split()[1] and round(abs(float(now.split()[0]) - float(own.split()[0])), 1) <= 0.1
+
+    assert restored()
+
+    def failing(conn, where):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(signature_files, "_write_range", failing)
+    _add(conn, texts[200:300])
+    with pytest.raises(OSError, match="disk full"):
+        _update(conn)
+    assert restored()
