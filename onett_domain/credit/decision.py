@@ -47,7 +47,7 @@ import onett_domain.credit.near_index as near_index
 import onett_domain.credit.passage_index as passage_index
 from onett_domain.funnel import refresh_funnel
 from onett_domain.terms import upload_terms
-from onett_domain.sql import Scratch, execute, load
+from onett_domain.sql import Scratch, execute, load, settings
 
 SQL = Path(__file__).with_name("sql")
 COMPETING = ("accepted", "duplicate", "near_duplicate")  # statuses that compete for first-come credit
@@ -58,6 +58,8 @@ ONE_THREAD_TEXTS = 100_000
 # Rows a backfill decides at a time: documents and the pairs of them the first-come decision compares, or passage
 # holdings. A slice of a million documents, each with twelve near pairs, outgrew DuckDB's 1 GB.
 SLICE_ROWS = 2_000_000
+# What the first-come decision reads of each document it decides (first_come_decision.sql)
+RANKED_KEYS = "contributor_id, period, file, position, hash_key, submitted_at, withdrawn_at, status"
 
 
 @dataclass
@@ -91,7 +93,8 @@ def decide(conn: duckdb.DuckDBPyConnection, contributor_id: str, period: date, d
     their MinHash signatures; `passages`: their passages) against everything in the warehouse, store them with the
     terms of their uploads (expiry instants in the platform time zone `tz`), and re-decide every other document
     whose credit this moves. The near-duplicate candidate search and the first-come decision run shard by shard on
-    `run` (an engine's map; in this process by default); `on_step` is told the name of each step done (progress for a large submission)."""
+    `run` (an engine's map; in this process by default); `on_step` is told the name of each step done (progress
+    for a large submission)."""
     submission = {"contributor": contributor_id, "period": period}
     outcome, clock = Outcome(), _Clock(on_step)
     with Scratch(conn) as scratch:
@@ -146,42 +149,44 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     with them. Returns the submissions whose statuses, duplicate links, earning starts or passage credit changed
     (and the incoming one)."""
     # Without an order to keep (every reader orders what it shows) and, for a large submission, on one thread (one
-    # set of hash tables, not one per thread), DuckDB stays within its memory limit on the largest uploads. On
-    # failure the transaction is rolled back and the connection closed, settings with it.
-    (order, threads), = conn.execute(
-        "SELECT current_setting('preserve_insertion_order'), current_setting('threads')").fetchall()
+    # set of hash tables, not one per thread), DuckDB stays within its memory limit on the largest uploads.
     (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
     backfill = texts >= ONE_THREAD_TEXTS
-    conn.execute("SET preserve_insertion_order = false" + ("; SET threads = 1" if backfill else ""))
-    scratch.table("_changed", _step("changed_texts"))
-    scratch.table("_touched", _step("touched_texts"))
-    if run is not None:
-        _engine_decision(conn, scratch, submission, run)
-        scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
-    else:
-        key_shards.invalidate(conn)  # the shards do not follow the documents decided here
-        scratch.table("_decided_texts", _step("decided_texts"))
-        if backfill:  # gathered, they would not fit memory: read where each slice joins them
-            scratch.view("_ranked", _step("competing_documents"))
-            scratch.view("_summarized", _step("summarized_documents"))
+    with settings(conn, preserve_insertion_order=False, **({"threads": 1} if backfill else {})):
+        scratch.table("_changed", _step("changed_texts"))
+        scratch.table("_touched", _step("touched_texts"))
+        if run is not None:
+            _engine_decision(conn, scratch, submission, run)
+            scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
         else:
-            scratch.table("_ranked", _step("ranked_documents"))
-            scratch.table("_summarized", _step("summarized_documents"))
-        _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
-                   key="hash_key", count=_step("rows_to_decide") if backfill else None)
-    scratch.table("_credit", _step("first_come"))
-    moved = execute(conn, _step("moved_submissions"))
-    execute(conn, _step("apply_credit"))
-    execute(conn, _step("insert_incoming"))
-    clock.lap("credit")
-    scratch.table("_passage_seeds", _step("passage_seeds"))
-    scratch.table("_passage_holders", _step("passage_holders"))
-    _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"), view="_judging", keys="_passage_seeds",
-               key="text_id", count=_step("passage_rows_to_judge") if backfill else None)
-    scratch.table("_passage_moved", _step("passage_moved"))
-    moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
-    clock.lap("passage credit")
-    conn.execute(f"SET preserve_insertion_order = {order}; SET threads = {threads}")
+            key_shards.invalidate(conn)  # the shards do not follow the documents decided here
+            scratch.table("_decided_texts", _step("decided_texts"))
+            if backfill:
+                # Whole, they would not fit memory: the documents decided are gathered as the keys the decision
+                # reads, once for all its slices (each would otherwise read the stored documents and the upload's
+                # parts again), and the copies before them are read where the slices join them.
+                scratch.table("_ranked_keys", f"SELECT {RANKED_KEYS} FROM ({_step('ranked_documents')})")
+                scratch.view("_ranked", "SELECT * FROM _ranked_keys")
+                scratch.view("_summarized", _step("summarized_documents"))
+            else:
+                scratch.table("_ranked", _step("ranked_documents"))
+                scratch.table("_summarized", _step("summarized_documents"))
+            _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
+                       key="hash_key", count=_step("rows_to_decide") if backfill else None)
+            if backfill:  # the whole rows, for first_come.sql
+                scratch.view("_ranked", _step("competing_documents"))
+        scratch.table("_credit", _step("first_come"))
+        moved = execute(conn, _step("moved_submissions"))
+        execute(conn, _step("apply_credit"))
+        execute(conn, _step("insert_incoming"))
+        clock.lap("credit")
+        scratch.table("_passage_seeds", _step("passage_seeds"))
+        scratch.table("_passage_holders", _step("passage_holders"))
+        _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"), view="_judging", keys="_passage_seeds",
+                   key="text_id", count=_step("passage_rows_to_judge") if backfill else None)
+        scratch.table("_passage_moved", _step("passage_moved"))
+        moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
+        clock.lap("passage credit")
     return [(c, p) for c, p in moved]
 
 
