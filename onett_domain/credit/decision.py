@@ -58,8 +58,6 @@ ONE_THREAD_TEXTS = 100_000
 # Rows a backfill decides at a time: documents and the pairs of them the first-come decision compares, or passage
 # holdings. A slice of a million documents, each with twelve near pairs, outgrew DuckDB's 1 GB.
 SLICE_ROWS = 2_000_000
-# What the first-come decision reads of each document it decides (first_come_decision.sql)
-RANKED_KEYS = "contributor_id, period, file, position, hash_key, submitted_at, withdrawn_at, status"
 
 
 @dataclass
@@ -157,24 +155,25 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
         scratch.table("_touched", _step("touched_texts"))
         if run is not None:
             _engine_decision(conn, scratch, submission, run)
-            scratch.view("_ranked", _step("competing_documents"))  # joined to the decisions only
+            scratch.view("_outcomes", _step("competing_documents"))  # joined to the decisions only
         else:
             key_shards.invalidate(conn)  # the shards do not follow the documents decided here
             scratch.table("_decided_texts", _step("decided_texts"))
             if backfill:
                 # Whole, they would not fit memory: the documents decided are gathered as the keys the decision
                 # reads, once for all its slices (each would otherwise read the stored documents and the upload's
-                # parts again), and the copies before them are read where the slices join them.
-                scratch.table("_ranked_keys", f"SELECT {RANKED_KEYS} FROM ({_step('ranked_documents')})")
-                scratch.view("_ranked", "SELECT * FROM _ranked_keys")
+                # parts again); the copies before them are read where the slices join them, and the whole rows
+                # where the decisions are joined to them.
+                scratch.view("_ranked_documents", _step("ranked_documents"))
+                scratch.table("_ranked", _step("ranked_keys"))
                 scratch.view("_summarized", _step("summarized_documents"))
+                scratch.view("_outcomes", _step("competing_documents"))
             else:
                 scratch.table("_ranked", _step("ranked_documents"))
                 scratch.table("_summarized", _step("summarized_documents"))
+                scratch.view("_outcomes", "SELECT * FROM _ranked")
             _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
                        key="hash_key", count=_step("rows_to_decide") if backfill else None)
-            if backfill:  # the whole rows, for first_come.sql
-                scratch.view("_ranked", _step("competing_documents"))
         scratch.table("_credit", _step("first_come"))
         moved = execute(conn, _step("moved_submissions"))
         execute(conn, _step("apply_credit"))
