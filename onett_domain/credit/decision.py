@@ -58,6 +58,9 @@ ONE_THREAD_TEXTS = 100_000
 # Rows a backfill decides at a time: documents and the pairs of them the first-come decision compares, or passage
 # holdings. A slice of a million documents, each with twelve near pairs, outgrew DuckDB's 1 GB.
 SLICE_ROWS = 2_000_000
+# DuckDB threads a backfill's slices run on: each holds at most SLICE_ROWS rows, so two threads' hash tables fit
+# where the whole would not, and the decision takes about half the time of one thread.
+SLICE_THREADS = 2
 
 
 @dataclass
@@ -147,7 +150,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     with them. Returns the submissions whose statuses, duplicate links, earning starts or passage credit changed
     (and the incoming one)."""
     # Without an order to keep (every reader orders what it shows) and, for a large submission, on one thread (one
-    # set of hash tables, not one per thread), DuckDB stays within its memory limit on the largest uploads.
+    # set of hash tables, not one per thread; its slices, each of bounded size, on SLICE_THREADS), DuckDB stays
+    # within its memory limit on the largest uploads.
     (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
     backfill = texts >= ONE_THREAD_TEXTS
     with settings(conn, preserve_insertion_order=False, **({"threads": 1} if backfill else {})):
@@ -193,18 +197,21 @@ def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, se
                key: str, count: str | None) -> int:
     """`table` from `select`, which reads the `key`s it decides from `view`: all of table `keys` at once, or, when
     the rows it would hold (`count`, a count query; None: few) exceed SLICE_ROWS, in slices of them, so that a
-    backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again. Every row
-    is decided in the slice of its own key, so the slices decide what one statement does. Returns the slices."""
+    backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again (on
+    SLICE_THREADS threads). Every row is decided in the slice of its own key, so the slices decide what one statement
+    does. Returns the slices."""
     slices = 1
     if count is not None:
         (rows,), = conn.execute(count).fetchall()
         slices = max(1, -(-int(rows) // SLICE_ROWS))
-    for n in range(slices):
-        scratch.view(view, f"SELECT {key} FROM {keys}" + (f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""))
-        if n == 0:
-            scratch.table(table, select)
-        else:
-            conn.execute(f"INSERT INTO {table} SELECT * FROM ({select}\n)")
+    with settings(conn, **({"threads": SLICE_THREADS} if count is not None else {})):
+        for n in range(slices):
+            where = f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""
+            scratch.view(view, f"SELECT {key} FROM {keys}{where}")
+            if n == 0:
+                scratch.table(table, select)
+            else:
+                conn.execute(f"INSERT INTO {table} SELECT * FROM ({select}\n)")
     return slices
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import distinct_texts, seoul
 from onett_domain.credit import decide, decision
+from onett_domain.sql import Scratch
 from onett_resources import load_settings
 from onett_resources.document_store import DocumentStore
 from onett_resources.warehouse import transaction
@@ -49,3 +50,22 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett, monk
     assert outcome.documents("duplicate") == 1 and outcome.documents("near_duplicate") == 1
     assert outcome.others_moved == []  # nothing moved: amy keeps her credit
     assert {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in before} == before
+
+
+@pytest.mark.parametrize("backfill", [False, True], ids=["a submission", "a backfill"])
+def test_a_backfills_slices_run_on_their_own_threads_and_give_the_connection_back(monkeypatch, backfill):
+    """A backfill is decided on one DuckDB thread, but its slices, each of bounded size, on SLICE_THREADS; a
+    submission's one statement on the connection's own."""
+    monkeypatch.setattr(decision, "SLICE_ROWS", 4)
+    conn = duckdb.connect()
+    conn.execute("SET threads = 1")
+    conn.execute("CREATE TABLE keys AS SELECT range AS k FROM range(10)")
+    with Scratch(conn) as scratch:
+        select = "SELECT k, current_setting('threads') AS threads FROM _slice"
+        slices = decision._in_slices(conn, scratch, "_out", select, view="_slice", keys="keys", key="k",
+                                     count="SELECT 10" if backfill else None)
+        rows = conn.execute("SELECT k, threads FROM _out ORDER BY k").fetchall()
+    assert [k for k, _ in rows] == list(range(10))
+    assert slices == (3 if backfill else 1)
+    assert {threads for _, threads in rows} == {decision.SLICE_THREADS if backfill else 1}
+    assert conn.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
