@@ -58,8 +58,8 @@ ONE_THREAD_TEXTS = 100_000
 # Rows a backfill decides at a time: documents and the pairs of them the first-come decision compares, or passage
 # holdings. A slice of a million documents, each with twelve near pairs, outgrew DuckDB's 1 GB.
 SLICE_ROWS = 2_000_000
-# DuckDB threads a backfill's slices run on: each holds at most SLICE_ROWS rows, so two threads' hash tables fit
-# where the whole would not, and the decision takes about half the time of one thread.
+# DuckDB threads a backfill's slices run on (at most the connection's own): each holds at most SLICE_ROWS rows, so two
+# threads' hash tables fit where the whole would not, and the decision takes about half the time of one thread.
 SLICE_THREADS = 2
 
 
@@ -154,6 +154,8 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     # within its memory limit on the largest uploads.
     (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
     backfill = texts >= ONE_THREAD_TEXTS
+    (own,), = conn.execute("SELECT current_setting('threads')").fetchall()
+    threads = min(SLICE_THREADS, int(own)) if backfill else None
     with settings(conn, preserve_insertion_order=False, **({"threads": 1} if backfill else {})):
         scratch.table("_changed", _step("changed_texts"))
         scratch.table("_touched", _step("touched_texts"))
@@ -177,7 +179,7 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
                 scratch.table("_summarized", _step("summarized_documents"))
                 scratch.view("_outcomes", "SELECT * FROM _ranked")
             _in_slices(conn, scratch, "_decision", _step("first_come_decision"), view="_deciding", keys="_touched",
-                       key="hash_key", count=_step("rows_to_decide") if backfill else None)
+                       key="hash_key", count=_step("rows_to_decide") if backfill else None, threads=threads)
         scratch.table("_credit", _step("first_come"))
         moved = execute(conn, _step("moved_submissions"))
         execute(conn, _step("apply_credit"))
@@ -186,7 +188,7 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
         scratch.table("_passage_seeds", _step("passage_seeds"))
         scratch.table("_passage_holders", _step("passage_holders"))
         _in_slices(conn, scratch, "_passage_credit", _step("passage_credit"), view="_judging", keys="_passage_seeds",
-                   key="text_id", count=_step("passage_rows_to_judge") if backfill else None)
+                   key="text_id", count=_step("passage_rows_to_judge") if backfill else None, threads=threads)
         scratch.table("_passage_moved", _step("passage_moved"))
         moved = sorted(set(moved) | set(execute(conn, _step("apply_passage_credit"))))
         clock.lap("passage credit")
@@ -194,17 +196,17 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
 
 
 def _in_slices(conn: duckdb.DuckDBPyConnection, scratch: Scratch, table: str, select: str, *, view: str, keys: str,
-               key: str, count: str | None) -> int:
+               key: str, count: str | None, threads: int | None = None) -> int:
     """`table` from `select`, which reads the `key`s it decides from `view`: all of table `keys` at once, or, when
     the rows it would hold (`count`, a count query; None: few) exceed SLICE_ROWS, in slices of them, so that a
-    backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again (on
-    SLICE_THREADS threads). Every row is decided in the slice of its own key, so the slices decide what one statement
-    does. Returns the slices."""
+    backfill's memory stays within DuckDB's limit however many later copies of its texts it decides again; on
+    `threads` DuckDB threads (None: the connection's setting). Every row is decided in the slice of its own key, so
+    the slices decide what one statement does. Returns the slices."""
     slices = 1
     if count is not None:
         (rows,), = conn.execute(count).fetchall()
         slices = max(1, -(-int(rows) // SLICE_ROWS))
-    with settings(conn, **({"threads": SLICE_THREADS} if count is not None else {})):
+    with settings(conn, **({"threads": threads} if threads else {})):
         for n in range(slices):
             where = f" WHERE hash({key}) % {slices} = {n}" if slices > 1 else ""
             scratch.view(view, f"SELECT {key} FROM {keys}{where}")

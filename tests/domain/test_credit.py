@@ -39,6 +39,10 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett, monk
     passages = [str(p) for p in store.parts("filtered", "bob", october, "passages")]
     assert passages
     conn = duckdb.connect(str(onett.warehouse))
+    conn.execute("SET threads = 1")  # as ONETT_WAREHOUSE_THREADS=1 sets it: a backfill's slices keep to it
+    sliced = []
+    in_slices = decision._in_slices
+    monkeypatch.setattr(decision, "_in_slices", lambda *a, **k: sliced.append(k["threads"]) or in_slices(*a, **k))
     try:
         with transaction(conn):
             outcome = decide(conn, "bob", october, documents, index, load_settings().policy.tz, passages)
@@ -47,6 +51,7 @@ def test_deciding_again_changes_nothing_and_leaves_no_scratch_tables(onett, monk
     finally:
         conn.close()
     assert scratch == []
+    assert sliced == ([1, 1] if large else [None, None])
     assert outcome.documents("duplicate") == 1 and outcome.documents("near_duplicate") == 1
     assert outcome.others_moved == []  # nothing moved: amy keeps her credit
     assert {t: onett.query(f"SELECT * FROM {t} ORDER BY ALL") for t in before} == before
@@ -63,7 +68,8 @@ def test_a_backfills_slices_run_on_their_own_threads_and_give_the_connection_bac
     with Scratch(conn) as scratch:
         select = "SELECT k, current_setting('threads') AS threads FROM _slice"
         slices = decision._in_slices(conn, scratch, "_out", select, view="_slice", keys="keys", key="k",
-                                     count="SELECT 10" if backfill else None)
+                                     count="SELECT 10" if backfill else None,
+                                     threads=decision.SLICE_THREADS if backfill else None)
         rows = conn.execute("SELECT k, threads FROM _out ORDER BY k").fetchall()
     assert [k for k, _ in rows] == list(range(10))
     assert slices == (3 if backfill else 1)
