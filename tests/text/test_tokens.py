@@ -50,6 +50,10 @@ EDGES = [
     ("first\nsecond\n", "first\n\nsecond\nthird\n"),
     ("x\n", "x\n\n\n"),
     ("", "something"),
+    # the difference at the very start or end, one text the other's end, differences thousands of characters apart
+    ("[EMAIL] wrote\nhi", "john.smith@example.com wrote\nhi"), ("tail\nsame", "head\ntail\nsame"), ("x\n y", "x\n y\n"),
+    ("가나\n" * 3000 + "[EMAIL]\n" + " b\n" * 2000 + "[PHONE]", "가나\n" * 3000 + "a@b.kr\n" + " b\n" * 2000 + "010-1234-5678"),
+    ("a.\n" * 5000 + "b\n" * 5000, "a.\n" * 5000 + "new\n\n" + "b\n" * 5000),
 ]
 
 
@@ -99,3 +103,41 @@ def test_the_fast_encoder_gives_tiktoken_s_tokens_on_every_shared_corpus_documen
     assert verify(texts, [encode(t, "cl100k_base") for t in texts], "cl100k_base", every=1) == 2
     with pytest.raises(TokenizerMismatch, match="disagree"):
         verify(texts, [encode(t, "cl100k_base") for t in texts][::-1], "cl100k_base", every=1)
+
+
+def test_the_longest_text_of_a_batch_is_checked_on_its_head_across_a_cut_between_pieces():
+    """The run-time check reads the longest text of a batch only up to a token start near 2 * PIECE_CHARS: on
+    books and statutes that head's tiktoken ids begin the whole text's ids, it holds the cut `encode` makes after its
+    first piece, and a wrong id inside it still stops the batch (one beyond it is left to the test above)."""
+    import numpy as np
+
+    from onett_text.tokens import PIECE_CHARS, TokenizerMismatch, _head, _pieces, encode, fast_encoding, \
+        load_encoding, verify
+
+    if fast_encoding("cl100k_base") is None:
+        pytest.skip("bpe-openai is not installed: tiktoken counts alone")
+    reference = load_encoding("cl100k_base")
+    books = [d["text"] for d in corpus("en_gutenberg_editions", "editions.jsonl.gz")
+             if len(d["text"]) > 3 * PIECE_CHARS][:6]
+    statutes = sorted((d["text"] for d in corpus("ko_laws", "laws.jsonl.gz")), key=len)[-3:]
+    longs = books + [t for t in statutes if len(t) > 2 * PIECE_CHARS]
+    assert len(books) >= 3 and len(longs) > len(books)
+    for text in longs:
+        head, ids = _head(text), encode(text, "cl100k_base")
+        assert PIECE_CHARS < len(head) <= 2 * PIECE_CHARS and TOKEN_START.match(text, len(head))
+        assert len(_pieces(text)[0]) < len(head)  # the first cut between pieces lies inside the head
+        expected = reference.encode_to_numpy(head, disallowed_special=())
+        assert np.array_equal(ids[:len(expected)], expected)
+        short = ["가나다 라마바 " * 20, "one two three four"]
+        texts = short + [text]
+        good = [encode(t, "cl100k_base") for t in texts]
+        assert verify(texts, good, "cl100k_base", every=64) == 2  # the first text and the longest
+        inside, beyond = good[:2] + [ids.copy()], good[:2] + [ids.copy()]
+        inside[2][len(expected) - 1] += 1
+        with pytest.raises(TokenizerMismatch, match=f"its first {len(head):,}"):
+            verify(texts, inside, "cl100k_base", every=64)
+        beyond[2][len(expected)] += 1
+        assert verify(texts, beyond, "cl100k_base", every=64) == 2
+    assert _head("short text\nof two lines") == "short text\nof two lines"
+    one_line = "가" * (3 * PIECE_CHARS)
+    assert _head(one_line) == one_line  # no token start to cut at: checked whole
