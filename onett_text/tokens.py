@@ -71,15 +71,17 @@ def encode(text: str, encoding: str) -> np.ndarray:
 
 
 def _pieces(text: str) -> list[str]:
-    """`text` cut at token starts into pieces of at most PIECE_CHARS characters where its lines allow."""
-    pieces, current, size = [], [], 0
-    for line in TOKEN_START.split(text):
-        if current and size + len(line) > PIECE_CHARS:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line)
-    return pieces + ["".join(current)]
+    """`text` cut at token starts into pieces of at most PIECE_CHARS characters where its lines allow (a line
+    longer than that is a piece of its own), each cut the last token start a piece can reach: found by searching
+    back from the piece's end, not by cutting the whole text into lines."""
+    pieces, start = [], 0
+    while len(text) - start > PIECE_CHARS:
+        cut = _token_start_before(text, start + PIECE_CHARS + 1)
+        if cut <= start:  # no token start within reach: the line runs on to the next one
+            cut = _token_start_from(text, start + PIECE_CHARS + 1)
+        pieces.append(text[start:cut])
+        start = cut
+    return pieces + [text[start:]] if start < len(text) else pieces
 
 
 def _encode_piece(piece: str, encoding: str) -> np.ndarray:
@@ -117,8 +119,8 @@ def _head(text: str) -> str:
     """`text` up to its last token start within 2 * PIECE_CHARS characters (all of it when shorter, or when it has
     none there): its tokens begin the text's, and it holds the first cut `encode` makes between pieces unless a
     line runs past 2 * PIECE_CHARS."""
-    cuts = [m.start() for m in TOKEN_START.finditer(text, 0, 2 * PIECE_CHARS)] if len(text) > 2 * PIECE_CHARS else []
-    return text[:cuts[-1]] if cuts else text
+    cut = _token_start_before(text, 2 * PIECE_CHARS) if len(text) > 2 * PIECE_CHARS else 0
+    return text[:cut] if cut else text
 
 
 def count_tokens(texts: list[str], encoding: str) -> list[int]:
