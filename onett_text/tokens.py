@@ -154,22 +154,27 @@ def _differing(new: str, old: str) -> tuple[int, int, int]:
     where a token starts in both (or at their ends). What lies before `start` and after the ends is the same in
     both and tokenizes the same, whatever the part between."""
     shortest = min(len(new), len(old))
-    same = _alike(new, old, shortest, lambda at, size: (at, at + size))
-    tail = _alike(new, old, shortest - same, lambda at, size: (-at - size, -at or None))
+    same = _alike(new, old, shortest)
+    tail = _alike(new, old, shortest - same, from_end=True)
     start = _token_start_before(new, same)
     end = _token_start_from(new, len(new) - tail + 1)
     return start, end, end - len(new) + len(old)
 
 
-def _alike(new: str, old: str, most: int, span) -> int:
-    """How many characters, up to `most`, the texts share where `span(at, size)` reads them (from the start, or
-    from the end): compared a block at a time, blocks shrinking by eight down to one character."""
+def _alike(new: str, old: str, most: int, from_end: bool = False) -> int:
+    """How many characters, up to `most`, the texts begin (or end) with alike: compared a block at a time, blocks
+    shrinking by eight down to one character."""
     alike, size = 0, 4096
     while size:
-        while alike + size <= most and new[slice(*span(alike, size))] == old[slice(*span(alike, size))]:
+        while alike + size <= most and _block(new, alike, size, from_end) == _block(old, alike, size, from_end):
             alike += size
         size //= 8
     return alike
+
+
+def _block(text: str, at: int, size: int, from_end: bool) -> str:
+    """`size` characters of `text` from `at` characters after its start, or before its end."""
+    return text[len(text) - at - size:len(text) - at] if from_end else text[at:at + size]
 
 
 def _token_start_before(text: str, limit: int) -> int:
