@@ -104,10 +104,11 @@ def verify(texts: list[str], ids: list[np.ndarray], encoding: str, every: int = 
     sample = sorted(set(range(0, len(texts), every)) | {longest})
     for i in sample:
         text = texts[i] if i != longest else _head(texts[i])
+        whole = len(text) == len(texts[i])
         expected = reference.encode_to_numpy(text, disallowed_special=())
-        got = ids[i] if len(text) == len(texts[i]) else ids[i][:len(expected)]
+        got = ids[i] if whole else ids[i][:len(expected)]
         if not np.array_equal(expected, got):
-            part = "" if len(text) == len(texts[i]) else f", its first {len(text):,}"
+            part = "" if whole else f", its first {len(text):,}"
             raise TokenizerMismatch(
                 f"bpe-openai and tiktoken disagree on a document of {len(texts[i]):,} characters{part} ({len(got):,} "
                 f"against {len(expected):,} tokens, encoding {encoding}): counts are paid, so the step stops; "

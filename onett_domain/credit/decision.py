@@ -154,8 +154,10 @@ def _first_come(conn: duckdb.DuckDBPyConnection, scratch: Scratch, clock: _Clock
     # within its memory limit on the largest uploads.
     (texts,), = conn.execute("SELECT count(*) FROM _competing").fetchall()
     backfill = texts >= ONE_THREAD_TEXTS
-    (own,), = conn.execute("SELECT current_setting('threads')").fetchall()
-    threads = min(SLICE_THREADS, int(own)) if backfill else None
+    threads = None  # the slices': the connection's own setting, or for a backfill SLICE_THREADS at most
+    if backfill:
+        (own,), = conn.execute("SELECT current_setting('threads')").fetchall()
+        threads = min(SLICE_THREADS, int(own))
     with settings(conn, preserve_insertion_order=False, **({"threads": 1} if backfill else {})):
         scratch.table("_changed", _step("changed_texts"))
         scratch.table("_touched", _step("touched_texts"))
