@@ -174,8 +174,12 @@ def disk_full(exc: BaseException) -> str | None:
     import errno
     import shutil
 
-    seen = exc
+    chain, seen = [], exc
     while seen is not None:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    no_space = any(isinstance(seen, OSError) and seen.errno == errno.ENOSPC for seen in chain)
+    for seen in chain:
         if (isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)) or any(
                 text in str(seen).lower() for text in DISK_FULL):
             home = os.environ.get("DAGSTER_HOME") or os.getcwd()
@@ -183,10 +187,9 @@ def disk_full(exc: BaseException) -> str | None:
                 free = shutil.disk_usage(home).free
             except OSError:
                 return f"writing under {home} failed ({seen.__class__.__name__})"
-            if free > 64 << 20 and not (isinstance(seen, OSError) and seen.errno == errno.ENOSPC):
+            if free > 64 << 20 and not no_space:
                 return None  # plenty of room: some other I/O failure, shown as it is
             return f"{free / (1 << 20):.1f} MB free on the file system of {home}"
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

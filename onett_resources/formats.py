@@ -55,6 +55,11 @@ class Record:
     text: str
 
 
+class SinkFailed(Exception):
+    """Records read could not be kept: the platform's own storage failed, not the file. It is never taken for a corrupt
+    file or archive member, so an upload is not reported broken (or read in part) for a full disk."""
+
+
 @dataclass
 class ReadResult:
     """What was read from one file. With a `sink`, records are handed over in batches of about `batch_bytes` of
@@ -79,7 +84,10 @@ class ReadResult:
 
     def flush(self) -> None:
         if self.sink is not None and self.records:
-            self.sink(self.records)
+            try:
+                self.sink(self.records)
+            except Exception as exc:
+                raise SinkFailed(f"{exc.__class__.__name__}: {exc}") from exc
             self.records, self._pending_chars = [], 0
 
     def skip(self, where: str, why: str) -> None:

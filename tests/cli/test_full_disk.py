@@ -1,20 +1,23 @@
 """A full disk mid-run: `onett ingest` and `onett close` stop with one clear line, nothing is half-written, and once
 there is space again the same commands finish with exactly the tables of a platform that never ran out. Runs on a
 small tmpfs, so it needs root (as `make test` runs); skipped otherwise. A submission the disk cannot hold stops
-before `filtered`, naming the room it needs."""
+before `filtered`, naming the room it needs; one whose raw parts fill it fails without a word against its upload."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, corpus, seoul
 
 TABLES = ["documents", "token_funnel", "uploads", "payouts", "contribution_ratios", "api_credit_ledger"]
 
@@ -122,3 +125,33 @@ def test_disk_room_is_asked_per_file_system(tmp_path, small_disk):
     assert sorted(kinds for _, _, kinds in needs.values()) == [
         ["the filtered documents", "the recitation guard's index"], ["the warehouse and its near-duplicate index"]]
     split.check(400_000, "alice 2026-12")  # 5.1 MB here, 6.9 MB there: both fit
+
+
+def test_a_disk_that_fills_while_an_archive_is_read_records_nothing_against_it(onett, small_disk, monkeypatch):
+    """The raw parts go to a disk that fills while a zip of court decisions and statutes is read: the submission
+    fails, saying its documents could not be stored and why, and the upload is not recorded at all. Once there is
+    room, the same ingest reads every document. (Before, the member being read was taken for a corrupt one and
+    skipped, and reading went on into a part that could no longer be written: the submission failed with "Operation
+    on closed file", nothing said of the disk; had the write failed only once, the archive would have been accepted
+    in part, the platform's fault blamed on the contributor's file.)"""
+    members = {"precedents.jsonl": corpus("ko_court_precedents", "precedents.jsonl.gz"),
+               "laws.jsonl": corpus("ko_laws", "laws.jsonl.gz")}
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        for name, docs in members.items():
+            handle.writestr(name, "".join(json.dumps({"id": str(i), "text": d["text"]}, ensure_ascii=False) + "\n"
+                                          for i, d in enumerate(docs)))
+    onett.drop("court-library", "decisions.zip", archive.getvalue(), seoul(2026, 9, 3))
+    monkeypatch.setenv("ONETT_STORAGE_DIR", str(small_disk / "data"))
+    monkeypatch.setenv("ONETT_DISK_HEADROOM", "0")
+
+    code, out = onett.cli("ingest")
+    assert code == 1 and "FAILED raw_submission" in out and "Traceback" not in out, out
+    assert "decisions.zip: the documents read could not be stored" in out and "No space left on device" in out
+    assert onett.query("SELECT file, status FROM uploads") == []
+
+    subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
+    onett.ok("ingest")
+    documents = sum(map(len, members.values()))
+    assert onett.query("SELECT file, status, docs_read, docs_skipped, error FROM uploads") == [
+        ("decisions.zip", "accepted", documents, 0, "")]

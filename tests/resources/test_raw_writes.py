@@ -1,0 +1,82 @@
+"""An upload read into a raw part batch by batch: every record kept in order; a write that fails (the platform's own
+disk) stops the read as the platform's fault, never as a corrupt file or an archive member read in part."""
+
+import errno
+import json
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import corpus
+from onett_cli.main import disk_full
+from onett_domain.uploads import Upload
+from onett_resources.formats import SinkFailed
+from onett_resources.landing_zone import LandingZone
+from onett_resources.parquet_parts import PartWriter, read_batches
+
+BATCH_CHARS = 64 << 10  # many batches from a few hundred documents
+
+
+def _archive(path: Path) -> tuple[Upload, int]:
+    """Two members of real text, court decisions and statutes, and how many documents they hold."""
+    members = {"precedents.jsonl": corpus("ko_court_precedents", "precedents.jsonl.gz", 300),
+               "laws.jsonl": corpus("ko_laws", "laws.jsonl.gz", 200)}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, docs in members.items():
+            archive.writestr(name, "".join(json.dumps({"id": str(d.get("id", i)), "text": d["text"]},
+                                                      ensure_ascii=False) + "\n" for i, d in enumerate(docs)))
+    stat = path.stat()
+    return Upload("archive", path.name, path, stat.st_size, stat.st_mtime_ns), sum(map(len, members.values()))
+
+
+def _frame(records) -> pl.DataFrame:
+    return pl.DataFrame({"file": [r.file for r in records], "position": [r.position for r in records],
+                         "text": [r.text for r in records]})
+
+
+class _FullDisk(PartWriter):
+    """A part whose third batch finds no space left."""
+
+    def write(self, frame: pl.DataFrame) -> None:
+        self.batches = getattr(self, "batches", 0) + 1
+        if self.batches == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        super().write(frame)
+
+
+def test_a_part_written_batch_by_batch_holds_every_record_in_order(tmp_path):
+    upload, documents = _archive(tmp_path / "archive.zip")
+    zone = LandingZone(path=str(tmp_path))
+    whole, error, _ = zone.read(upload)
+    assert error is None and whole.documents == documents
+
+    part, batches = PartWriter(tmp_path / "docs-00000.parquet"), []
+
+    def sink(records):
+        batches.append(len(records))
+        part.write(_frame(records))
+
+    result, error, _ = zone.read(upload, sink=sink, batch_chars=BATCH_CHARS)
+    part.close()
+    assert error is None and result.documents == documents and len(batches) > 10
+    written = pl.concat(read_batches([part.path]))
+    assert written.rows() == _frame(whole.records).rows()
+
+
+def test_a_write_that_fails_stops_the_read_as_the_platforms_fault(tmp_path):
+    """Before, the archive member being read was skipped as "could not be read (OSError ...)" and the upload
+    accepted in part: a full disk on the platform's side cost the contributor documents, blamed on their file."""
+    upload, _ = _archive(tmp_path / "archive.zip")
+    part = _FullDisk(tmp_path / "docs-00000.parquet")
+    zone = LandingZone(path=str(tmp_path))
+    with pytest.raises(SinkFailed) as failure:
+        zone.read(upload, sink=lambda records: part.write(_frame(records)), batch_chars=BATCH_CHARS)
+    message = str(failure.value)
+    assert message.startswith("archive.zip: the documents read could not be stored")
+    assert "No space left on device" in message and "read again when the run is retried" in message
+    assert isinstance(failure.value.__cause__, OSError) and failure.value.__cause__.errno == errno.ENOSPC
+    assert disk_full(failure.value) is not None  # `onett` then says the disk is full, in one line
+    part.discard()
+    assert list(tmp_path.glob("docs-*")) == []
