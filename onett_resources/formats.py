@@ -16,7 +16,6 @@ import csv
 import gzip
 import io
 import json
-import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -55,9 +54,10 @@ class Record:
     text: str
 
 
-class SinkFailed(Exception):
-    """Records read could not be kept: the platform's own storage failed, not the file. It is never taken for a corrupt
-    file or archive member, so an upload is not reported broken (or read in part) for a full disk."""
+class StorageFailed(Exception):
+    """What was read could not be kept (its records, or the private copy a document is read from): the platform's own
+    storage failed, not the file. It is never taken for a corrupt file or archive member, so an upload is not
+    reported broken (or read in part) for a full disk."""
 
 
 @dataclass
@@ -87,7 +87,7 @@ class ReadResult:
             try:
                 self.sink(self.records)
             except Exception as exc:
-                raise SinkFailed(f"{exc.__class__.__name__}: {exc}") from exc
+                raise StorageFailed(f"{exc.__class__.__name__}: {exc}") from exc
             self.records, self._pending_chars = [], 0
 
     def skip(self, where: str, why: str) -> None:
@@ -176,14 +176,24 @@ def _read_document(name: str, kind: str, stream: IO[bytes], path: Path | None, r
         if path is not None:
             extraction = documents.extract(path, kind)
         else:
-            with tempfile.TemporaryDirectory(prefix="onett-document-") as folder:  # 0700: the text stays private
+            with _stored(tempfile.TemporaryDirectory, prefix="onett-document-") as folder:  # 0700: stays private
                 copy = Path(folder) / f"document{kind}"
-                with open(copy, "wb") as handle:
-                    shutil.copyfileobj(stream, handle, _CHUNK)
+                with _stored(open, copy, "wb") as handle:
+                    while chunk := stream.read(_CHUNK):  # reading fails for the file's sake, writing for ours
+                        _stored(handle.write, chunk)
+                    _stored(handle.flush)
                 extraction = documents.extract(copy, kind)
     except UnsupportedFormat as exc:
         raise UnsupportedFormat(f"{name}: {exc}") from None
     _add_extraction(name, extraction, result, limits)
+
+
+def _stored(write: Callable, *args, **kwargs):
+    """`write(...)`, whose failure is the platform's storage failing: `StorageFailed`."""
+    try:
+        return write(*args, **kwargs)
+    except OSError as exc:
+        raise StorageFailed(f"{exc.__class__.__name__}: {exc}") from exc
 
 
 def _add_extraction(name: str, extraction: Extraction, result: ReadResult, limits: Limits) -> None:

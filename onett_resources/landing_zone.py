@@ -17,7 +17,7 @@ from onett_domain.uploads import CONTRIBUTOR_ID_RULE, Upload, valid_contributor_
 from onett_resources.durable import file_sha256
 from onett_resources.extraction import ExtractionLimits
 from onett_resources.extraction.worker import ExtractionWorker
-from onett_resources.formats import Limits, ReadResult, Record, SinkFailed, UnsupportedFormat, read_stream
+from onett_resources.formats import Limits, ReadResult, Record, StorageFailed, UnsupportedFormat, read_stream
 
 # Names that are never uploads: hidden files and the temporary names of uploads still being written.
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
@@ -161,7 +161,7 @@ class LandingZone(ConfigurableResource):
         Streams the file twice (hash, then parse) rather than holding it in memory; with a `sink`, records are
         handed over in batches as they are read. A file that changes while it is read is refused, so half a
         file is never counted (the next run reads it whole): the result then holds no documents, and whatever
-        went to the sink must be discarded. A sink that fails raises `SinkFailed`: never a verdict on the file."""
+        went to the sink must be discarded. A sink that fails raises `StorageFailed`: never a verdict on the file."""
         result = ReadResult(sink=sink, batch_bytes=batch_chars)
         if entry.is_symlink:
             return result, f"{entry.file}: a symbolic link; links are never followed (upload the file itself)", ""
@@ -169,8 +169,8 @@ class LandingZone(ConfigurableResource):
             sha256 = sha256 or file_sha256(entry.path)
             with open(entry.path, "rb") as handle:
                 read_stream(entry.file, handle, result, self.limits, documents=documents, path=entry.path)
-        except SinkFailed as exc:  # the platform's storage, not the file: the run stops, the upload is read again
-            raise SinkFailed(f"{entry.file}: the documents read could not be stored ({exc}); the upload is kept and "
+        except StorageFailed as exc:  # the platform's storage, not the file: the run stops, the upload is read again
+            raise StorageFailed(f"{entry.file}: what was read could not be stored ({exc}); the upload is kept and "
                              "read again when the run is retried") from exc.__cause__
         except UnsupportedFormat as exc:
             result.flush()

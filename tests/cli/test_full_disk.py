@@ -147,7 +147,7 @@ def test_a_disk_that_fills_while_an_archive_is_read_records_nothing_against_it(o
 
     code, out = onett.cli("ingest")
     assert code == 1 and "FAILED raw_submission" in out and "Traceback" not in out, out
-    assert "decisions.zip: the documents read could not be stored" in out and "No space left on device" in out
+    assert "decisions.zip: what was read could not be stored" in out and "No space left on device" in out
     assert onett.query("SELECT file, status FROM uploads") == []
 
     subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)

@@ -1,8 +1,12 @@
-"""An upload read into a raw part batch by batch: every record kept in order; a write that fails (the platform's own
-disk) stops the read as the platform's fault, never as a corrupt file or an archive member read in part."""
+"""An upload read into a raw part batch by batch: every record kept in order. A write that fails on the platform's
+side (the raw part, the private copy an archived document is read from) stops the read as the platform's fault,
+never as a corrupt file or an archive member read in part."""
 
+import contextlib
 import errno
+import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -12,7 +16,8 @@ import pytest
 from conftest import corpus
 from onett_cli.main import disk_full
 from onett_domain.uploads import Upload
-from onett_resources.formats import SinkFailed
+import onett_resources.formats as formats
+from onett_resources.formats import ReadResult, StorageFailed, read_stream
 from onett_resources.landing_zone import LandingZone
 from onett_resources.parquet_parts import PartWriter, read_batches
 
@@ -71,12 +76,33 @@ def test_a_write_that_fails_stops_the_read_as_the_platforms_fault(tmp_path):
     upload, _ = _archive(tmp_path / "archive.zip")
     part = _FullDisk(tmp_path / "docs-00000.parquet")
     zone = LandingZone(path=str(tmp_path))
-    with pytest.raises(SinkFailed) as failure:
+    with pytest.raises(StorageFailed) as failure:
         zone.read(upload, sink=lambda records: part.write(_frame(records)), batch_chars=BATCH_CHARS)
     message = str(failure.value)
-    assert message.startswith("archive.zip: the documents read could not be stored")
+    assert message.startswith("archive.zip: what was read could not be stored")
     assert "No space left on device" in message and "read again when the run is retried" in message
     assert isinstance(failure.value.__cause__, OSError) and failure.value.__cause__.errno == errno.ENOSPC
     assert disk_full(failure.value) is not None  # `onett` then says the disk is full, in one line
     part.discard()
     assert list(tmp_path.glob("docs-*")) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (every write to it finds no space)")
+def test_an_archived_documents_copy_that_cannot_be_written_is_the_platforms_fault(tmp_path, monkeypatch):
+    """A document inside an archive is read from a private copy; the copy's disk full was taken for a corrupt member
+    (skipped, the archive accepted in part)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "document.docx").symlink_to("/dev/full")
+    monkeypatch.setattr(formats.tempfile, "TemporaryDirectory", lambda **_: contextlib.nullcontext(str(scratch)))
+    statutes = corpus("ko_laws", "laws.jsonl.gz", 20)
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("laws.jsonl", "".join(json.dumps({"text": d["text"]}, ensure_ascii=False) + "\n"
+                                               for d in statutes))
+        archive.writestr("report.docx", os.urandom(3 << 20))  # never opened: its copy fails first
+    result = ReadResult()
+    with pytest.raises(StorageFailed, match="No space left on device") as failure:
+        read_stream("archive.zip", io.BytesIO(data.getvalue()), result, documents=object())
+    assert failure.value.__cause__.errno == errno.ENOSPC
+    assert result.documents == len(statutes) and result.skipped == 0
