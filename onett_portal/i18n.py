@@ -185,6 +185,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "empty_file": ("{name}: 빈 파일입니다.", "{name}: the file is empty."),
     "bad_name": ("파일 이름을 쓸 수 없습니다.", "The file name cannot be used."),
     "bad_form": ("업로드를 읽을 수 없습니다. 다시 시도하세요.", "The upload could not be read; please try again."),
+    "storage_failed": ("플랫폼 쪽 저장 공간 문제로 업로드를 저장하지 못했습니다. 받지 못한 파일은 저장되지 않았으니 잠시 뒤 다시 올려 주세요. "
+                       "운영자에게 기록되었습니다.",
+                       "The platform could not store the upload (a fault in its storage, not in your file). Files not "
+                       "confirmed were not kept: please upload them again later. The operators have been told."),
     "bad_folder": ("업로드 폴더에 문제가 있습니다. 운영자에게 알려 주세요.", "The upload folder has a problem; please tell an operator."),
     "csrf": ("양식이 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도하세요.", "This form has expired; reload the page and try again."),
     "too_many_files": ("한 번에 최대 {limit}개 파일까지 올릴 수 있습니다.", "At most {limit} files at once."),

@@ -10,6 +10,7 @@ pipeline never sees an upload without the terms it was given under."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import shutil
@@ -34,6 +35,8 @@ from onett_resources.revenue import RevenueError, RevenueSource
 MAX_FILES_PER_REQUEST = 100
 MAX_NAME_BYTES = 200
 MAX_FIELDS = 50
+
+log = logging.getLogger(__name__)
 
 
 class UploadError(Exception):
@@ -277,6 +280,11 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
     except UploadError as exc:
         exc.results = [r for r in results if r.saved_as and not r.error and r.sha256]
         raise
+    except OSError as exc:  # writing the files: the platform's storage (a full disk), never the contributor's form
+        log.error("an upload into %s could not be stored: %s", folder, exc)
+        failed = UploadError("storage_failed", status=503)
+        failed.results = [r for r in results if r.saved_as and not r.error and r.sha256]
+        raise failed from exc
     except Exception as exc:  # a broken form or a dropped connection: nothing half-written stays
         raise UploadError("bad_form") from exc
     finally:

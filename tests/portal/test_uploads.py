@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from onett_portal.uploads import safe_name, split_suffix
 from onett_resources.landing_zone import LandingZone
 
@@ -42,6 +44,37 @@ def test_several_files_at_once_never_overwriting(home, browser):
     assert [f.file for f in LandingZone(path=str(home / "landing")).snapshot("bob-press")] == [
         "docs (2).jsonl", "docs.jsonl", "notes.txt"]
 
+
+
+def test_a_full_disk_is_the_platforms_fault_and_keeps_nothing_half_written(home, browser, monkeypatch, caplog):
+    """The landing disk full while a file streams in: before, the contributor was told their form could not be read
+    (400). Now a 503 says the fault is the platform's and that files not confirmed were not kept; no temporary file
+    is left, and the operators' log says what failed."""
+    import builtins
+    import os
+
+    import onett_portal.uploads as uploads
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (every write to it finds no space)")
+    bob = browser("bob")
+    folder = home / "landing" / "bob-press"
+    real_open, opened = builtins.open, []
+
+    def second_file_on_a_full_disk(path, mode="r", *args, **kwargs):
+        opened.append(path)
+        return real_open("/dev/full", "wb", buffering=0) if len(opened) == 2 else real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(uploads, "open", second_file_on_a_full_disk, raising=False)
+    first, second = _docs(3, "첫"), _docs(400, "둘")
+    response = bob.upload([("first.jsonl", first), ("second.jsonl", second)])
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert "플랫폼 쪽 저장 공간 문제로 업로드를 저장하지 못했습니다" in body["message"]
+    saved = [f["saved_as"] for f in body["files"]]  # the first file, if it was placed before the second began
+    assert saved in ([], ["first.jsonl"]) and sorted(p.name for p in folder.iterdir()) == saved
+    assert all((folder / name).read_bytes() == first for name in saved)
+    assert any("could not be stored" in r.getMessage() and "No space left" in r.getMessage() for r in caplog.records)
 
 def test_limits_and_refusals(home, browser, monkeypatch):
     monkeypatch.setenv("ONETT_PORTAL_MAX_UPLOAD_MB", "1")
