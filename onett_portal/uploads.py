@@ -192,7 +192,6 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
         state["name"], state["value"] = b"", b""
 
     def on_headers_finished() -> None:
-        nonlocal csrf_ok
         part: _Part = state["part"]
         disposition = dict(part.headers).get(b"content-disposition", b"")
         _, params = parse_options_header(disposition)
