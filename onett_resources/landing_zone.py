@@ -177,6 +177,8 @@ class LandingZone(ConfigurableResource):
             return result, str(exc), sha256 or ""
         except FileNotFoundError:
             return ReadResult(), f"{entry.file}: removed while it was being read", ""
+        except MemoryError:  # the platform's memory, not the file: the run stops, the upload is read again
+            raise
         except Exception as exc:  # a corrupt archive or stream: report it, keep what was read before it
             result.flush()
             return result, f"{entry.file}: could not be read completely ({exc.__class__.__name__}: {exc})", sha256 or ""

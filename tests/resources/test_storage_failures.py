@@ -106,3 +106,21 @@ def test_an_archived_documents_copy_that_cannot_be_written_is_the_platforms_faul
         read_stream("archive.zip", io.BytesIO(data.getvalue()), result, documents=object())
     assert failure.value.__cause__.errno == errno.ENOSPC
     assert result.documents == len(statutes) and result.skipped == 0
+
+
+def test_memory_running_out_while_reading_is_not_a_verdict_on_the_file(tmp_path, monkeypatch):
+    """Before, it was caught with corrupt streams: "could not be read completely (MemoryError)", the file accepted in
+    part with the documents before it."""
+    upload, _ = _archive(tmp_path / "archive.zip")
+    real, calls = json.loads, []
+
+    def loads(text):
+        calls.append(text)
+        if len(calls) == 50:
+            raise MemoryError
+        return real(text)
+
+    monkeypatch.setattr(formats.json, "loads", loads)
+    with pytest.raises(MemoryError):
+        LandingZone(path=str(tmp_path)).read(upload)
+    assert len(calls) == 50
