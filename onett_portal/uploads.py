@@ -277,12 +277,12 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
         while finished:
             await run_in_threadpool(finish, finished.pop(0))
     except UploadError as exc:
-        exc.results = [r for r in results if r.saved_as and not r.error and r.sha256]
+        exc.results = _placed(results)
         raise
     except OSError as exc:  # writing the files: the platform's storage (a full disk), never the contributor's form
         log.error("an upload into %s could not be stored: %s", folder, exc)
         failed = UploadError("storage_failed", status=503)
-        failed.results = [r for r in results if r.saved_as and not r.error and r.sha256]
+        failed.results = _placed(results)
         raise failed from exc
     except Exception as exc:  # a broken form or a dropped connection: nothing half-written stays
         raise UploadError("bad_form") from exc
@@ -293,6 +293,12 @@ async def receive(request: Request, folder: Path, *, csrf: str, max_bytes: int, 
             if part.tmp is not None and part.tmp.exists():
                 part.tmp.unlink()
     return results
+
+
+
+def _placed(results: list[FileResult]) -> list[FileResult]:
+    """The files of a refused request already under their final name: they stay, and are reported."""
+    return [r for r in results if r.saved_as and not r.error and r.sha256]
 
 
 def landing_allowed(name: str) -> bool:

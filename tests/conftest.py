@@ -9,6 +9,7 @@ import json
 import os
 import random
 import shutil
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +34,18 @@ def corpus(name: str, file: str, limit: int | None = None) -> list[dict]:
             if limit and len(docs) >= limit:
                 break
     return docs
+
+
+
+def jsonl_zip(members: dict[str, list[dict] | bytes]) -> bytes:
+    """A zip archive of JSONL members, one line per document (its `text`, and its position as `id`); a member given
+    as bytes is stored as it is."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, docs in members.items():
+            archive.writestr(name, docs if isinstance(docs, bytes) else "".join(
+                json.dumps({"id": str(i), "text": d["text"]}, ensure_ascii=False) + "\n" for i, d in enumerate(docs)))
+    return data.getvalue()
 
 
 def seoul(*args) -> datetime:

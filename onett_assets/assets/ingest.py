@@ -38,8 +38,7 @@ JOB_CHARS = 2 << 20  # text per raw batch, i.e. per preprocessing job: spreads a
 # bounds a worker's memory
 IN_PROCESS_BYTES = 1 << 20  # compressed raw Parquet below which starting workers costs more than it saves
 # After a submission this large (compressed raw Parquet, about 200 MB of JSONL) the workers are stopped, so the
-# warehouse step that follows has their memory: at 256 MB a 500 MB upload kept them through `deduped`, 1.9-2.5 GB
-# for all processes against 1.5 GB. Restarting them (a second or two) is little next to such a submission.
+# warehouse step that follows has their memory (docs/memory.md); restarting them is little next to its filtering.
 RELEASE_WORKERS_BYTES = 64 << 20
 
 

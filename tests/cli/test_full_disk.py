@@ -5,19 +5,16 @@ before `filtered`, naming the room it needs; one whose raw parts fill it fails w
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import ROOT, corpus, seoul
+from conftest import ROOT, corpus, jsonl_zip, seoul
 
 TABLES = ["documents", "token_funnel", "uploads", "payouts", "contribution_ratios", "api_credit_ledger"]
 
@@ -136,12 +133,7 @@ def test_a_disk_that_fills_while_an_archive_is_read_records_nothing_against_it(o
     in part, the platform's fault blamed on the contributor's file.)"""
     members = {"precedents.jsonl": corpus("ko_court_precedents", "precedents.jsonl.gz"),
                "laws.jsonl": corpus("ko_laws", "laws.jsonl.gz")}
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
-        for name, docs in members.items():
-            handle.writestr(name, "".join(json.dumps({"id": str(i), "text": d["text"]}, ensure_ascii=False) + "\n"
-                                          for i, d in enumerate(docs)))
-    onett.drop("court-library", "decisions.zip", archive.getvalue(), seoul(2026, 9, 3))
+    onett.drop("court-library", "decisions.zip", jsonl_zip(members), seoul(2026, 9, 3))
     monkeypatch.setenv("ONETT_STORAGE_DIR", str(small_disk / "data"))
     monkeypatch.setenv("ONETT_DISK_HEADROOM", "0")
 

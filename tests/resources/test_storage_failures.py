@@ -7,13 +7,12 @@ import errno
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from conftest import corpus
+from conftest import corpus, jsonl_zip
 from onett_cli.main import disk_full
 from onett_domain.uploads import Upload
 import onett_resources.formats as formats
@@ -28,10 +27,7 @@ def _archive(path: Path) -> tuple[Upload, int]:
     """Two members of real text, court decisions and statutes, and how many documents they hold."""
     members = {"precedents.jsonl": corpus("ko_court_precedents", "precedents.jsonl.gz", 300),
                "laws.jsonl": corpus("ko_laws", "laws.jsonl.gz", 200)}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, docs in members.items():
-            archive.writestr(name, "".join(json.dumps({"id": str(d.get("id", i)), "text": d["text"]},
-                                                      ensure_ascii=False) + "\n" for i, d in enumerate(docs)))
+    path.write_bytes(jsonl_zip(members))
     stat = path.stat()
     return Upload("archive", path.name, path, stat.st_size, stat.st_mtime_ns), sum(map(len, members.values()))
 
@@ -96,14 +92,10 @@ def test_an_archived_documents_copy_that_cannot_be_written_is_the_platforms_faul
     (scratch / "document.docx").symlink_to("/dev/full")
     monkeypatch.setattr(formats.tempfile, "TemporaryDirectory", lambda **_: contextlib.nullcontext(str(scratch)))
     statutes = corpus("ko_laws", "laws.jsonl.gz", 20)
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as archive:
-        archive.writestr("laws.jsonl", "".join(json.dumps({"text": d["text"]}, ensure_ascii=False) + "\n"
-                                               for d in statutes))
-        archive.writestr("report.docx", os.urandom(3 << 20))  # never opened: its copy fails first
+    data = jsonl_zip({"laws.jsonl": statutes, "report.docx": os.urandom(3 << 20)})  # its copy fails before it opens
     result = ReadResult()
     with pytest.raises(StorageFailed, match="No space left on device") as failure:
-        read_stream("archive.zip", io.BytesIO(data.getvalue()), result, documents=object())
+        read_stream("archive.zip", io.BytesIO(data), result, documents=object())
     assert failure.value.__cause__.errno == errno.ENOSPC
     assert result.documents == len(statutes) and result.skipped == 0
 
